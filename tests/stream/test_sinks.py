@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream import sinks
+from dreamstream.stream import outputs, sinks
 from dreamstream.stream.sinks import check_output, open_sink
 from dreamstream.stream.sources import Frame, open_source
 
@@ -231,8 +231,24 @@ def test_unwritable_output_folder(tmp_path, monkeypatch):
     locked = tmp_path / "locked"
     locked.mkdir()
     monkeypatch.setattr(
-        sinks.os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode)
+        outputs.os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode)
     )
     with pytest.raises(InputError, match="not writable"):
         check_output(locked / "new" / "out.mp4", None, overwrite=False)
     assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("spec", ["new/deeper/out.mp4", "new/deeper/frames/", "new/deeper/a.png"])
+def test_failed_render_leaves_no_folders_it_made(tmp_path, spec):
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError), open_sink(f"{tmp_path}/{spec}", source=None):
+        assert (tmp_path / "new" / "deeper").is_dir()
+        raise RuntimeError("the model failed")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept"]
+
+
+def test_folders_holding_output_are_kept(tmp_path):
+    frame = Frame(np.zeros((4, 6, 3), np.uint8), 0)
+    with open_sink(f"{tmp_path}/new/frames/", source=None) as sink:
+        sink.write(frame)
+    assert [p.name for p in (tmp_path / "new" / "frames").iterdir()] == ["00000.png"]

@@ -152,6 +152,19 @@ def test_bad_options_raise(clip, kwargs, word):
         open_source(clip, **kwargs)
 
 
+def test_start_past_the_end_is_refused_when_the_count_is_exact(clip, tmp_path):
+    with pytest.raises(InputError, match=f"start {N} is past the end .*clip.mp4 \\({N} frames"):
+        open_source(clip, start=N)
+    with pytest.raises(InputError, match="start 0.8s is past the end"):
+        open_source(clip, start="0.8s")  # frame 20 at 25 fps
+    with open_source(clip, start=N - 1) as src:
+        assert [f.index for f in src] == [N - 1]
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), marked_image(i))
+    with pytest.raises(InputError, match="start 2 is past the end"):
+        open_source(tmp_path, start=2)
+
+
 def test_iterates_once(clip):
     with open_source(clip, frames=1) as src:
         list(src)

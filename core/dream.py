@@ -1,0 +1,357 @@
+"""DeepDream: gradient ascent on the input of a pretrained backbone.
+
+The algorithm, in the order it runs for one frame:
+
+1. Octaves: a Laplacian pyramid of the start image, ``octaves`` levels whose
+   sides shrink by ``octave_scale``. Ascent starts on the smallest level; at
+   each larger level the result is upsampled and that level's high-frequency
+   detail (the level minus its own blurred copy) is added back, so the fine
+   detail of the frame survives the low-resolution passes.
+2. Jitter: each step rolls the image by a random shift and rolls the gradient
+   back. Tile borders and the network's zero padding then fall somewhere else
+   every step, which hides seams.
+3. Tiles: the gradient is computed tile by tile (same-size tiles batched), so
+   memory follows the tile size, not the frame size.
+4. The gradient is divided by its mean absolute value, so each step moves a
+   pixel by ``step_size`` (0-255 units) on average; the image stays clipped
+   to 0-255.
+
+Images: ``uint8`` ``HxWx3`` RGB in and out; float images inside are
+``float32`` RGB 0-255, ``HxWx3``. The image stays a backend tensor from the
+start image to the end of the last octave and is copied to the host once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import ops
+
+from dreamstream.core import backend
+from dreamstream.core.errors import InputError
+from dreamstream.core.objectives import Objective, total_variation
+
+MIN_SIDE = 8  # smaller pictures carry too little to dream on
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclass(frozen=True)
+class DreamParams:
+    """Settings of the ascent. Sizes in pixels, ``step_size`` in 0-255 units.
+
+    Attributes:
+        octaves: pyramid levels (fewer are used when a level would be smaller
+            than the backbone's ``min_size``).
+        octave_scale: side ratio between neighbouring levels, > 1.
+        steps: ascent steps per octave.
+        step_size: mean absolute change of a pixel per step, 0-255 units.
+        tile: largest tile side; memory grows with ``tile_batch * tile**2``.
+        jitter: largest random roll per step and axis, >= 0.
+        tv_weight: weight of the total-variation penalty subtracted from the objective.
+        seed: seed of the random rolls; the same seed gives the same dream.
+        tile_batch: how many same-size tiles go through the network at once.
+        xla: compile the gradient with XLA on TensorFlow.
+        precision: "float32", or a Keras mixed policy ("mixed_float16",
+            "mixed_bfloat16") for GPUs; it only pays off on a GPU, so it is off by default.
+    """
+
+    octaves: int = 4
+    octave_scale: float = 1.4
+    steps: int = 10
+    step_size: float = 2.0
+    tile: int = 512
+    jitter: int = 32
+    tv_weight: float = 0.0
+    seed: int = 0
+    tile_batch: int = 1
+    xla: bool = True
+    precision: str = "float32"
+
+    def __post_init__(self):
+        checks = [
+            ("octaves", self.octaves >= 1, ">= 1"),
+            ("octave_scale", self.octave_scale > 1, "> 1"),
+            ("steps", self.steps >= 0, ">= 0"),
+            ("step_size", self.step_size > 0, "> 0"),
+            ("tile", self.tile >= 32, ">= 32"),
+            ("jitter", self.jitter >= 0, ">= 0"),
+            ("tv_weight", self.tv_weight >= 0, ">= 0"),
+            ("tile_batch", self.tile_batch >= 1, ">= 1"),
+        ]
+        for name, ok, rule in checks:
+            value = getattr(self, name)
+            if not ok or not math.isfinite(value):
+                raise InputError(f"{name} must be {rule}, got {value!r}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """A uint8 picture as ``HxWx3`` RGB: grey ``HxW`` is repeated, alpha is dropped.
+
+    Raises:
+        InputError: not uint8, not HxW/HxWx1/HxWx3/HxWx4, or a side below MIN_SIDE.
+    """
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise InputError(f"image must be uint8 RGB, got dtype {arr.dtype}")
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise InputError(f"image must be HxW, HxWx3 or HxWx4, got shape {arr.shape}")
+    if min(arr.shape[:2]) < MIN_SIDE:
+        h, w = arr.shape[:2]
+        raise InputError(f"image {w}x{h} is too small to dream; need at least {MIN_SIDE} px a side")
+    if arr.shape[2] == 1:
+        return np.repeat(arr, 3, axis=2)
+    return arr[:, :, :3]
+
+
+def octave_sizes(h: int, w: int, octaves: int, scale: float, min_side: int) -> list:
+    """Sizes ``(h, w)`` of the pyramid levels, largest first.
+
+    Levels whose shorter side would fall below ``min_side`` are left out, so a
+    small picture gets fewer octaves than asked for (at least one).
+    """
+    sizes = [(h, w)]
+    for k in range(1, octaves):
+        size = (round(h / scale**k), round(w / scale**k))
+        if min(size) < min_side:
+            break
+        sizes.append(size)
+    return sizes
+
+
+def _resize(img, size, antialias=False):
+    """Bilinear resize of an ``HxWx3`` tensor to ``size = (h, w)``."""
+    if tuple(ops.shape(img)[:2]) == tuple(size):
+        return img
+    return ops.image.resize(img[None], size, interpolation="bilinear", antialias=antialias)[0]
+
+
+def laplacian_pyramid(img, sizes: list) -> tuple:
+    """Split ``img`` (at ``sizes[0]``) into its smallest level and per-level details.
+
+    Returns:
+        ``(smallest, details)``: ``details[k]`` is level ``k`` minus its smaller
+        level upsampled back, for ``k < len(sizes) - 1``, so that
+        ``level[k] == resize(level[k + 1], sizes[k]) + details[k]``.
+    """
+    levels = [img]
+    for size in sizes[1:]:
+        levels.append(_resize(levels[-1], size, antialias=True))
+    details = [levels[k] - _resize(levels[k + 1], sizes[k]) for k in range(len(sizes) - 1)]
+    return levels[-1], details
+
+
+def tile_bounds(n: int, tile: int) -> list:
+    """Split ``range(n)`` into ``ceil(n / tile)`` near-equal spans ``(start, stop)``.
+
+    Near-equal spans keep the number of distinct tile shapes (and so of
+    compiled functions) at four at most per octave.
+    """
+    parts = max(1, math.ceil(n / tile))
+    cuts = [round(i * n / parts) for i in range(parts + 1)]
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def tiled_gradient(grad_fn, img, tile: int, batch: int = 1) -> tuple:
+    """Gradient of the objective over a whole ``HxWx3`` image, computed per tile.
+
+    Each tile's loss is weighted by its share of the image's area, so the
+    returned loss is close to the objective of the whole image.
+
+    Args:
+        grad_fn: ``f(x, scale) -> (loss, grad)`` of :func:`backend.compile_input_gradient`.
+        img: float32 ``HxWx3`` RGB 0-255 backend tensor.
+        tile: largest tile side.
+        batch: how many same-size tiles to send through the network at once.
+
+    Returns:
+        ``(loss, grad)``: a scalar tensor and an ``HxWx3`` tensor.
+    """
+    h, w = ops.shape(img)[:2]
+    rows, cols = tile_bounds(h, tile), tile_bounds(w, tile)
+    groups: dict = {}
+    for r in rows:
+        for c in cols:
+            groups.setdefault((r[1] - r[0], c[1] - c[0]), []).append((r, c))
+    grads, loss = {}, 0.0
+    for (th, tw), spans in groups.items():
+        for i in range(0, len(spans), batch):
+            chunk = spans[i : i + batch]
+            x = ops.stack([img[r[0] : r[1], c[0] : c[1]] for r, c in chunk])
+            value, g = grad_fn(x, th * tw / (h * w))
+            loss = loss + value  # stays a tensor: no host sync per tile
+            grads.update({span: g[j] for j, span in enumerate(chunk)})
+    if len(grads) == 1:
+        return loss, next(iter(grads.values()))
+    stripes = [ops.concatenate([grads[(r, c)] for c in cols], axis=1) for r in rows]
+    return loss, ops.concatenate(stripes, axis=0)
+
+
+def _with_precision(model: keras.Model, precision: str) -> keras.Model:
+    """A copy of ``model`` whose layers compute in a mixed policy, same weights."""
+    if precision == "float32":
+        return model
+
+    def recast(layer):
+        # A layer's config pins its dtype policy, so the global policy alone would not do.
+        return layer.__class__.from_config({**layer.get_config(), "dtype": precision})
+
+    clone = keras.models.clone_model(model, clone_function=recast)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def _output_channels(model: keras.Model, layers: tuple, min_size: int) -> dict:
+    """Layer name -> channel count of the model's outputs."""
+    try:
+        shapes = [tuple(t.shape) for t in model.outputs]
+    except (AttributeError, ValueError):  # a subclassed model has no symbolic outputs
+        side = max(int(min_size), 32)
+        outs = model(np.zeros((1, side, side, 3), "float32"), training=False)
+        shapes = [tuple(t.shape) for t in (outs if isinstance(outs, list | tuple) else [outs])]
+    if len(shapes) != len(layers):
+        raise InputError(f"backbone returns {len(shapes)} outputs for {len(layers)} layers")
+    return {name: int(s[-1]) for name, s in zip(layers, shapes, strict=True)}
+
+
+def _valid_layers(backbone) -> tuple:
+    """All layer names of the backbone's architecture, for error messages."""
+    try:
+        from dreamstream.core.models import available_layers
+
+        return tuple(available_layers(backbone.name))
+    except (ImportError, KeyError, InputError):  # no registry entry: name the loaded layers
+        return tuple(backbone.layers)
+
+
+class Dreamer:
+    """Dreams frames with one backbone, objective and set of parameters.
+
+    Builds (and compiles lazily, per tile shape) the gradient function once;
+    calling it on frames of a fixed size never retraces after the first frame.
+
+    Args:
+        backbone: has ``.name``, ``.layers``, ``.model`` (float32 NHWC RGB 0-255
+            in, a list of activations out, one per layer) and ``.min_size``.
+        objective: an :class:`Objective`, a term, a spec string or a ``{layer: weight}`` dict.
+        params: the ascent settings.
+
+    Raises:
+        InputError: the objective reads a layer or channel the backbone lacks.
+    """
+
+    def __init__(self, backbone, objective, params: DreamParams | None = None):
+        self.backbone = backbone
+        self.params = params or DreamParams()
+        self.layers = tuple(backbone.layers)
+        obj = Objective.of(objective)
+        obj.check(
+            _output_channels(backbone.model, self.layers, backbone.min_size),
+            _valid_layers(backbone),
+        )
+        if self.params.tv_weight > 0:
+            obj = obj - self.params.tv_weight * total_variation()
+        self.objective = obj
+        self.min_side = max(int(backbone.min_size), MIN_SIDE)
+        model = _with_precision(backbone.model, self.params.precision)
+        self._grad = backend.compile_input_gradient(model, self._loss, xla=self.params.xla)
+
+    def traces(self) -> int:
+        """How often the gradient was traced (TF) or compiled (JAX) so far.
+
+        Once every frame size has been dreamt, this stays constant: later
+        frames reuse the compiled step.
+        """
+        return int(self._grad.trace_count())
+
+    def _loss(self, outputs, x):
+        return self.objective(dict(zip(self.layers, outputs, strict=True)), x)
+
+    def gradient(self, img: np.ndarray, tile: int | None = None) -> tuple:
+        """Objective and its gradient for one float32 ``HxWx3`` RGB 0-255 image, no roll.
+
+        Returns:
+            ``(value, grad)``: a float and a float32 NumPy ``HxWx3`` array.
+        """
+        x = ops.convert_to_tensor(np.asarray(img, "float32"))
+        value, grad = tiled_gradient(
+            self._grad, x, tile or self.params.tile, self.params.tile_batch
+        )
+        return float(backend.to_numpy(value)), backend.to_numpy(grad)
+
+    def __call__(
+        self,
+        image: np.ndarray,
+        init: np.ndarray | None = None,
+        steps: int | None = None,
+        seed: int | None = None,
+    ) -> np.ndarray:
+        """Dream one frame.
+
+        Args:
+            image: uint8 RGB ``HxWx3`` (grey ``HxW`` is repeated to RGB and the
+                alpha of ``HxWx4`` is dropped, explicitly, before dreaming).
+            init: float32 RGB 0-255 ``HxWx3`` start image of the frame's size;
+                default: the frame itself.
+            steps: steps per octave instead of ``params.steps``.
+            seed: seed of the rolls instead of ``params.seed``.
+
+        Returns:
+            uint8 RGB ``HxWx3``, the size of ``image``.
+        """
+        rgb = as_rgb(image)
+        h, w = rgb.shape[:2]
+        start = rgb.astype("float32") if init is None else _check_init(init, (h, w))
+        steps = self.params.steps if steps is None else int(steps)
+        if steps < 0:
+            raise InputError(f"steps must be >= 0, got {steps}")
+        rng = np.random.default_rng(self.params.seed if seed is None else seed)
+        work = _working_size(h, w, self.min_side)
+        img = _resize(ops.convert_to_tensor(start), work, antialias=False)
+        sizes = octave_sizes(*work, self.params.octaves, self.params.octave_scale, self.min_side)
+        img, details = laplacian_pyramid(img, sizes)
+        for k in reversed(range(len(sizes))):
+            if k < len(sizes) - 1:
+                img = _resize(img, sizes[k]) + details[k]
+            img = self._ascend(img, steps, rng)
+        img = _resize(img, (h, w), antialias=True)
+        return np.clip(np.rint(backend.to_numpy(img)), 0, 255).astype(np.uint8)
+
+    def _ascend(self, img, steps: int, rng: np.random.Generator):
+        """``steps`` jittered, tiled, normalised gradient steps on one level."""
+        p = self.params
+        img = ops.clip(img, 0.0, 255.0)
+        for _ in range(steps):
+            shift = [int(s) for s in rng.integers(-p.jitter, p.jitter + 1, size=2)]
+            rolled = ops.roll(img, shift, axis=(0, 1)) if any(shift) else img
+            _, grad = tiled_gradient(self._grad, rolled, p.tile, p.tile_batch)
+            if any(shift):
+                grad = ops.roll(grad, [-s for s in shift], axis=(0, 1))
+            grad = grad / (ops.mean(ops.abs(grad)) + 1e-8)
+            img = ops.clip(img + p.step_size * grad, 0.0, 255.0)
+        return img
+
+
+def _check_init(init: np.ndarray, size: tuple) -> np.ndarray:
+    arr = np.asarray(init, dtype="float32")
+    if arr.shape != (*size, 3):
+        raise InputError(
+            f"init must be float32 {size[0]}x{size[1]}x3 like the frame, got {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise InputError("init has NaN or infinite values")
+    return arr
+
+
+def _working_size(h: int, w: int, min_side: int) -> tuple:
+    """The frame's size, or larger when its shorter side is below ``min_side``."""
+    if min(h, w) >= min_side:
+        return h, w
+    f = min_side / min(h, w)
+    return max(min_side, round(h * f)), max(min_side, round(w * f))

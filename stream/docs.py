@@ -1,0 +1,33 @@
+"""Keeps the README's option tables in step with the CLI.
+
+Run ``.venv/bin/python -m dreamstream.stream.docs README.md`` after changing an
+option; ``tests/stream/test_settings.py`` fails while a table is stale.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from dreamstream.stream.cli import options_markdown
+
+COMMANDS = ("dream", "style", "live")
+
+
+def update_readme(path: Path) -> bool:
+    """Rewrite each ``<!-- options:CMD -->`` block of ``path``; True if it changed."""
+    text = path.read_text()
+    new = text
+    for command in COMMANDS:
+        block = re.compile(rf"(<!-- options:{command} -->\n).*?(<!-- /options:{command} -->)",
+                           re.S)
+        new = block.sub(lambda m, c=command: m[1] + options_markdown(c) + "\n" + m[2], new)
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
+if __name__ == "__main__":
+    changed = update_readme(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
+    print("updated" if changed else "up to date")

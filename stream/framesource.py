@@ -1,0 +1,160 @@
+"""What every source yields and shares: :class:`Frame` and the :class:`Source` base.
+
+A frame's ``image`` is a NumPy ``uint8`` array, ``HxWx3``, **RGB**, in display
+orientation; ``pts``/``time_base`` are the decoder's own timestamps (``None``
+for image sequences and cameras); nothing here re-times a frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from dreamstream.core.errors import InputError
+from dreamstream.stream.imagefiles import resize, target_size
+from dreamstream.stream.positions import Window, index_of
+
+log = logging.getLogger("dreamstream.stream.sources")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame on its way through the pipeline.
+
+    Attributes:
+        image: ``uint8`` ``HxWx3`` RGB array in display orientation.
+        index: 0-based position of the frame in the whole source (frames skipped by
+            ``start`` still count), which is also its output frame number.
+        pts: presentation timestamp in ``time_base`` units, as decoded; ``None`` for
+            image sequences and cameras.
+        time_base: seconds per ``pts`` unit, or ``None`` with ``pts``.
+    """
+
+    image: np.ndarray
+    index: int
+    pts: int | None = None
+    time_base: Fraction | None = None
+
+    @property
+    def time(self) -> float | None:
+        """Presentation time in seconds, or ``None`` without a timestamp."""
+        if self.pts is None or self.time_base is None:
+            return None
+        return float(self.pts * self.time_base)
+
+
+class Source:
+    """An iterator of :class:`Frame` and a context manager; iterates once.
+
+    Attributes:
+        kind: ``"video"``, ``"images"``, ``"image"``, ``"camera"`` or ``"url"``.
+        path: the file or folder read (``None`` for cameras and URLs).
+        fps: nominal frame rate, or ``None`` when unknown.
+        size: ``(width, height)`` of the frames it yields, after resizing.
+        count: how many frames it will yield, if known (an estimate for some videos).
+        has_audio: the file has an audio stream (a sink may copy it).
+        start_time: seconds from the first frame to the first kept frame.
+        end_time: seconds from the first frame to the end of the kept range, or ``None``.
+        time_base: unit of the frames' ``pts`` (``None`` without timestamps).
+        frames_read: frames yielded so far.
+        truncated: decoding stopped early or skipped damaged data (see ``warning``).
+        warning: a one-line description of what went wrong, or ``None``.
+    """
+
+    kind: str = ""
+
+    def __init__(self, window: Window, width: int | None):
+        self.window = window
+        self._width = width
+        self.path: Path | None = None
+        self.spec: str = ""
+        self.fps: Fraction | None = None
+        self.time_base: Fraction | None = None  # of Frame.pts, when frames have one
+        self.size: tuple[int, int] = (0, 0)
+        self.count: int | None = None
+        self.has_audio = False
+        self.frames_read = 0
+        self.truncated = False
+        self.warning: str | None = None
+        self._started = False
+
+    @property
+    def start_time(self) -> float:
+        """Start of the kept range in seconds from the source's first frame."""
+        if self.window.start is None:
+            return 0.0
+        return self.window.start.to_seconds(self.fps) or 0.0
+
+    @property
+    def end_time(self) -> float | None:
+        """End of the kept range in seconds, or ``None`` when it runs to the end."""
+        ends = []
+        if self.window.end is not None:
+            ends.append(self.window.end.to_seconds(self.fps))
+        if self.window.frames is not None and self.fps:
+            ends.append(self.start_time + float(self.window.frames / self.fps))
+        ends = [e for e in ends if e is not None]
+        return min(ends) if ends else None
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._started:
+            raise RuntimeError(f"{self.kind} source {self.spec} can only be iterated once")
+        self._started = True
+        return self._frames()
+
+    def _frames(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def _finish_size(self, raw_size: tuple[int, int]) -> None:
+        self.size = target_size(raw_size, self._width)
+
+    def _emit(self, image: np.ndarray, index: int, pts=None, time_base=None) -> Frame:
+        self.frames_read += 1
+        return Frame(resize(image, self.size), index, pts, time_base)
+
+    def _trimmed_count(self, total: int | None) -> int | None:
+        """Frames left out of ``total`` after start/end/frames (needs fps for times)."""
+        if total is None:
+            return None
+        first = index_of(self.window.start, self.fps, 0)
+        last = index_of(self.window.end, self.fps, total)
+        if first is None or last is None:
+            return None
+        count = max(0, min(last, total) - first)
+        return min(count, self.window.frames) if self.window.frames else count
+
+    def _check_start(self, total: int) -> None:
+        """Refuse a start at or past the end of a source of exactly ``total`` frames.
+
+        Raises:
+            InputError: nothing would be left to read (the message names start and total).
+        """
+        first = index_of(self.window.start, self.fps, 0)
+        if first is not None and first >= total:
+            pos = self.window.start
+            said = pos.index if pos.index is not None else f"{pos.seconds:g}s"
+            raise InputError(f"start {said} is past the end of {self.spec} ({total} frames)")
+
+    def _warn(self, message: str) -> None:
+        self.truncated = True
+        if self.warning is None:
+            self.warning = message
+        log.warning("%s", message)
+
+    def close(self) -> None:
+        """Release files and devices; safe to call twice."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        w, h = self.size
+        return f"<{type(self).__name__} {self.kind} {self.spec} {w}x{h} fps={self.fps}>"

@@ -1,0 +1,300 @@
+"""Newest-frame camera reading for live mode: drop what the model cannot keep up with.
+
+A *capture* is anything with ``read() -> (ok, bgr)`` and ``release()``, like
+``cv2.VideoCapture``: ``bgr`` is a ``uint8`` ``HxWx3`` array in **BGR** order
+(OpenCV's). :class:`Grabber` reads one on its own thread and keeps only the
+newest frame; a frame that is replaced before the consumer takes it counts as
+dropped. When the capture fails (``ok`` false, an exception, or an opener that
+cannot open it) the grabber releases it and reopens it with exponential
+back-off until frames flow again; it never gives up on its own.
+
+:class:`FileCapture` makes a video file (or an image sequence, or a URL)
+behave like a camera: frames arrive at the file's own frame rate, optionally
+looping, so pre-recorded installations and tests run the same code as a webcam.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from dreamstream.core.errors import InputError
+
+log = logging.getLogger("dreamstream.stream.live")
+
+BACKOFF_START_S = 0.5
+BACKOFF_MAX_S = 8.0
+
+
+@dataclass(frozen=True)
+class Grab:
+    """One captured frame.
+
+    Attributes:
+        bgr: ``uint8`` ``HxWx3`` **BGR** image, as the capture returned it.
+        index: 0-based number of the frame among all frames captured.
+        time: ``time.monotonic()`` when the capture returned it.
+    """
+
+    bgr: np.ndarray
+    index: int
+    time: float
+
+
+def is_camera(spec: str) -> bool:
+    """Whether ``spec`` names a camera (``camera:N`` or ``/dev/videoN``)."""
+    return spec.startswith("camera:") or re.fullmatch(r"/dev/video\d+", spec) is not None
+
+
+def camera_opener(spec: str) -> Callable[[], cv2.VideoCapture]:
+    """A function that opens the camera ``spec`` (``camera:N``/``/dev/videoN``) with OpenCV."""
+    device = spec.removeprefix("camera:")
+    if not (device.isdigit() or device.startswith("/dev/")):
+        raise InputError(f"camera must be camera:N or /dev/videoN, got: {spec}")
+
+    def open_camera() -> cv2.VideoCapture:
+        previous = cv2.utils.logging.getLogLevel()  # OpenCV logs lines per failed open
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            capture = cv2.VideoCapture(int(device) if device.isdigit() else device)
+        finally:
+            cv2.utils.logging.setLogLevel(previous)
+        if not capture.isOpened():
+            capture.release()
+            raise InputError(f"camera not available: {spec}")
+        return capture
+
+    return open_camera
+
+
+class FileCapture:
+    """A video file, image sequence or URL read like a camera (``read() -> (ok, bgr)``).
+
+    ``read`` blocks until the next frame is due at the source's own frame rate
+    (a URL is already paced by its sender and is not slowed down). At the end
+    it starts again with ``loop``, else returns ``(False, None)`` and sets
+    ``ended``. A consumer that falls far behind is not made to catch up in a
+    burst: the clock restarts from the frame being read.
+
+    Args:
+        spec: anything :func:`dreamstream.stream.sources.open_source` opens.
+        loop: start again at the end.
+        width: resize frames to this width (see ``open_source``).
+        clock: seconds, monotonic (tests pass a fake one).
+        sleep: waits ``seconds`` (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        spec: str,
+        *,
+        loop: bool = False,
+        width: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        from dreamstream.stream.sources import open_source
+
+        self.spec, self.loop, self.width, self.ended = spec, loop, width, False
+        self._open, self._clock, self._sleep = open_source, clock, sleep
+        self._source = self._frames = None
+        self._start()
+
+    def _start(self) -> None:
+        self.release()
+        self._source = self._open(self.spec, width=self.width)
+        self._frames = iter(self._source)
+        rate = self._source.fps if self._source.kind != "url" else None
+        self.period = float(1 / rate) if rate else 0.0
+        self._origin, self._count = None, 0
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        """The next frame as ``(True, bgr)`` once it is due, or ``(False, None)`` at the end."""
+        frame = next(self._frames, None) if self._frames is not None else None
+        if frame is None and self.loop and self._source is not None and self._count:
+            self._start()  # loop: the file played to its end
+            frame = next(self._frames, None)
+        if frame is None:
+            self.ended = True
+            return False, None
+        self._wait_until_due()
+        self._count += 1
+        return True, np.ascontiguousarray(frame.image[:, :, ::-1])
+
+    def _wait_until_due(self) -> None:
+        now = self._clock()
+        if self._origin is None or now - self._due() > 0.5:  # first frame, or far behind
+            self._origin = now - self._count * self.period
+        delay = self._due() - now
+        if delay > 0:
+            self._sleep(delay)
+
+    def _due(self) -> float:
+        return self._origin + self._count * self.period
+
+    def isOpened(self) -> bool:  # noqa: N802 -- cv2.VideoCapture's name
+        return self._source is not None
+
+    def release(self) -> None:
+        source, self._source, self._frames = getattr(self, "_source", None), None, None
+        if source is not None:
+            source.close()
+
+
+def capture_opener(spec: str, *, loop: bool = False, width: int | None = None) -> Callable:
+    """A function opening ``spec`` as a capture: a camera, or a file/URL via :class:`FileCapture`.
+
+    Raises:
+        InputError: the camera spec is malformed or a file does not exist.
+    """
+    if is_camera(spec):
+        return camera_opener(spec)
+    if "://" not in spec and "%" not in spec and not os.path.exists(spec):
+        raise InputError(f"input not found: {spec}")
+    return lambda: FileCapture(spec, loop=loop, width=width)
+
+
+class Grabber:
+    """Reads a capture on a thread, keeping only the newest frame.
+
+    Args:
+        opener: returns an opened capture (``read() -> (ok, bgr)``, ``release()``);
+            called again, with back-off, after the capture fails.
+        backoff: first wait in seconds before reopening; doubles up to ``backoff_max``.
+        backoff_max: longest wait between attempts.
+
+    Attributes:
+        captured: frames read from the capture so far.
+        dropped: frames replaced by a newer one before anyone took them.
+        reconnects: times the capture was reopened after a failure.
+        lost_since: ``time.monotonic()`` when frames stopped, or ``None`` while they flow.
+        error: the last failure as one line, or ``None``.
+        ended: the capture reported a real end (a file played without looping).
+    """
+
+    def __init__(
+        self,
+        opener: Callable,
+        *,
+        backoff: float = BACKOFF_START_S,
+        backoff_max: float = BACKOFF_MAX_S,
+    ):
+        self.opener, self.backoff, self.backoff_max = opener, backoff, backoff_max
+        self.captured = self.dropped = self.reconnects = 0
+        self.lost_since: float | None = None
+        self.error: str | None = None
+        self.ended = False
+        self._latest: Grab | None = None
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="grabber", daemon=True)
+
+    def start(self) -> Grabber:
+        """Start reading on the grabber's thread."""
+        self._thread.start()
+        return self
+
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` was called."""
+        return self._thread.ident is not None
+
+    def latest(self, timeout: float) -> Grab | None:
+        """The newest frame not yet taken, waiting up to ``timeout`` seconds; else ``None``."""
+        with self._cond:
+            if self._latest is None and not self.ended:
+                self._cond.wait(timeout)
+            grab, self._latest = self._latest, None
+            return grab
+
+    def stop(self) -> None:
+        """Ask the thread to finish and wait a little for it (a blocked read may outlive this)."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
+
+    def _run(self) -> None:
+        delay, capture, first = self.backoff, None, True
+        while not self._stop.is_set():
+            if capture is None:
+                capture = self._try_open(first)
+                if capture is None:
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, self.backoff_max)
+                    continue
+                first = False
+            ok, bgr = self._read(capture)
+            if ok:
+                delay = self.backoff
+                self._publish(bgr)
+            elif getattr(capture, "ended", False) and not self._stop.is_set():
+                self._finish()
+                break
+            else:  # wait before reopening, so a dead device is not hammered
+                self._release(capture)
+                capture = None
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.backoff_max)
+        if capture is not None:
+            self._release(capture)
+
+    def _try_open(self, first: bool):
+        try:
+            capture = self.opener()
+        except Exception as exc:  # noqa: BLE001 -- a missing camera is retried, not fatal
+            self._lost(f"cannot open the input: {exc}")
+            return None
+        if not first:
+            self.reconnects += 1
+            log.warning("input reopened (attempt %d)", self.reconnects)
+        return capture
+
+    def _read(self, capture) -> tuple[bool, np.ndarray | None]:
+        try:
+            ok, bgr = capture.read()
+        except Exception as exc:  # noqa: BLE001 -- a driver hiccup must not end the show
+            self._lost(f"read failed: {exc}")
+            return False, None
+        if not ok or bgr is None or getattr(bgr, "ndim", 0) != 3 or bgr.shape[2] != 3:
+            if not getattr(capture, "ended", False):
+                self._lost("the input stopped delivering frames")
+            return False, None
+        return True, bgr
+
+    def _publish(self, bgr: np.ndarray) -> None:
+        with self._cond:
+            if self._latest is not None:
+                self.dropped += 1
+            self._latest = Grab(bgr, self.captured, time.monotonic())
+            self.captured += 1
+            self.lost_since, self.error = None, None
+            self._cond.notify_all()
+
+    def _lost(self, reason: str) -> None:
+        with self._cond:
+            if self.lost_since is None:
+                self.lost_since = time.monotonic()
+                log.warning("input lost: %s; retrying", reason)
+            self.error = reason
+
+    def _finish(self) -> None:
+        with self._cond:
+            self.ended = True
+            self._cond.notify_all()
+
+    @staticmethod
+    def _release(capture) -> None:
+        try:
+            capture.release()
+        except Exception:  # noqa: BLE001 -- it is being dropped anyway
+            pass

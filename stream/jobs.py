@@ -1,0 +1,119 @@
+"""One render from an input spec to an output spec: what the CLI and API run.
+
+Order matters for "nothing is lost": the input is opened and the output
+checked before any model loads, and the output is opened (under a temporary
+name) only when everything else is ready.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+import threading
+import time
+
+from dreamstream.core.errors import InputError
+from dreamstream.stream import pipeline
+from dreamstream.stream.processors import make_processor
+from dreamstream.stream.settings import Settings
+from dreamstream.stream.sinks import check_output, open_sink
+from dreamstream.stream.sources import open_source, read_image
+
+
+def render_file(mode: str, input_spec: str, output_spec: str, settings: Settings, *,
+                overwrite: bool = False, resume: bool = False, progress: bool = False,
+                stop: threading.Event | None = None) -> dict:
+    """Render ``input_spec`` to ``output_spec`` in ``mode`` ("dream" or "style").
+
+    Args:
+        mode: "dream" or "style".
+        input_spec: video file, image, frame folder or pattern, ``camera:N``, URL.
+        output_spec: video file, image, frame folder or pattern, ``window``, ``null``.
+        settings: everything else.
+        overwrite: replace an existing output.
+        resume: (image sequences) keep frames already on disk and continue after them.
+        progress: draw a progress line on stderr.
+        stop: set it to stop early; SIGINT/SIGTERM set it too.
+
+    Returns:
+        The run's summary (see :meth:`pipeline.Stats.summary`), with ``output``,
+        ``warning`` (a truncated input) and the settings used.
+
+    Raises:
+        InputError: bad input, output or settings (nothing is created).
+    """
+    s = settings
+    with open_source(input_spec, start=s.start, end=s.end, frames=s.frames,
+                     width=s.width) as source:
+        check_output(output_spec, source.path or input_spec, overwrite, resume=resume)
+        if mode == "dream":
+            _check_dream_size(source.size)
+        processor = make_processor(mode, s)
+        metadata = {"software": f"dreamstream {_version()}", "mode": mode,
+                    "settings": s.as_dict()}
+        sink = open_sink(output_spec, source=source, crf=s.crf, preset=s.encoder_preset,
+                         metadata=metadata, overwrite=overwrite, resume=resume)
+        try:
+            state = _resume_state(sink) if resume else None
+        except BaseException:
+            sink.abort()
+            raise
+        bar = _Progress(source.count) if progress and sys.stderr.isatty() else None
+        stats = pipeline.run(source, processor, sink, progress=bar, stop=stop,
+                             flow=s.flow, flow_method=s.flow_method,
+                             flow_preset=s.flow_preset, resume=state)
+        if bar:
+            bar.done()
+        summary = stats.summary()
+        summary.update(output=str(sink.path or output_spec), warning=source.warning,
+                       frames_read=source.frames_read, mode=mode, settings=s.as_dict())
+    return summary
+
+
+def _check_dream_size(size: tuple[int, int]) -> None:
+    """Refuse frames too small to dream before any model loads."""
+    from dreamstream.core.params import MIN_SIDE
+
+    w, h = size
+    if w and h and min(w, h) < MIN_SIDE:
+        raise InputError(f"frames of {w}x{h} are too small to dream; "
+                         f"need at least {MIN_SIDE} px a side")
+
+
+def _resume_state(sink) -> pipeline.ResumeState | None:
+    """Where to pick up an image-sequence render, from the frames already on disk."""
+    done = sink.existing() if hasattr(sink, "existing") else set()
+    if not done:
+        return None
+    index = min(done)
+    while index in done:
+        index += 1
+    return pipeline.ResumeState(next_index=index, last_output=read_image(sink.file_for(index - 1)))
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("dreamstream")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class _Progress:
+    """A one-line progress display on stderr: frames, frames/s, time left."""
+
+    def __init__(self, total: int | None):
+        self.total, self.begin = total, time.perf_counter()
+
+    def __call__(self, stats: pipeline.Stats) -> None:
+        elapsed = time.perf_counter() - self.begin
+        fps = stats.frames / elapsed if elapsed > 0 else 0.0
+        text = f"frame {stats.frames}" + (f"/{self.total}" if self.total else "")
+        text += f"  {fps:.2f} fps"
+        if self.total and fps > 0:
+            left = max(self.total - stats.frames - stats.skipped, 0) / fps
+            text += f"  ETA {int(left // 60)}:{int(left % 60):02d}"
+        sys.stderr.write("\r" + text.ljust(48))
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\n")

@@ -1,0 +1,337 @@
+"""The live loop: newest frame in, processed frame out, until stopped (see :mod:`.live`).
+
+Images are ``uint8`` ``HxWx3`` **RGB**; flow is current -> previous input
+(``HxWx2`` float32 pixels), masks ``HxW`` float32 with 1 = reliable.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from fractions import Fraction
+
+import cv2
+import numpy as np
+
+from dreamstream.core import flow as coreflow
+from dreamstream.stream.framesource import Frame
+from dreamstream.stream.liveparts import Budget, Level, LiveStats
+
+log = logging.getLogger("dreamstream.stream.live")
+
+STALL_S = 2.0  # no frame for this long: show a notice on the last good output
+IDLE_REDRAW_S = 0.1  # how often a paused/stalled window is redrawn (keys stay live)
+REPORT_EVERY_S = 30.0
+KEYS = {
+    ord("q"): "quit",
+    27: "quit",
+    ord(" "): "pause",
+    ord("p"): "pause",
+    ord("r"): "reset",
+    ord("o"): "overlay",
+    ord("n"): "next",
+    ord("]"): "next",
+    ord("b"): "previous",
+    ord("["): "previous",
+    ord("c"): "cycle",
+    ord("f"): "fullscreen",
+}
+
+
+def decorate(image: np.ndarray, lines: list[str]) -> np.ndarray:
+    """A copy of ``image`` with ``lines`` of text drawn top left on a dark band."""
+    out = image.copy()
+    scale = max(0.35, image.shape[1] / 1600)
+    step = int(26 * scale) + 6
+    band = out[: step * len(lines) + 8, : min(out.shape[1], int(900 * scale) + 20)]
+    band[:] = (band * 0.45).astype(np.uint8)
+    for k, text in enumerate(lines):
+        cv2.putText(
+            out,
+            text,
+            (8, step * (k + 1)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    return out
+
+
+def _even_size(width: int, height: int, target: int | None) -> tuple[int, int]:
+    """(w, h) scaled to ``target`` width keeping the aspect, both even and >= 2."""
+    w = target or width
+    h = height * w / width
+    return max(2, int(w) // 2 * 2), max(2, int(round(h)) // 2 * 2)
+
+
+def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if image.shape[1::-1] == tuple(size):
+        return image
+    shrink = size[0] < image.shape[1]
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+class LiveLoop:
+    """Takes the newest frame, processes it with flow carried, shows it; until stopped.
+
+    Args:
+        grabber: a :class:`~dreamstream.stream.grabber.Grabber` (started by the caller).
+        looks: the :class:`Looks` to show.
+        settings: base settings: ``width`` (full processing width), ``flow``,
+            ``flow_method``, ``flow_preset``, ``frames`` (stop after that many).
+        budget: the :class:`Budget` that sets each frame's work.
+        window: a ``WindowSink`` whose ``write`` returns the key pressed, or ``None``.
+        preview: a ``PreviewServer`` (``publish(rgb)``), or ``None``.
+        recorder: a :class:`Recorder`, or ``None``.
+        cycle_s: move to the next look every this many seconds; ``None``: stay.
+        crossfade_s: seconds over which a new look fades in.
+        overlay: show the fps/latency overlay from the start.
+        report: called with a status line now and then (``None``: silent).
+        on_output: called with each output (uint8 RGB, full size) and its latency (s).
+    """
+
+    def __init__(
+        self,
+        grabber,
+        looks,
+        settings,
+        *,
+        budget: Budget,
+        window=None,
+        preview=None,
+        recorder=None,
+        cycle_s: float | None = None,
+        crossfade_s: float = 2.0,
+        overlay: bool = False,
+        report: Callable[[str], None] | None = None,
+        on_output: Callable[[np.ndarray, float], None] | None = None,
+    ):
+        self.grabber, self.looks, self.settings, self.budget = grabber, looks, settings, budget
+        self.window, self.preview, self.recorder = window, preview, recorder
+        self.cycle_s, self.crossfade_s, self.overlay = cycle_s, crossfade_s, overlay
+        self.report, self.on_output = report, on_output
+        self.stats = LiveStats(grabber=grabber)
+        self.estimator = (
+            coreflow.FlowEstimator(settings.flow_method, settings.flow_preset)
+            if settings.flow
+            else None
+        )
+        self.quit = self.paused = self._reset = False
+        self.cycling = cycle_s is not None
+        self.full = self.size = None  # (w, h): output size, current processing size
+        self._prev: tuple[np.ndarray, np.ndarray] | None = None  # input, output at `size`
+        self._last: np.ndarray | None = None  # last output shown, full size
+        self._sizes_seen: set = set()
+        self._error: str | None = None  # the last processing error, shown as a notice
+        self._fade_start = self._last_grab = self._shown_notice = None
+        self._next_cycle = self._next_report = self._last_idle = 0.0
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self, stop: threading.Event) -> LiveStats:
+        """Run until ``stop`` is set, a quit key, the input's end or ``settings.frames``."""
+        now = time.monotonic()
+        self._next_cycle = now + (self.cycle_s or 0)
+        self._next_report = now + REPORT_EVERY_S
+        while not stop.is_set() and not self.quit:
+            grab = self.grabber.latest(timeout=IDLE_REDRAW_S)
+            now = time.monotonic()
+            self._switch_looks(now)
+            if grab is None or self.paused:
+                if grab is None and self.grabber.ended:
+                    break
+                self._idle(now)
+                continue
+            self._last_grab = now
+            self._frame(grab)
+            if self.settings.frames and self.stats.frames >= self.settings.frames:
+                break
+            self._maybe_report(now)
+        return self.stats
+
+    def _frame(self, grab) -> None:
+        try:
+            display, warmup = self._process(grab)
+        except Exception as exc:  # noqa: BLE001 -- an installation keeps running
+            self.stats.errors += 1
+            if self.stats.errors == 1:
+                log.exception("processing a frame failed; showing the last good one")
+            self._error = f"processing error: {exc}"
+            self._idle(time.monotonic())
+            return
+        self._error = None
+        now = time.monotonic()
+        latency = now - grab.time
+        self.stats.frames += 1
+        self.stats.latencies.append(latency)
+        self.stats.shown_at.append(now)
+        if not warmup:  # the first frame at a size includes compiling the model for it
+            self.budget.update(latency)
+        self._last = display
+        self._emit(display, now, None, record=True)
+        if self.on_output:
+            self.on_output(display, latency)
+        if self.stats.frames == 1 and self.report:
+            self.report(f"first output {now - self.stats.started:.1f} s after start")
+
+    def _process(self, grab) -> tuple[np.ndarray, bool]:
+        """The frame processed at the budget's level; output at full size, warm-up flag."""
+        rgb = cv2.cvtColor(grab.bgr, cv2.COLOR_BGR2RGB)
+        self.full = self.full or _even_size(rgb.shape[1], rgb.shape[0], self.settings.width)
+        level = self.budget.level
+        self.size = _even_size(*self.full, round(self.full[0] * level.scale))
+        warmup = self.size not in self._sizes_seen
+        self._sizes_seen.add(self.size)
+        out = self._step(_resize(rgb, self.size), self._tuned(level))
+        return _resize(out, self.full), warmup
+
+    def _tuned(self, level: Level):
+        """The current look's processor with its dream steps set for ``level``."""
+        processor = self.looks.processor
+        base = self.looks.looks[self.looks.index][1]
+        if level.steps_share is not None and hasattr(processor, "settings"):
+            steps_next = level.steps(base.steps_next)
+            steps = base.steps if steps_next == base.steps_next else min(base.steps, 2 * steps_next)
+            if (processor.settings.steps_next, processor.settings.steps) != (steps_next, steps):
+                processor.settings = base.replace(steps_next=steps_next, steps=steps)
+        return processor
+
+    def _step(self, frame: np.ndarray, processor) -> np.ndarray:
+        """Process ``frame`` carrying the previous output along the flow; keeps the state."""
+        prev_in, prev_out = self._prev or (None, None)
+        if prev_in is not None and prev_in.shape != frame.shape:  # the budget moved
+            prev_in, prev_out = _resize(prev_in, self.size), _resize(prev_out, self.size)
+        index, out, base = self.stats.frames, None, prev_out
+        if self.estimator is not None and prev_in is not None and not self._reset:
+            fwd, bwd = self.estimator.pair(frame, prev_in)
+            mask = coreflow.consistency_mask(fwd, bwd)
+            if not coreflow.is_scene_cut(prev_in, frame, mask):
+                base = coreflow.warp(prev_out, fwd)
+                out = processor.next(frame, index, base, mask, coreflow.warp(prev_in, fwd))
+        if out is None:
+            out = processor.first(frame, index)
+        out = self._crossfade(out, None if self._reset else base)
+        self._reset = False
+        self._prev = (frame, out)
+        return out
+
+    def _crossfade(self, out: np.ndarray, base: np.ndarray | None) -> np.ndarray:
+        if self._fade_start is None or base is None:
+            return out
+        alpha = (time.monotonic() - self._fade_start) / self.crossfade_s
+        if alpha >= 1:
+            self._fade_start = None
+            return out
+        mixed = alpha * out.astype(np.float32) + (1 - alpha) * base.astype(np.float32)
+        return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+    # ------------------------------------------------------------- showing
+
+    def _emit(self, display: np.ndarray, now: float, notice: str | None, *, record: bool) -> None:
+        """Hand one picture to the outputs; the recording gets it without any text."""
+        if record and self.recorder is not None:
+            pts = round((now - self.stats.started) * 1000)  # ms: the recording plays in real time
+            self.recorder.put(Frame(display, self.stats.frames, pts, Fraction(1, 1000)))
+        lines = self._overlay_lines() if self.overlay else []
+        shown = (
+            decorate(display, lines + [notice] if notice else lines) if lines or notice else display
+        )
+        if self.preview is not None and (record or notice != self._shown_notice):
+            self.preview.publish(shown)
+        self._shown_notice = notice
+        if self.window is not None:
+            self.press(self.window.write(Frame(shown, self.stats.frames)))
+            self.quit = self.quit or self.window.closed_by_user
+
+    def _idle(self, now: float) -> None:
+        """No new frame to show: redraw the last one (with a notice), keeping keys live."""
+        if now - self._last_idle < IDLE_REDRAW_S and self.window is not None:
+            return
+        self._last_idle = now
+        notice = self.notice(now)
+        picture = self._last if self._last is not None else np.zeros((360, 640, 3), np.uint8)
+        if self.window is not None or notice != self._shown_notice:
+            self._emit(picture, now, notice, record=False)
+
+    def notice(self, now: float) -> str | None:
+        """The line shown over the picture at ``now`` (input lost, paused, ...), or ``None``."""
+        g = self.grabber
+        if g.lost_since is not None:
+            return f"input lost ({g.error}); retrying for {now - g.lost_since:.0f} s"
+        if self.paused:
+            return "paused (space to go on)"
+        since = now - (self._last_grab or self.stats.started)
+        if since > STALL_S:
+            return f"no frames for {since:.0f} s; waiting for the input"
+        return self._error
+
+    def _overlay_lines(self) -> list[str]:
+        fps, lat = self.stats.fps(), self.stats.latencies
+        level, size = self.budget.level, self.size or (0, 0)
+        steps = (
+            f", {level.steps(self.looks.looks[self.looks.index][1].steps_next)} steps"
+            if level.steps_share is not None
+            else ""
+        )
+        return [
+            f"{fps or 0:.1f} fps  latency {1000 * (lat[-1] if lat else 0):.0f} ms  "
+            f"dropped {self.grabber.dropped}",
+            f"{self.looks.label}  {size[0]}x{size[1]}{steps}"
+            + ("  cycling" if self.cycling else ""),
+        ]
+
+    def _maybe_report(self, now: float) -> None:
+        if self.report is None or now < self._next_report:
+            return
+        self._next_report = now + REPORT_EVERY_S
+        s = self.stats.summary()
+        self.report(
+            f"{self.stats.fps() or 0:.1f} fps, latency {s['latency_ms_p50']} ms, "
+            f"{s['dropped']} dropped, {self.looks.label} at {self.size[0]}px wide"
+        )
+
+    # ------------------------------------------------------------- controls
+
+    def press(self, key: int | None) -> None:
+        """Act on a key code from the window (see ``KEYS``; 1-9 pick a look)."""
+        if key is None:
+            return
+        if ord("1") <= key <= ord("9"):
+            self._choose(key - ord("1"))
+            return
+        action = KEYS.get(key)
+        if action == "quit":
+            self.quit = True
+        elif action == "pause":
+            self.paused = not self.paused
+        elif action == "reset":
+            self._reset = True
+        elif action == "overlay":
+            self.overlay = not self.overlay
+        elif action in ("next", "previous"):
+            self._choose(self.looks.index + (1 if action == "next" else -1))
+        elif action == "cycle" and self.cycle_s:
+            self.cycling = not self.cycling
+        elif action == "fullscreen" and self.window is not None:
+            self._toggle_fullscreen()
+
+    def _choose(self, index: int) -> None:
+        if len(self.looks.looks) > 1:
+            self.looks.select(index)
+            self._next_cycle = time.monotonic() + (self.cycle_s or 0)
+
+    def _switch_looks(self, now: float) -> None:
+        if self.cycling and now >= self._next_cycle:
+            self._next_cycle = now + self.cycle_s
+            self.looks.select(self.looks.index + 1)
+        if self.looks.poll():
+            self._fade_start = now
+
+    def _toggle_fullscreen(self) -> None:
+        prop, title = cv2.WND_PROP_FULLSCREEN, self.window.title
+        full = cv2.getWindowProperty(title, prop) == cv2.WINDOW_FULLSCREEN
+        cv2.setWindowProperty(title, prop, cv2.WINDOW_NORMAL if full else cv2.WINDOW_FULLSCREEN)

@@ -1,0 +1,360 @@
+"""The frame loop: decode -> flow -> dream or style -> encode, with temporal state.
+
+Four stages run concurrently, joined by small bounded queues, so the model
+(the slow stage, on the calling thread) never waits on I/O:
+
+    decode thread --> flow thread --> model (this thread) --> encode thread
+
+The flow thread measures optical flow on the *input* frames (current ->
+previous, see ``dreamstream.core.flow``) and the reliability mask, so flow of
+frame t+1 is computed while the model works on frame t. The pipeline owns all
+state (previous input, previous output); the processors and core functions are
+stateless. Frames between stages are :class:`~dreamstream.stream.sources.Frame`
+objects holding ``uint8`` ``HxWx3`` RGB images with the source's pts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dreamstream.core import flow as coreflow
+from dreamstream.core.errors import InputError
+from dreamstream.stream.sources import Frame
+
+QUEUE_SIZE = 4
+_END = object()
+
+
+@dataclass
+class FlowItem:
+    """An input frame with what the flow stage learnt about it."""
+
+    frame: Frame
+    flow: np.ndarray | None = None  # HxWx2 float32, current -> previous input
+    mask: np.ndarray | None = None  # HxW float32 in [0, 1], 1 = reliable
+    cut: bool = False  # a scene cut: start afresh
+    skip: bool = False  # already rendered (resume): only its input is needed
+
+
+@dataclass
+class Stats:
+    """Frame counts and seconds spent per stage (each stage on its own thread)."""
+
+    frames: int = 0
+    skipped: int = 0
+    cuts: int = 0
+    seconds: float = 0.0
+    stage_seconds: dict = field(
+        default_factory=lambda: {"decode": 0.0, "flow": 0.0, "model": 0.0, "encode": 0.0}
+    )
+    interrupted: bool = False
+
+    def summary(self) -> dict:
+        """JSON-able figures: frames, seconds, end-to-end and per-stage frames/s."""
+        per_stage = {
+            k: round(self.frames / v, 3) if v > 0 else None for k, v in self.stage_seconds.items()
+        }
+        return {
+            "frames": self.frames,
+            "skipped": self.skipped,
+            "scene_cuts": self.cuts,
+            "seconds": round(self.seconds, 3),
+            "fps": round(self.frames / self.seconds, 3) if self.seconds > 0 else None,
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "stage_fps": per_stage,
+            "interrupted": self.interrupted,
+        }
+
+
+class Stateless:
+    """Adapts a plain ``frame -> frame`` function to the processor interface."""
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray]):
+        self.fn = fn
+
+    def first(self, frame: np.ndarray, index: int) -> np.ndarray:
+        return self.fn(frame)
+
+    def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
+        return self.fn(frame)
+
+
+class _Worker(threading.Thread):
+    """A stage thread that forwards its results, an exception or the end marker."""
+
+    def __init__(self, name: str, work: Callable[[Callable], None], out: queue.Queue,
+                 stop: threading.Event):
+        super().__init__(name=name, daemon=True)
+        self.work, self.out, self.stop = work, out, stop
+
+    def put(self, item) -> bool:
+        """Queue ``item``; False once the run is stopping."""
+        while not self.stop.is_set():
+            try:
+                self.out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self) -> None:
+        try:
+            self.work(self.put)
+        except BaseException as error:  # handed to the consumer, re-raised there
+            self.put(error)
+        finally:
+            self.put(_END)
+
+
+def _consume(q: queue.Queue) -> Iterator:
+    while True:
+        item = q.get()
+        if item is _END:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def _timed_iter(items: Iterable, stats: Stats, stage: str) -> Iterator:
+    """Iterate ``items`` adding the time spent producing each to ``stats``."""
+    iterator = iter(items)
+    while True:
+        begin = time.perf_counter()
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        stats.stage_seconds[stage] += time.perf_counter() - begin
+        yield item
+
+
+class _FlowStage:
+    """Flow, mask and scene-cut detection on consecutive input frames."""
+
+    def __init__(self, method: str, preset: str, enabled: bool, skip_below: int):
+        self.enabled = enabled
+        self.skip_below = skip_below
+        self.estimator = coreflow.FlowEstimator(method=method, preset=preset) if enabled else None
+        self.prev: np.ndarray | None = None
+
+    def __call__(self, frame: Frame) -> FlowItem:
+        item = FlowItem(frame, skip=frame.index < self.skip_below)
+        prev, self.prev = self.prev, frame.image
+        if not self.enabled or prev is None or item.skip or prev.shape != frame.image.shape:
+            return item
+        item.flow, backward = self.estimator.pair(frame.image, prev)
+        item.mask = coreflow.consistency_mask(item.flow, backward)
+        item.cut = coreflow.is_scene_cut(prev, frame.image, item.mask)
+        return item
+
+
+@dataclass
+class ResumeState:
+    """Where a resumed render picks up: frames below ``next_index`` are on disk.
+
+    ``last_output`` is the output written for frame ``next_index - 1`` (uint8 RGB),
+    which becomes the previous output of the first frame rendered now.
+    """
+
+    next_index: int
+    last_output: np.ndarray | None
+
+
+def render(
+    source: Iterable[Frame],
+    processor,
+    *,
+    flow: bool = True,
+    flow_method: str = "dis",
+    flow_preset: str = "medium",
+    resume: ResumeState | None = None,
+    stats: Stats | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[Frame]:
+    """Render ``source`` frame by frame, yielding output frames in order.
+
+    Args:
+        source: frames (uint8 HxWx3 RGB with index/pts), e.g. an opened Source.
+        processor: has ``first(frame, index)`` and ``next(frame, index, warped_out,
+            mask, warped_in)``; a plain ``frame -> frame`` callable is used per frame.
+        flow: carry the previous output along the input's optical flow.
+        flow_method, flow_preset: see ``dreamstream.core.flow.FlowEstimator``.
+        resume: skip frames already rendered and restore the state (image sequences).
+        stats: filled with counts and per-stage seconds.
+        stop: when set, decoding stops and the frames already read are finished.
+
+    Yields:
+        Output frames: the input's index/pts with the processed image.
+    """
+    if not hasattr(processor, "first"):
+        processor = Stateless(processor)
+    stats = stats if stats is not None else Stats()
+    stop = stop if stop is not None else threading.Event()
+    halt = threading.Event()  # ends the worker threads when the consumer goes away
+    stage = _FlowStage(flow_method, flow_preset, flow, resume.next_index if resume else 0)
+    decoded: queue.Queue = queue.Queue(QUEUE_SIZE)
+    flowed: queue.Queue = queue.Queue(QUEUE_SIZE)
+
+    def decode(put):
+        for frame in _timed_iter(source, stats, "decode"):
+            if stop.is_set() or not put(frame):
+                return
+
+    def measure(put):
+        for frame in _consume(decoded):
+            begin = time.perf_counter()
+            item = stage(frame)
+            stats.stage_seconds["flow"] += time.perf_counter() - begin
+            if not put(item):
+                return
+
+    workers = [_Worker("decode", decode, decoded, halt), _Worker("flow", measure, flowed, halt)]
+    for worker in workers:
+        worker.start()
+    try:
+        yield from _model_loop(_consume(flowed), processor, stats, resume, stop)
+    finally:
+        halt.set()
+        for worker in workers:
+            worker.join(timeout=5)
+
+
+def _model_loop(items: Iterator[FlowItem], processor, stats: Stats,
+                resume: ResumeState | None, stop: threading.Event) -> Iterator[Frame]:
+    prev_in = prev_out = None
+    for item in items:
+        if stop.is_set():  # finish the frame in flight only, not the ones queued behind it
+            return
+        frame = item.frame
+        if item.skip:
+            stats.skipped += 1
+            prev_in = frame.image
+            if resume is not None and frame.index == resume.next_index - 1:
+                prev_out = resume.last_output
+            continue
+        begin = time.perf_counter()
+        carried = item.flow is not None and prev_out is not None and not item.cut
+        if carried:
+            warped_out = coreflow.warp(prev_out, item.flow)
+            warped_in = coreflow.warp(prev_in, item.flow)
+            image = processor.next(frame.image, frame.index, warped_out, item.mask, warped_in)
+        else:
+            stats.cuts += int(item.cut)
+            image = processor.first(frame.image, frame.index)
+        stats.stage_seconds["model"] += time.perf_counter() - begin
+        stats.frames += 1
+        prev_in, prev_out = frame.image, image
+        yield dataclasses.replace(frame, image=image)
+
+
+class StopOnSignal:
+    """Turns SIGINT/SIGTERM into a stop request while the block runs (main thread only).
+
+    The first signal sets ``event``: decoding stops, the frames in flight are
+    finished and the output is finalised. A second SIGINT interrupts at once.
+    """
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+        self.previous: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.event.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.event.set()
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def run(source, processor, sink, *, progress: Callable[[Stats], None] | None = None,
+        stop: threading.Event | None = None, **options) -> Stats:
+    """Render ``source`` into ``sink`` with encoding on its own thread.
+
+    Stops early, with the sink finalised, when ``stop`` is set (SIGINT/SIGTERM
+    do that while it runs). Any other error aborts the sink, so no partial file
+    is left under the output's name.
+
+    Args:
+        source: frames to render (an opened Source).
+        processor: see :func:`render`.
+        sink: an opened Sink; closed (finalised) or aborted here.
+        progress: called with the stats after each frame.
+        stop: request to stop early.
+        **options: passed to :func:`render`.
+
+    Returns:
+        The run's statistics (``interrupted`` says whether it stopped early).
+    """
+    stats = Stats()
+    stop = stop if stop is not None else threading.Event()
+    halt = threading.Event()
+    encoded: queue.Queue = queue.Queue(QUEUE_SIZE)
+
+    def encode(put):
+        for frame in _consume(encoded):
+            begin = time.perf_counter()
+            sink.write(frame)
+            stats.stage_seconds["encode"] += time.perf_counter() - begin
+
+    writer = _Worker("encode", encode, queue.Queue(2), halt)  # room for an error and the end
+    errors = writer.out
+    begin = time.perf_counter()
+    writer.start()
+    try:
+        with StopOnSignal(stop):
+            for frame in render(source, processor, stats=stats, stop=stop, **options):
+                _put_or_fail(encoded, frame, errors)
+                if progress:
+                    progress(stats)
+        _put_or_fail(encoded, _END, errors)
+        writer.join()
+        _raise_worker_error(errors)
+    except BaseException:
+        halt.set()
+        writer.join(timeout=5)
+        sink.abort()
+        raise
+    stats.interrupted = stop.is_set()
+    if stats.frames == stats.skipped == 0 and not stats.interrupted:
+        sink.abort()  # nothing decoded: leave nothing behind
+        raise InputError("no frame to render: nothing decoded, or --start is past the end")
+    sink.close()
+    stats.seconds = time.perf_counter() - begin
+    return stats
+
+
+def _put_or_fail(q: queue.Queue, item, errors: queue.Queue) -> None:
+    """Queue ``item`` for the encoder, re-raising the encoder's error if it failed."""
+    while True:
+        _raise_worker_error(errors)
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _raise_worker_error(errors: queue.Queue) -> None:
+    try:
+        item = errors.get_nowait()
+    except queue.Empty:
+        return
+    if isinstance(item, BaseException):
+        raise item

@@ -1,0 +1,90 @@
+"""Per-frame processors built from :class:`~dreamstream.stream.settings.Settings`.
+
+A processor turns one input frame into one output frame; it holds models but
+no temporal state (the pipeline owns that). Both kinds answer two calls:
+
+- ``first(frame, index)``: a frame with nothing to carry (the first frame, a
+  scene cut, ``--no-flow``);
+- ``next(frame, index, warped_out, mask, warped_in)``: a frame whose previous
+  output, warped along the input's flow, can be carried forward.
+
+Frames are ``uint8`` ``HxWx3`` RGB; ``mask`` is ``HxW`` float32, 1 = reliable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dreamstream.core import flow as coreflow
+from dreamstream.stream.settings import Settings
+
+
+class DreamProcessor:
+    """DeepDream with the previous dream carried along the flow.
+
+    Frames after the first start their ascent from the warped previous dream
+    (blended with the current frame where the flow is reliable) and take
+    ``steps_next`` steps per octave instead of ``steps``: the carried dream
+    already holds the pattern, so fewer steps keep it alive. Each frame's jitter
+    is seeded with ``seed + index``, so a resumed render equals an uninterrupted one.
+    """
+
+    def __init__(self, settings: Settings):
+        from dreamstream.core.dream import Dreamer
+        from dreamstream.core.models import DEFAULT_LAYERS, available_layers
+        from dreamstream.core.objectives import make_objective
+        from dreamstream.stream.models import load_backbone
+
+        self.settings = settings
+        spec = settings.layers or DEFAULT_LAYERS[settings.model]
+        objective = make_objective(spec, available_layers(settings.model))
+        backbone = load_backbone(settings.model, layers=tuple(objective.layers),
+                                 weights=settings.weights, pooling=settings.pooling)
+        if settings.guide:
+            objective = objective + _guide_term(backbone, settings.guide)
+        self.dreamer = Dreamer(backbone, objective, settings.dream_params())
+
+    def first(self, frame: np.ndarray, index: int) -> np.ndarray:
+        return self.dreamer(frame, seed=self.settings.seed + index)
+
+    def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
+        s = self.settings
+        start = coreflow.dream_start(frame, warped_out, mask, s.blend,
+                                     warped_prev_in=warped_in, mode=s.carry)
+        return self.dreamer(frame, init=start, steps=s.steps_next, seed=s.seed + index)
+
+
+def _guide_term(backbone, path: str):
+    """A term that pulls the dream towards a guide picture's deepest features."""
+    from dreamstream.core.objectives import guide, guide_features
+    from dreamstream.stream.sources import read_image
+
+    layer = backbone.layers[-1]
+    features = guide_features(backbone.model, backbone.layers, read_image(path), layer)
+    return guide(layer, features)
+
+
+class StyleProcessor:
+    """Fast neural style, blended with the warped previous output where reliable."""
+
+    def __init__(self, settings: Settings):
+        from dreamstream.stream.styles import load_stylizer
+
+        self.settings = settings
+        style = settings.style_image if settings.style_image else settings.style
+        self.stylizer = load_stylizer(style, settings.strength, settings.preserve_color)
+
+    def first(self, frame: np.ndarray, index: int) -> np.ndarray:
+        return self.stylizer(frame)
+
+    def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
+        return coreflow.temporal_blend(self.stylizer(frame), warped_out, mask,
+                                       self.settings.temporal)
+
+
+def make_processor(mode: str, settings: Settings):
+    """The processor for ``mode`` ("dream" or "style")."""
+    from dreamstream.stream import frameworks
+
+    frameworks.load()
+    return DreamProcessor(settings) if mode == "dream" else StyleProcessor(settings)

@@ -1,0 +1,222 @@
+"""One settings type for the CLI, the Python API, presets and metadata.
+
+:class:`Settings` is a frozen dataclass: its field defaults are the only
+defaults in the product (the dream engine's come from
+:class:`dreamstream.core.params.DreamParams`). The CLI builds its options from
+the fields' metadata, presets and ``--config`` files are TOML tables of the
+same field names, and a render's metadata records ``Settings.as_dict()``.
+Precedence: defaults < preset < config file < command-line flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from dreamstream.core.errors import InputError
+from dreamstream.core.params import DreamParams
+
+_DP = DreamParams()
+STYLE_COUNT = 26
+FLOW_METHODS = ("dis", "farneback")
+FLOW_PRESETS = ("ultrafast", "fast", "medium")
+CARRY_MODES = ("blend", "residual")
+MODELS = ("vgg16", "inception_v3", "googlenet")
+ENCODER_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                   "slower", "veryslow")
+
+
+def _opt(help: str, group: str = "common", **extra) -> dict:
+    """Field metadata read by the CLI: help text, option group, argparse extras."""
+    return {"help": help, "group": group, **extra}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a render can be told. Unset optional values mean "the sensible default"."""
+
+    # -- common to dream and style
+    width: int | None = field(default=None, metadata=_opt(
+        "process at this width (keeps aspect, even sides); default: the input's"))
+    start: str | None = field(default=None, metadata=_opt(
+        "first frame: an index (10) or a time (2.5s, 00:01:02.5)"))
+    end: str | None = field(default=None, metadata=_opt(
+        "stop before this frame index or time"))
+    frames: int | None = field(default=None, metadata=_opt("process at most N frames"))
+    flow: bool = field(default=True, metadata=_opt(
+        "process each frame on its own, without carrying the previous output along the "
+        "input's optical flow"))
+    flow_method: str = field(default="dis", metadata=_opt(
+        "optical flow algorithm", choices=FLOW_METHODS))
+    flow_preset: str = field(default="medium", metadata=_opt(
+        "DIS flow quality/speed preset", choices=FLOW_PRESETS))
+    crf: int = field(default=18, metadata=_opt("video quality, lower is better (x264 CRF 0-51)"))
+    encoder_preset: str = field(default="medium", metadata=_opt(
+        "x264 speed preset (FFmpeg's -preset)", choices=ENCODER_PRESETS))
+    seed: int = field(default=_DP.seed, metadata=_opt("random seed; same seed, same output"))
+    # -- dream
+    model: str = field(default="vgg16", metadata=_opt(
+        "dream backbone", "dream", choices=MODELS))
+    weights: str | None = field(default=None, metadata=_opt(
+        "local weights file for inception_v3 (.h5) or googlenet (.pb)", "dream"))
+    layers: str | None = field(default=None, metadata=_opt(
+        "objective: layer:weight list, channels as layer[ch]; default: the model's", "dream"))
+    pooling: str = field(default="max", metadata=_opt(
+        "VGG16 pooling", "dream", choices=("max", "avg")))
+    octaves: int = field(default=_DP.octaves, metadata=_opt("pyramid levels", "dream"))
+    octave_scale: float = field(default=_DP.octave_scale, metadata=_opt(
+        "size ratio between octaves", "dream"))
+    steps: int = field(default=_DP.steps, metadata=_opt(
+        "ascent steps per octave (first frame)", "dream"))
+    steps_next: int = field(default=4, metadata=_opt(
+        "ascent steps per octave for frames that start from the carried dream", "dream"))
+    step_size: float = field(default=_DP.step_size, metadata=_opt(
+        "mean pixel change per step (0-255 units)", "dream"))
+    tile: int = field(default=_DP.tile, metadata=_opt("largest tile side in pixels", "dream"))
+    jitter: int = field(default=_DP.jitter, metadata=_opt("largest random shift per step", "dream"))
+    tv_weight: float = field(default=_DP.tv_weight, metadata=_opt(
+        "total-variation penalty weight (smoother dreams)", "dream"))
+    guide: str | None = field(default=None, metadata=_opt(
+        "guide image: dream towards its features", "dream"))
+    blend: float = field(default=0.7, metadata=_opt(
+        "share of the carried dream in the next frame's start image (0-1)", "dream"))
+    carry: str = field(default="blend", metadata=_opt(
+        "what is carried to the next frame: the warped dream or its residual", "dream",
+        choices=CARRY_MODES))
+    # -- style
+    style: str = field(default="0", metadata=_opt(
+        "built-in style 0-25 or a blend such as 3:0.5,12:0.5", "style"))
+    style_image: str | None = field(default=None, metadata=_opt(
+        "any picture as the style (arbitrary style network)", "style"))
+    strength: float = field(default=1.0, metadata=_opt("style strength 0-1", "style"))
+    preserve_color: bool = field(default=False, metadata=_opt(
+        "keep the input's colours, take luminance from the style", "style"))
+    temporal: float = field(default=0.5, metadata=_opt(
+        "weight of the warped previous output in each styled frame (0-1)", "style"))
+
+    def __post_init__(self):
+        self.dream_params()  # validates the engine's settings early, before any file is made
+        _check_range("blend", self.blend, 0, 1)
+        _check_range("temporal", self.temporal, 0, 1)
+        _check_range("strength", self.strength, 0, 1)
+        _check_range("crf", self.crf, 0, 51)
+        _check_range("steps_next", self.steps_next, 0, None)
+        for name in ("width", "frames"):
+            value = getattr(self, name)
+            if value is not None and value < 2:
+                raise InputError(f"--{name.replace('_', '-')} must be >= 2, got {value}")
+        for name, allowed in (("flow_method", FLOW_METHODS), ("flow_preset", FLOW_PRESETS),
+                              ("carry", CARRY_MODES), ("model", MODELS),
+                              ("encoder_preset", ENCODER_PRESETS)):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"--{name.replace('_', '-')} must be one of "
+                                 f"{', '.join(allowed)}, got {getattr(self, name)!r}")
+        check_style_text(self.style)
+
+    def dream_params(self) -> DreamParams:
+        """The dream engine's parameters taken from these settings."""
+        return DreamParams(octaves=self.octaves, octave_scale=self.octave_scale,
+                           steps=self.steps, step_size=self.step_size, tile=self.tile,
+                           jitter=self.jitter, tv_weight=self.tv_weight, seed=self.seed)
+
+    def replace(self, **changes) -> Settings:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        """The settings as a plain dict (for --json and the output's metadata)."""
+        return dataclasses.asdict(self)
+
+
+def _check_range(name: str, value: float, low: float, high: float | None) -> None:
+    if value < low or (high is not None and value > high):
+        span = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise InputError(f"--{name.replace('_', '-')} must be {span}, got {value}")
+
+
+def check_style_text(text: str) -> None:
+    """Reject a style that is not an index 0-25 or an ``index:weight`` blend."""
+    text = str(text).strip()
+    parts = [p.strip() for p in text.split(",")]
+    for part in parts:
+        match = re.fullmatch(r"(\d+)(?::([0-9.]+))?", part)
+        if not match:
+            raise InputError(f"--style must be an index 0-{STYLE_COUNT - 1} or a blend such as "
+                             f"3:0.5,12:0.5, got {text!r}")
+        if int(match[1]) >= STYLE_COUNT:
+            raise InputError(f"style index must be 0-{STYLE_COUNT - 1}, got {match[1]}")
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def from_mapping(values: dict, origin: str) -> dict:
+    """Validate a preset/config table's keys and types; returns field -> value.
+
+    Args:
+        values: TOML table (dashes or underscores in keys).
+        origin: where it came from, for error messages.
+    """
+    out = {}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in FIELDS:
+            raise InputError(f"{origin}: unknown setting {key!r}")
+        out[name] = value
+    return out
+
+
+def presets_dir() -> Path:
+    """The folder of shipped presets (samples/presets, installed as dreamstream.presets)."""
+    try:
+        return Path(str(resources.files("dreamstream.presets")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[1] / "samples" / "presets"
+
+
+def list_presets() -> dict[str, str]:
+    """Shipped preset names and their one-line descriptions."""
+    found = {}
+    for path in sorted(presets_dir().glob("*.toml")):
+        data = tomllib.loads(path.read_text())
+        found[path.stem] = data.get("description", "")
+    return found
+
+
+def load_toml(path: Path, origin: str) -> dict:
+    """Read a preset or config file into field -> value (``description`` is ignored)."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{origin} not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{origin} {path} is not valid TOML: {error}") from None
+    data.pop("description", None)
+    return from_mapping(data, f"{origin} {path}")
+
+
+def load_preset(name: str) -> dict:
+    """The settings of a shipped preset, by name."""
+    path = presets_dir() / f"{name}.toml"
+    if not path.is_file():
+        names = ", ".join(list_presets()) or "none installed"
+        raise InputError(f"unknown preset {name!r}; presets: {names}")
+    return load_toml(path, "preset")
+
+
+def resolve(preset: str | None = None, config: str | None = None, **flags) -> Settings:
+    """Settings from defaults < preset < config file < flags."""
+    values: dict = {}
+    if preset:
+        values.update(load_preset(preset))
+    if config:
+        values.update(load_toml(Path(config), "config file"))
+    values.update(flags)
+    try:
+        return Settings(**values)
+    except TypeError as error:  # a value of the wrong type in a TOML file
+        raise InputError(f"bad setting: {error}") from None

@@ -1,0 +1,207 @@
+"""Video file output through PyAV: H.264 or VP9, the source's audio copied.
+
+Frames in are ``uint8`` ``HxWx3`` **RGB**; their ``pts``/``time_base`` are kept
+(shifted so the first written frame is at 0, the audio by the same amount).
+The file is written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from dreamstream.core.errors import InputError
+from dreamstream.stream.framesink import Sink
+from dreamstream.stream.framesource import Frame
+from dreamstream.stream.outputs import VIDEO_CODECS
+
+log = logging.getLogger("dreamstream.stream.sinks")
+
+# x264 preset names mapped to libvpx-vp9 cpu-used (higher is faster).
+_VP9_SPEED = {"ultrafast": 8, "superfast": 7, "veryfast": 6, "faster": 5, "fast": 4, "medium": 3}
+
+
+class VideoSink(Sink):
+    """H.264/VP9 video through PyAV, with the source's audio packets copied.
+
+    Video timestamps are the frames' own ``pts`` minus the first frame's (frames
+    without ``pts`` are numbered ``index - first index`` at ``1/fps``). Audio
+    packets are copied without decoding when they overlap the written frames'
+    time range, shifted by the same amount. Odd frame sizes are padded by one
+    edge row/column (4:2:0 needs even sizes).
+    """
+
+    kind = "video"
+
+    def __init__(self, path: Path, *, source, fps, size, crf, preset, metadata, audio):
+        import av
+
+        super().__init__()
+        self.path, self.fps = path, Fraction(fps)
+        self._tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+        self._options = _encoder_options(VIDEO_CODECS[path.suffix.lower()], crf, preset)
+        self._tb = getattr(source, "time_base", None)
+        self._video = self._audio_in = self._audio_out = None
+        self._offset = self._last_pts = self._end = self._out = None
+        self._make_folder(path.parent)
+        try:
+            self._out = av.open(str(self._tmp), "w")
+            self._out.metadata["comment"] = json.dumps(metadata or {}, sort_keys=True, default=str)
+            size = size or (source.size if source is not None else None)
+            if size:
+                self._add_video(size)
+            if audio and source is not None and source.kind == "video" and source.has_audio:
+                self._add_audio(source.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _add_video(self, size: tuple[int, int]) -> None:
+        codec, options = self._options
+        self._video = stream = self._out.add_stream(codec, rate=self.fps, options=options)
+        stream.width, stream.height = (size[0] + size[0] % 2), (size[1] + size[1] % 2)
+        stream.pix_fmt = "yuv420p"
+        stream.thread_type = "AUTO"
+        tb = self._tb or 1 / self.fps
+        stream.codec_context.time_base = stream.time_base = Fraction(tb)
+
+    def _add_audio(self, source_path: Path) -> None:
+        import av
+
+        self._audio_in = av.open(str(source_path), "r")
+        template = self._audio_in.streams.audio[0]
+        try:
+            self._audio_out = self._out.add_stream_from_template(template)
+        except ValueError as exc:  # the container cannot hold this codec without re-encoding
+            raise InputError(f"cannot copy the audio into {self.path.name}: {exc}") from None
+        self._audio_packets = self._audio_in.demux(template)
+        self._next_audio = None
+
+    def write(self, frame: Frame) -> None:
+        import av
+
+        if self._done:
+            raise RuntimeError(f"write to closed sink {self.path}")
+        if self._video is None:
+            self._add_video(frame.image.shape[1::-1])
+        pts = self._video_pts(frame)
+        image = _pad_even(frame.image)
+        if image.shape[1::-1] != (self._video.width, self._video.height):
+            raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, the video is not")
+        av_frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        av_frame.pts, av_frame.time_base = pts, self._video.codec_context.time_base
+        self._mux(self._video.encode(av_frame))
+        self._end = (pts + self._frame_ticks()) * self._video.codec_context.time_base
+        self._copy_audio(until=float(pts * self._video.codec_context.time_base))
+        super().write(frame)
+
+    def _frame_ticks(self) -> int:
+        return max(1, round(1 / (self.fps * self._video.codec_context.time_base)))
+
+    def _video_pts(self, frame: Frame) -> int:
+        tb = self._video.codec_context.time_base
+        if frame.pts is not None and frame.time_base:
+            raw = round(frame.pts * frame.time_base / tb)
+        else:  # no timestamps (images, camera): number frames at 1/fps
+            raw = round(frame.index * self._frame_ticks())
+        if self._offset is None:
+            self._offset = raw
+        pts = raw - self._offset
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+            log.warning("%s: pts not increasing; frame %d moved to %d", self.path, frame.index, pts)
+        self._last_pts = pts
+        return pts
+
+    def _mux(self, packets) -> None:
+        for packet in packets:
+            self._out.mux(packet)
+
+    def _copy_audio(self, until: float) -> None:
+        """Copy audio packets that start before ``until`` (seconds, output time)."""
+        if self._audio_out is None:
+            return
+        shift = float(self._offset * self._video.codec_context.time_base)
+        while True:
+            packet = self._next_audio or next(self._audio_packets, None)
+            if packet is None:
+                self._audio_out, self._next_audio = None, None  # input exhausted
+                return
+            if packet.pts is None or packet.size == 0:
+                self._next_audio = None
+                continue
+            start = float(packet.pts * packet.time_base) - shift
+            if start >= until:
+                self._next_audio = packet  # keep it for the next frame
+                return
+            self._next_audio = None
+            if start + float((packet.duration or 0) * packet.time_base) >= 0:
+                self._mux_audio(packet, shift)
+
+    def _mux_audio(self, packet, shift: float) -> None:
+        ticks = round(shift / packet.time_base)
+        packet.pts -= ticks
+        packet.dts = packet.pts if packet.dts is None else packet.dts - ticks
+        packet.stream = self._audio_out
+        self._out.mux(packet)
+
+    def close(self) -> None:
+        if self._done:
+            return
+        if self.frames_written == 0:
+            log.warning("%s: no frames were written; no file made", self.path)
+            self.abort()
+            return
+        try:
+            self._mux(self._video.encode(None))
+            self._copy_audio(until=float(self._end))
+            self._out.close()
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self._close_input()
+        super().close()
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._close_input()
+            if self._out is not None:
+                self._out.close()
+        except Exception:  # noqa: BLE001 -- an unfinished file is deleted anyway
+            pass
+        finally:
+            self._tmp.unlink(missing_ok=True)
+            super().abort()  # last: the folders it made are empty only now
+
+    def _close_input(self) -> None:
+        audio_in, self._audio_in = self._audio_in, None
+        if audio_in is not None:
+            audio_in.close()
+
+
+def _encoder_options(codec: str, crf: int, preset: str) -> tuple[str, dict]:
+    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 63:
+        raise InputError(f"crf must be an integer from 0 to 63, got: {crf!r}")
+    if codec == "libx264":
+        return codec, {"crf": str(crf), "preset": str(preset)}
+    if preset not in _VP9_SPEED:
+        raise InputError(f"preset for .webm must be one of {sorted(_VP9_SPEED)}, got: {preset}")
+    speed = str(_VP9_SPEED[preset])
+    return codec, {"crf": str(crf), "b": "0", "cpu-used": speed, "row-mt": "1"}
+
+
+def _pad_even(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return image
+    return np.pad(image, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")

@@ -1,0 +1,385 @@
+"""Live mode without a camera or a display: a synthetic camera drives the loop."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from dreamstream.core.errors import InputError
+from dreamstream.stream import live
+from dreamstream.stream.grabber import FileCapture, Grabber
+from dreamstream.stream.liveloop import LiveLoop
+from dreamstream.stream.liveparts import Budget, Level, make_levels
+from dreamstream.stream.pipeline import Stateless
+from dreamstream.stream.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class SyntheticCamera:
+    """``read() -> (ok, bgr)`` like ``cv2.VideoCapture``: a moving pattern at ``fps``.
+
+    The frame number is written into pixel (0, 0) (low byte) and (0, 1) (high
+    byte) of the blue channel, so a test can tell which frame was processed.
+    ``frames`` makes it fail (``ok`` false) after that many frames.
+    """
+
+    def __init__(self, size=(64, 48), fps=200.0, frames=None):
+        self.size, self.period, self.frames = size, 1.0 / fps, frames
+        self.count, self.released = 0, False
+        y, x = np.mgrid[: size[1], : size[0]]
+        self.base = np.stack([x * 4, y * 5, (x + y) * 2], -1).astype(np.uint8)
+
+    def read(self):
+        time.sleep(self.period)
+        if self.frames is not None and self.count >= self.frames:
+            return False, None
+        bgr = np.roll(self.base, self.count, axis=1).copy()
+        bgr[0, 0, 0], bgr[0, 1, 0] = self.count % 256, self.count // 256
+        self.count += 1
+        return True, bgr
+
+    def release(self):
+        self.released = True
+
+
+def frame_number(rgb: np.ndarray) -> int:
+    """The number SyntheticCamera wrote (blue is channel 2 once the loop has made it RGB)."""
+    return int(rgb[0, 0, 2]) + 256 * int(rgb[0, 1, 2])
+
+
+class Looks:
+    """One look whose processor is given (stands in for live.Looks without a model)."""
+
+    def __init__(self, processor):
+        self.processor, self.index, self.label = processor, 0, "test"
+        self.looks = [("test", Settings())]
+
+    def select(self, index):
+        pass
+
+    def poll(self):
+        return False
+
+
+def run_loop(opener, processor, *, frames, budget=None, settings=None, **kw):
+    grabber = Grabber(opener, backoff=0.05, backoff_max=0.2).start()
+    outputs = []
+    loop = LiveLoop(
+        grabber,
+        Looks(processor),
+        settings or Settings(flow=False, frames=frames),
+        budget=budget or Budget(make_levels("style", Settings()), None),
+        on_output=lambda img, lat: outputs.append((img, lat)),
+        **kw,
+    )
+    stop = threading.Event()
+    timer = threading.Timer(30, stop.set)  # a broken loop fails the test instead of hanging
+    timer.start()
+    try:
+        loop.run(stop)
+    finally:
+        timer.cancel()
+        grabber.stop()
+    return loop, grabber, outputs
+
+
+def test_slow_processor_drops_frames_instead_of_queueing():
+    def slow(frame):
+        time.sleep(0.08)
+        return frame
+
+    camera = SyntheticCamera(fps=200)
+    loop, grabber, outputs = run_loop(lambda: camera, Stateless(slow), frames=6)
+    numbers = [frame_number(img) for img, _ in outputs]
+    assert len(outputs) == 6
+    assert grabber.dropped >= 10 and grabber.dropped > loop.stats.frames
+    gaps = np.diff(numbers)
+    assert (gaps > 1).all(), numbers  # each processed frame was the newest, not the next queued
+    # Queued frames would wait ever longer; the newest frame's latency stays near the model's time.
+    assert max(lat for _, lat in outputs) < 0.3
+    summary = loop.stats.summary()
+    assert summary["frames"] == 6 and summary["dropped"] == grabber.dropped
+
+
+def test_budget_levels_and_hysteresis():
+    levels = make_levels("dream", Settings(steps_next=4))
+    assert [lv.steps(4) for lv in levels] == [4, 2, 1, 1, 1, 1]
+    assert [lv.scale for lv in levels] == [1.0, 1.0, 1.0, 0.75, 0.5, 0.35]
+    assert make_levels("style", Settings()) == [Level(s) for s in (1.0, 0.75, 0.5, 0.35)]
+    budget = Budget(levels, 0.1, patience=3)
+    assert [budget.update(0.2) for _ in range(3)] == [False, False, True]
+    assert budget.index == 1
+    for _ in range(30):
+        budget.update(0.2)
+    assert budget.index == len(levels) - 1  # stops at the least work
+    budget.update(0.07)  # between headroom and budget: no move either way
+    assert budget.index == len(levels) - 1
+    changes = [budget.update(0.01) for _ in range(6)]
+    assert changes[-1] and budget.index == len(levels) - 2
+    off = Budget(levels, None)
+    assert not any(off.update(10.0) for _ in range(10)) and off.index == 0
+
+
+def test_budget_lowers_width_under_load_and_raises_it_again():
+    widths, load = [], {"on": True}
+
+    def pixel_bound(frame):
+        widths.append(frame.shape[1])
+        if load["on"]:
+            time.sleep(0.05 * frame.shape[0] * frame.shape[1] / (64 * 48))
+        if len(widths) == 25:
+            load["on"] = False
+        return frame
+
+    budget = Budget(make_levels("style", Settings()), 0.03, patience=2)
+    loop, _, outputs = run_loop(
+        lambda: SyntheticCamera(fps=100), Stateless(pixel_bound), frames=45, budget=budget
+    )
+    assert widths[0] == 64
+    assert min(widths[:25]) < 64  # under load the processing width went down
+    assert widths[-1] == 64  # with headroom it came back to full width
+    assert all(img.shape == (48, 64, 3) for img, _ in outputs)  # output size never changes
+
+
+def test_camera_loss_shows_a_notice_and_reconnects():
+    opened, notices = [], []
+
+    def opener():
+        opened.append(1)
+        if len(opened) == 1:
+            return SyntheticCamera(fps=100, frames=8)  # then stops delivering
+        if len(opened) <= 3:
+            raise InputError("camera not available: camera:0")
+        return SyntheticCamera(fps=100)
+
+    class Preview:
+        def publish(self, rgb):
+            notices.append(loop_box[0].notice(time.monotonic()))
+
+    loop_box = []
+    grabber = Grabber(opener, backoff=0.05, backoff_max=0.2)
+    loop = LiveLoop(
+        grabber,
+        Looks(Stateless(lambda f: f)),
+        Settings(flow=False, frames=20),
+        budget=Budget(make_levels("style", Settings()), None),
+        preview=Preview(),
+    )
+    loop_box.append(loop)
+    grabber.start()
+    try:
+        loop.run(threading.Event())
+    finally:
+        grabber.stop()
+    assert loop.stats.frames == 20  # frames flowed again after the loss
+    assert grabber.reconnects == 1 and len(opened) == 4
+    assert any(n and n.startswith("input lost") for n in notices), notices
+    assert grabber.lost_since is None and grabber.error is None
+
+
+def test_grabber_survives_read_exceptions():
+    class Broken(SyntheticCamera):
+        def read(self):
+            if self.count == 3:
+                self.count += 1
+                raise RuntimeError("driver hiccup")
+            return super().read()
+
+    _, grabber, outputs = run_loop(lambda: Broken(fps=100), Stateless(lambda f: f), frames=10)
+    assert len(outputs) == 10 and grabber.reconnects >= 1
+
+
+def test_flow_carries_the_previous_output():
+    class Carry:
+        def __init__(self):
+            self.calls = []
+
+        def first(self, frame, index):
+            self.calls.append("first")
+            return frame
+
+        def next(self, frame, index, warped_out, mask, warped_in):
+            self.calls.append("next")
+            assert warped_out.shape == frame.shape and mask.shape == frame.shape[:2]
+            return frame
+
+    proc = Carry()
+    loop, _, _ = run_loop(
+        lambda: SyntheticCamera(fps=60),
+        proc,
+        frames=5,
+        settings=Settings(frames=5, flow_preset="ultrafast"),
+    )
+    assert proc.calls[0] == "first" and proc.calls.count("next") >= 3
+    loop.press(ord("r"))  # reset: the next frame starts afresh
+    assert loop._reset
+
+
+def make_clip(path: Path, frames: int = 10, fps: int = 50, size=(64, 48)) -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for k in range(frames):
+            image = np.full((size[1], size[0], 3), 20 * k % 256, np.uint8)
+            image[:, (4 * k) % size[0]] = 255
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_file_capture_plays_at_its_rate_and_loops(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", frames=10, fps=50)
+    once = FileCapture(str(clip))
+    reads = [once.read() for _ in range(11)]
+    assert [ok for ok, _ in reads] == [True] * 10 + [False] and once.ended
+    assert reads[0][1].shape == (48, 64, 3)
+    looping = FileCapture(str(clip), loop=True)
+    begin = time.monotonic()
+    assert all(looping.read()[0] for _ in range(25))
+    assert time.monotonic() - begin >= 24 / 50 * 0.9  # paced at 50 fps, not as fast as decoding
+    assert not looping.ended
+    looping.release()
+
+
+def live_args(**kw) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    live.add_arguments(parser)
+    args = parser.parse_args([])
+    base = {"source": "camera:0", "output": None, "overwrite": False, "quiet": True, "json": False}
+    return argparse.Namespace(**{**vars(args), **base, **kw})
+
+
+def test_headless_without_outputs_is_an_input_error(monkeypatch, tmp_path):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    clip = str(make_clip(tmp_path / "c.mp4"))
+    with pytest.raises(InputError, match="no display"):
+        live.main(live_args(source=clip), Settings())
+    with pytest.raises(InputError, match="not loopback"):
+        live.main(live_args(source=clip, serve="0.0.0.0:0"), Settings())
+    with pytest.raises(InputError, match="--cycle"):
+        live.main(live_args(source=clip, serve="127.0.0.1:0", cycle="soon"), Settings())
+    with pytest.raises(InputError, match="input not found"):
+        live.main(live_args(source=str(tmp_path / "none.mp4"), serve="127.0.0.1:0"), Settings())
+
+
+def test_periods_and_cycle_lists():
+    assert live.parse_period("60s") == 60 and live.parse_period("2m") == 120
+    assert live.parse_period("90") == 90
+    for bad in ("0", "-1s", "soon", "inf"):
+        with pytest.raises(InputError, match="--cycle"):
+            live.parse_period(bad)
+    looks = live.looks_for(live_args(cycle_list="3,7,3:0.5+12:0.5"), "style", Settings())
+    assert [s.style for _, s in looks] == ["3", "7", "3:0.5,12:0.5"]
+    every = live.looks_for(live_args(cycle="10s"), "style", Settings(style="5"))
+    assert len(every) == 26 and every[0][1].style == "5"
+    presets = live.looks_for(live_args(cycle_list="subtle,deep", steps=3), "dream", Settings())
+    assert [(n, s.steps) for n, s in presets] == [("subtle", 3), ("deep", 3)]  # flags stay on top
+    with pytest.raises(InputError, match="unknown preset"):
+        live.looks_for(live_args(cycle_list="nope"), "dream", Settings())
+
+
+SCRIPT = """
+import argparse, sys
+from dreamstream.stream import live, settings
+parser = argparse.ArgumentParser()
+parser.add_argument("source")
+parser.add_argument("-o", "--output")
+parser.add_argument("--overwrite", action="store_true")
+parser.add_argument("--quiet", action="store_true")
+parser.add_argument("--json", action="store_true")
+live.add_arguments(parser)
+sys.exit(live.main(parser.parse_args(sys.argv[1:]), settings.resolve(width=64)))
+"""
+
+
+def test_sigint_finalises_a_playable_recording(tmp_path):
+    clip = make_clip(tmp_path / "loop.mp4", frames=10, fps=25)
+    rec = tmp_path / "rec.mp4"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(clip), "--mode", "style", "--loop", "-o", str(rec)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        for line in proc.stderr:
+            if "first output" in line or time.monotonic() > deadline:
+                break
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode in (0, 130), rest
+    with av.open(str(rec)) as container:
+        decoded = sum(1 for _ in container.decode(video=0))
+    assert decoded > 0
+    assert not list(tmp_path.glob(".rec.partial*"))  # the temporary file was renamed
+
+
+def test_cycle_moves_through_looks_with_a_crossfade():
+    def build(settings):
+        level = 0 if settings.style == "0" else 200
+        return Stateless(lambda frame: np.full_like(frame, level))
+
+    looks = live.Looks([("dark", Settings(style="0")), ("bright", Settings(style="1"))], build)
+    assert looks.label == "dark" and 1 not in looks._ready  # the second is built when needed
+    grabber = Grabber(lambda: SyntheticCamera(fps=100)).start()
+    means = []
+    loop = LiveLoop(
+        grabber,
+        looks,
+        Settings(flow=False, frames=60),
+        budget=Budget(make_levels("style", Settings()), None),
+        cycle_s=0.25,
+        crossfade_s=0.2,
+        on_output=lambda img, lat: means.append(float(img.mean())),
+    )
+    try:
+        loop.run(threading.Event())
+    finally:
+        grabber.stop()
+    assert means[0] == 0 and 200 in means
+    assert any(0 < m < 200 for m in means)  # faded, not cut
+    first_bright = means.index(200)
+    rising = means[: first_bright + 1]
+    assert all(a <= b for a, b in zip(rising, rising[1:], strict=False))
+    loop.press(ord("2"))  # a number key picks a look
+    assert looks._wanted == 1
+
+
+def test_main_plays_a_file_to_its_end_headless(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    clip = str(make_clip(tmp_path / "c.mp4", frames=12, fps=25))
+    rec = tmp_path / "rec.mkv"
+    args = live_args(source=clip, mode="style", serve="127.0.0.1:0", output=str(rec), json=True)
+    assert live.main(args, Settings(width=64)) == 0  # no --loop: it stops at the file's end
+    summary = json_summary(capsys.readouterr().out)
+    assert 1 <= summary["frames"] <= 12 and summary["interrupted"] is False
+    assert summary["captured"] == 12
+    with av.open(str(rec)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == summary["frames"]
+
+
+def json_summary(text: str) -> dict:
+    import json
+
+    return json.loads(text[text.index("{") :])
