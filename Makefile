@@ -11,6 +11,8 @@ GPU    ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
 EXTRAS := test$(if $(filter 1,$(GPU)),$(comma)gpu)
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_OUT ?= out/demo.mp4
+# On a CPU the demo uses a light preset at 320 px so that it ends in minutes.
+DEMO_FLAGS ?= $(if $(filter 1,$(GPU)),,--preset subtle --width 320)
 
 .PHONY: install test demo bench lint clean
 
@@ -29,7 +31,7 @@ test: install
 	KERAS_BACKEND=jax $(PY) -m pytest -q -m backends
 
 demo: install
-	$(VENV)/bin/dreamstream dream samples/clip.mp4 -o $(DEMO_OUT) --overwrite
+	$(VENV)/bin/dreamstream dream samples/clip.mp4 -o $(DEMO_OUT) --overwrite $(DEMO_FLAGS)
 	@echo "demo written to $(DEMO_OUT)"
 
 bench: install
@@ -37,8 +39,8 @@ bench: install
 	$(VENV)/bin/dreamstream bench --all --out bench-results
 
 lint: install
-	$(VENV)/bin/ruff check core stream tests samples
-	$(VENV)/bin/ruff format --check core stream tests samples
+	$(VENV)/bin/ruff check core stream tests samples docs
+	$(VENV)/bin/ruff format --check core stream tests samples docs
 
 clean:
 	rm -rf $(VENV) build *.egg-info out .pytest_cache

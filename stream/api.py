@@ -35,8 +35,9 @@ def _settings(preset: str | None, config: str | None, values: dict) -> Settings:
     return resolve(preset=preset, config=config, **values)
 
 
-def dream(image: np.ndarray, *, preset: str | None = None, config: str | None = None,
-          **settings) -> np.ndarray:
+def dream(
+    image: np.ndarray, *, preset: str | None = None, config: str | None = None, **settings
+) -> np.ndarray:
     """DeepDream one picture.
 
     Args:
@@ -51,8 +52,14 @@ def dream(image: np.ndarray, *, preset: str | None = None, config: str | None = 
     return processor.first(np.asarray(image), 0)
 
 
-def stylize(image: np.ndarray, style: int | str = 0, *, preset: str | None = None,
-            config: str | None = None, **settings) -> np.ndarray:
+def stylize(
+    image: np.ndarray,
+    style: int | str = 0,
+    *,
+    preset: str | None = None,
+    config: str | None = None,
+    **settings,
+) -> np.ndarray:
     """Fast neural style on one picture.
 
     Args:
@@ -76,9 +83,14 @@ def _frames(source) -> Iterator[Frame]:
         yield item if isinstance(item, Frame) else Frame(np.asarray(item), index)
 
 
-def render(source: str | os.PathLike | Iterable, processor="dream", *,
-           preset: str | None = None, config: str | None = None,
-           **settings) -> Iterator[np.ndarray]:
+def render(
+    source: str | os.PathLike | Iterable,
+    processor="dream",
+    *,
+    preset: str | None = None,
+    config: str | None = None,
+    **settings,
+) -> Iterator[np.ndarray]:
     """Render a sequence with temporal coherence, yielding each output frame.
 
     Args:
@@ -94,6 +106,11 @@ def render(source: str | os.PathLike | Iterable, processor="dream", *,
     s = _settings(preset, config, settings)
     if isinstance(processor, str):
         processor = _processor(processor, s)
-    for frame in pipeline.render(_frames(source), processor, flow=s.flow,
-                                 flow_method=s.flow_method, flow_preset=s.flow_preset):
+    for frame in pipeline.render(
+        _frames(source),
+        processor,
+        flow=s.flow,
+        flow_method=s.flow_method,
+        flow_preset=s.flow_preset,
+    ):
         yield frame.image

@@ -74,8 +74,9 @@ def _add_setting(group, f: dataclasses.Field) -> None:
     elif default is not None:
         text += f" (default: {default})"
     kind = {"int": int, "float": float}.get(f.type.split(" ")[0], str)
-    group.add_argument(_flag(f.name), type=kind, metavar=f.name.split("_")[-1].upper(),
-                       help=text, **kwargs)
+    group.add_argument(
+        _flag(f.name), type=kind, metavar=f.name.split("_")[-1].upper(), help=text, **kwargs
+    )
 
 
 _TITLES = {"common": "common settings", "dream": "dream settings", "style": "style settings"}
@@ -84,21 +85,32 @@ _TITLES = {"common": "common settings", "dream": "dream settings", "style": "sty
 def _add_run_options(cmd, *, render: bool):
     """Options about the run itself (not settings); ``render`` adds those of file renders."""
     run = cmd.add_argument_group("run")
-    run.add_argument("--debug", dest="sub_debug", action="store_true",
-                     help="show tracebacks on errors")
+    run.add_argument(
+        "--debug", dest="sub_debug", action="store_true", help="show tracebacks on errors"
+    )
     run.add_argument("--preset", metavar="NAME", help="a shipped preset (see --list-presets)")
     run.add_argument("--config", metavar="FILE.toml", help="settings file; overrides the preset")
     run.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output")
     if render:
-        run.add_argument("--resume", action="store_true",
-                         help="image-sequence output: keep frames on disk, continue after them")
+        run.add_argument(
+            "--resume",
+            action="store_true",
+            help="image-sequence output: keep frames on disk, continue after them",
+        )
     run.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     run.add_argument("--quiet", action="store_true", help="no progress line")
-    run.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                     help="compute device (default: auto, the GPU when there is one)")
-    run.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
-                     help="Keras backend (default: $KERAS_BACKEND, else tensorflow)")
+    run.add_argument(
+        "--device",
+        choices=("auto", "cpu", "gpu"),
+        default="auto",
+        help="compute device (default: auto, the GPU when there is one)",
+    )
+    run.add_argument(
+        "--backend",
+        choices=("tensorflow", "jax", "torch"),
+        help="Keras backend (default: $KERAS_BACKEND, else tensorflow)",
+    )
     return run
 
 
@@ -111,18 +123,34 @@ def _add_settings_groups(cmd, groups: tuple[str, ...]) -> None:
 
 
 def _add_render_command(sub, name: str, text: str, examples: str, groups: tuple[str, ...]):
-    cmd = sub.add_parser(name, help=text, description=text, epilog=examples,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    cmd.add_argument("input", nargs="?", metavar="INPUT",
-                     help="video file, image, frame folder or pattern (frames/%%05d.png), "
-                          "camera:N, or an rtsp:// or http:// URL")
-    cmd.add_argument("-o", "--output", metavar="OUTPUT",
-                     help="video file (.mp4 .mkv .mov .webm), image, frame folder or pattern, "
-                          "'window' or 'null'")
+    cmd = sub.add_parser(
+        name,
+        help=text,
+        description=text,
+        epilog=examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmd.add_argument(
+        "input",
+        nargs="?",
+        metavar="INPUT",
+        help="video file, image, frame folder or pattern (frames/%%05d.png), "
+        "camera:N, or an rtsp:// or http:// URL",
+    )
+    cmd.add_argument(
+        "-o",
+        "--output",
+        metavar="OUTPUT",
+        help="video file (.mp4 .mkv .mov .webm), image, frame folder or pattern, "
+        "'window' or 'null'",
+    )
     run = _add_run_options(cmd, render=True)
     if name == "style":
-        run.add_argument("--sheet", action="store_true",
-                         help="write a contact sheet of all 26 styles on the INPUT picture")
+        run.add_argument(
+            "--sheet",
+            action="store_true",
+            help="write a contact sheet of all 26 styles on the INPUT picture",
+        )
     _add_settings_groups(cmd, groups)
     cmd.set_defaults(run=_cmd_render, mode=name)
     return cmd
@@ -132,11 +160,20 @@ def _add_live_command(sub) -> None:
     from dreamstream.stream import live
 
     text = "run a camera through dream or style in real time"
-    cmd = sub.add_parser("live", help=text, description=text, epilog=LIVE_EXAMPLES,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    cmd.add_argument("source", nargs="?", default="camera:0", metavar="SOURCE",
-                     help="camera:N, /dev/videoN, a URL, or a video file played as a camera "
-                          "(default: camera:0)")
+    cmd = sub.add_parser(
+        "live",
+        help=text,
+        description=text,
+        epilog=LIVE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmd.add_argument(
+        "source",
+        nargs="?",
+        default="camera:0",
+        metavar="SOURCE",
+        help="camera:N, /dev/videoN, a URL, or a video file played as a camera (default: camera:0)",
+    )
     cmd.add_argument("-o", "--output", metavar="OUTPUT", help="also record to this video file")
     _add_run_options(cmd, render=False)
     live.add_arguments(cmd)
@@ -145,8 +182,11 @@ def _add_live_command(sub) -> None:
 
 
 def _settings_from(args: argparse.Namespace) -> settings_mod.Settings:
-    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(settings_mod.Settings)
-             if hasattr(args, f.name)}
+    flags = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(settings_mod.Settings)
+        if hasattr(args, f.name)
+    }
     return settings_mod.resolve(preset=args.preset, config=args.config, **flags)
 
 
@@ -159,8 +199,9 @@ def _select_device(args: argparse.Namespace) -> None:
     elif args.device == "gpu":
         from dreamstream.stream.info import devices
 
-        if not any("GPU" in d.upper() or "CUDA" in d.upper()
-                   for names in devices().values() for d in names):
+        if not any(
+            "GPU" in d.upper() or "CUDA" in d.upper() for names in devices().values() for d in names
+        ):
             raise InputError("--device gpu: no GPU is visible to TensorFlow or JAX")
 
 
@@ -177,14 +218,21 @@ def _cmd_render(args: argparse.Namespace) -> int:
         return _write_sheet(args.input, args.output, args.overwrite)
     from dreamstream.stream.jobs import render_file
 
-    summary = render_file(args.mode, args.input, args.output, settings,
-                          overwrite=args.overwrite, resume=args.resume,
-                          progress=not (args.quiet or args.json))
+    summary = render_file(
+        args.mode,
+        args.input,
+        args.output,
+        settings,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        progress=not (args.quiet or args.json),
+    )
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:
-        print(f"wrote {summary['output']} ({summary['frames']} frames, "
-              f"{summary['fps'] or 0:.2f} fps)")
+        print(
+            f"wrote {summary['output']} ({summary['frames']} frames, {summary['fps'] or 0:.2f} fps)"
+        )
     return EXIT_INTERRUPTED if summary["interrupted"] else 0
 
 
@@ -235,15 +283,26 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _add_bench_command(sub) -> None:
-    cmd = sub.add_parser("bench", help="measure speed, memory and temporal coherence",
-                         description="Run the benchmarks (ratios measured side by side).")
-    cmd.add_argument("--warp-error", nargs=2, metavar=("INPUT", "OUTPUT"),
-                     help="warping error of OUTPUT against the flow of INPUT, and its floor")
+    cmd = sub.add_parser(
+        "bench",
+        help="measure speed, memory and temporal coherence",
+        description="Run the benchmarks (ratios measured side by side).",
+    )
+    cmd.add_argument(
+        "--warp-error",
+        nargs=2,
+        metavar=("INPUT", "OUTPUT"),
+        help="warping error of OUTPUT against the flow of INPUT, and its floor",
+    )
     cmd.add_argument("--all", action="store_true", help="run every benchmark")
     cmd.add_argument("--only", metavar="NAMES", help="comma-separated: dream,style,pipeline,live")
     cmd.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
-    cmd.add_argument("--out", metavar="DIR", default="bench-results",
-                     help="where results.json and the chart go (default: bench-results)")
+    cmd.add_argument(
+        "--out",
+        metavar="DIR",
+        default="bench-results",
+        help="where results.json and the chart go (default: bench-results)",
+    )
     cmd.set_defaults(run=_cmd_bench)
 
 
@@ -257,14 +316,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.set_defaults(sub_debug=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _add_render_command(sub, "dream", "DeepDream a video, a frame folder, an image or a camera",
-                        DREAM_EXAMPLES, ("dream",))
-    _add_render_command(sub, "style", "fast neural style on a video, frames, an image or a camera",
-                        STYLE_EXAMPLES, ("style",))
+    _add_render_command(
+        sub,
+        "dream",
+        "DeepDream a video, a frame folder, an image or a camera",
+        DREAM_EXAMPLES,
+        ("dream",),
+    )
+    _add_render_command(
+        sub,
+        "style",
+        "fast neural style on a video, frames, an image or a camera",
+        STYLE_EXAMPLES,
+        ("style",),
+    )
     _add_live_command(sub)
     _add_bench_command(sub)
-    info = sub.add_parser("info", help="versions, devices and embedded weights",
-                          description="Show versions, compute devices and where the weights are.")
+    info = sub.add_parser(
+        "info",
+        help="versions, devices and embedded weights",
+        description="Show versions, compute devices and where the weights are.",
+    )
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.set_defaults(run=_cmd_info)
     return parser

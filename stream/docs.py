@@ -20,8 +20,7 @@ def update_readme(path: Path) -> bool:
     text = path.read_text()
     new = text
     for command in COMMANDS:
-        block = re.compile(rf"(<!-- options:{command} -->\n).*?(<!-- /options:{command} -->)",
-                           re.S)
+        block = re.compile(rf"(<!-- options:{command} -->\n).*?(<!-- /options:{command} -->)", re.S)
         new = block.sub(lambda m, c=command: m[1] + options_markdown(c) + "\n" + m[2], new)
     if new != text:
         path.write_text(new)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
+from dreamstream.stream.sources import is_camera, open_capture
 
 log = logging.getLogger("dreamstream.stream.live")
 
@@ -49,11 +49,6 @@ class Grab:
     time: float
 
 
-def is_camera(spec: str) -> bool:
-    """Whether ``spec`` names a camera (``camera:N`` or ``/dev/videoN``)."""
-    return spec.startswith("camera:") or re.fullmatch(r"/dev/video\d+", spec) is not None
-
-
 def camera_opener(spec: str) -> Callable[[], cv2.VideoCapture]:
     """A function that opens the camera ``spec`` (``camera:N``/``/dev/videoN``) with OpenCV."""
     device = spec.removeprefix("camera:")
@@ -61,16 +56,7 @@ def camera_opener(spec: str) -> Callable[[], cv2.VideoCapture]:
         raise InputError(f"camera must be camera:N or /dev/videoN, got: {spec}")
 
     def open_camera() -> cv2.VideoCapture:
-        previous = cv2.utils.logging.getLogLevel()  # OpenCV logs lines per failed open
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-        try:
-            capture = cv2.VideoCapture(int(device) if device.isdigit() else device)
-        finally:
-            cv2.utils.logging.setLogLevel(previous)
-        if not capture.isOpened():
-            capture.release()
-            raise InputError(f"camera not available: {spec}")
-        return capture
+        return open_capture(int(device) if device.isdigit() else device, spec)
 
     return open_camera
 

@@ -13,6 +13,7 @@ Every image returned is ``uint8``, ``HxWx3``, **RGB**.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -24,12 +25,13 @@ from dreamstream.core.errors import InputError
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 
 
-def read_image(path: Path) -> np.ndarray:
+def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as ``uint8`` ``HxWx3`` RGB (see the module notes).
 
     Raises:
         InputError: the file cannot be decoded or has an unsupported sample type.
     """
+    path = Path(path)
     # The colour reader applies JPEG EXIF orientation; others need UNCHANGED for alpha/16 bit.
     flag = cv2.IMREAD_COLOR if path.suffix.lower() in (".jpg", ".jpeg") else cv2.IMREAD_UNCHANGED
     data = cv2.imread(str(path), flag)

@@ -20,9 +20,17 @@ from dreamstream.stream.sinks import check_output, open_sink
 from dreamstream.stream.sources import open_source, read_image
 
 
-def render_file(mode: str, input_spec: str, output_spec: str, settings: Settings, *,
-                overwrite: bool = False, resume: bool = False, progress: bool = False,
-                stop: threading.Event | None = None) -> dict:
+def render_file(
+    mode: str,
+    input_spec: str,
+    output_spec: str,
+    settings: Settings,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = False,
+    stop: threading.Event | None = None,
+) -> dict:
     """Render ``input_spec`` to ``output_spec`` in ``mode`` ("dream" or "style").
 
     Args:
@@ -43,30 +51,50 @@ def render_file(mode: str, input_spec: str, output_spec: str, settings: Settings
         InputError: bad input, output or settings (nothing is created).
     """
     s = settings
-    with open_source(input_spec, start=s.start, end=s.end, frames=s.frames,
-                     width=s.width) as source:
+    with open_source(
+        input_spec, start=s.start, end=s.end, frames=s.frames, width=s.width
+    ) as source:
         check_output(output_spec, source.path or input_spec, overwrite, resume=resume)
         if mode == "dream":
             _check_dream_size(source.size)
         processor = make_processor(mode, s)
-        metadata = {"software": f"dreamstream {_version()}", "mode": mode,
-                    "settings": s.as_dict()}
-        sink = open_sink(output_spec, source=source, crf=s.crf, preset=s.encoder_preset,
-                         metadata=metadata, overwrite=overwrite, resume=resume)
+        metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
+        sink = open_sink(
+            output_spec,
+            source=source,
+            crf=s.crf,
+            preset=s.encoder_preset,
+            metadata=metadata,
+            overwrite=overwrite,
+            resume=resume,
+        )
         try:
             state = _resume_state(sink) if resume else None
         except BaseException:
             sink.abort()
             raise
         bar = _Progress(source.count) if progress and sys.stderr.isatty() else None
-        stats = pipeline.run(source, processor, sink, progress=bar, stop=stop,
-                             flow=s.flow, flow_method=s.flow_method,
-                             flow_preset=s.flow_preset, resume=state)
+        stats = pipeline.run(
+            source,
+            processor,
+            sink,
+            progress=bar,
+            stop=stop,
+            flow=s.flow,
+            flow_method=s.flow_method,
+            flow_preset=s.flow_preset,
+            resume=state,
+        )
         if bar:
             bar.done()
         summary = stats.summary()
-        summary.update(output=str(sink.path or output_spec), warning=source.warning,
-                       frames_read=source.frames_read, mode=mode, settings=s.as_dict())
+        summary.update(
+            output=str(sink.path or output_spec),
+            warning=source.warning,
+            frames_read=source.frames_read,
+            mode=mode,
+            settings=s.as_dict(),
+        )
     return summary
 
 
@@ -76,8 +104,9 @@ def _check_dream_size(size: tuple[int, int]) -> None:
 
     w, h = size
     if w and h and min(w, h) < MIN_SIDE:
-        raise InputError(f"frames of {w}x{h} are too small to dream; "
-                         f"need at least {MIN_SIDE} px a side")
+        raise InputError(
+            f"frames of {w}x{h} are too small to dream; need at least {MIN_SIDE} px a side"
+        )
 
 
 def _resume_state(sink) -> pipeline.ResumeState | None:

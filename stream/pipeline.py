@@ -90,8 +90,9 @@ class Stateless:
 class _Worker(threading.Thread):
     """A stage thread that forwards its results, an exception or the end marker."""
 
-    def __init__(self, name: str, work: Callable[[Callable], None], out: queue.Queue,
-                 stop: threading.Event):
+    def __init__(
+        self, name: str, work: Callable[[Callable], None], out: queue.Queue, stop: threading.Event
+    ):
         super().__init__(name=name, daemon=True)
         self.work, self.out, self.stop = work, out, stop
 
@@ -228,8 +229,13 @@ def render(
             worker.join(timeout=5)
 
 
-def _model_loop(items: Iterator[FlowItem], processor, stats: Stats,
-                resume: ResumeState | None, stop: threading.Event) -> Iterator[Frame]:
+def _model_loop(
+    items: Iterator[FlowItem],
+    processor,
+    stats: Stats,
+    resume: ResumeState | None,
+    stop: threading.Event,
+) -> Iterator[Frame]:
     prev_in = prev_out = None
     for item in items:
         if stop.is_set():  # finish the frame in flight only, not the ones queued behind it
@@ -283,8 +289,15 @@ class StopOnSignal:
             signal.signal(sig, handler)
 
 
-def run(source, processor, sink, *, progress: Callable[[Stats], None] | None = None,
-        stop: threading.Event | None = None, **options) -> Stats:
+def run(
+    source,
+    processor,
+    sink,
+    *,
+    progress: Callable[[Stats], None] | None = None,
+    stop: threading.Event | None = None,
+    **options,
+) -> Stats:
     """Render ``source`` into ``sink`` with encoding on its own thread.
 
     Stops early, with the sink finalised, when ``stop`` is set (SIGINT/SIGTERM

@@ -38,8 +38,12 @@ class DreamProcessor:
         self.settings = settings
         spec = settings.layers or DEFAULT_LAYERS[settings.model]
         objective = make_objective(spec, available_layers(settings.model))
-        backbone = load_backbone(settings.model, layers=tuple(objective.layers),
-                                 weights=settings.weights, pooling=settings.pooling)
+        backbone = load_backbone(
+            settings.model,
+            layers=tuple(objective.layers),
+            weights=settings.weights,
+            pooling=settings.pooling,
+        )
         if settings.guide:
             objective = objective + _guide_term(backbone, settings.guide)
         self.dreamer = Dreamer(backbone, objective, settings.dream_params())
@@ -49,8 +53,9 @@ class DreamProcessor:
 
     def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
         s = self.settings
-        start = coreflow.dream_start(frame, warped_out, mask, s.blend,
-                                     warped_prev_in=warped_in, mode=s.carry)
+        start = coreflow.dream_start(
+            frame, warped_out, mask, s.blend, warped_prev_in=warped_in, mode=s.carry
+        )
         return self.dreamer(frame, init=start, steps=s.steps_next, seed=s.seed + index)
 
 
@@ -78,8 +83,9 @@ class StyleProcessor:
         return self.stylizer(frame)
 
     def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
-        return coreflow.temporal_blend(self.stylizer(frame), warped_out, mask,
-                                       self.settings.temporal)
+        return coreflow.temporal_blend(
+            self.stylizer(frame), warped_out, mask, self.settings.temporal
+        )
 
 
 def make_processor(mode: str, settings: Settings):

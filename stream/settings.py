@@ -11,10 +11,10 @@ Precedence: defaults < preset < config file < command-line flags.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from dreamstream.core.errors import InputError
@@ -26,8 +26,17 @@ FLOW_METHODS = ("dis", "farneback")
 FLOW_PRESETS = ("ultrafast", "fast", "medium")
 CARRY_MODES = ("blend", "residual")
 MODELS = ("vgg16", "inception_v3", "googlenet")
-ENCODER_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                   "slower", "veryslow")
+ENCODER_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
 
 
 def _opt(help: str, group: str = "common", **extra) -> dict:
@@ -40,63 +49,102 @@ class Settings:
     """Everything a render can be told. Unset optional values mean "the sensible default"."""
 
     # -- common to dream and style
-    width: int | None = field(default=None, metadata=_opt(
-        "process at this width (keeps aspect, even sides); default: the input's"))
-    start: str | None = field(default=None, metadata=_opt(
-        "first frame: an index (10) or a time (2.5s, 00:01:02.5)"))
-    end: str | None = field(default=None, metadata=_opt(
-        "stop before this frame index or time"))
+    width: int | None = field(
+        default=None,
+        metadata=_opt("process at this width (keeps aspect, even sides); default: the input's"),
+    )
+    start: str | None = field(
+        default=None, metadata=_opt("first frame: an index (10) or a time (2.5s, 00:01:02.5)")
+    )
+    end: str | None = field(default=None, metadata=_opt("stop before this frame index or time"))
     frames: int | None = field(default=None, metadata=_opt("process at most N frames"))
-    flow: bool = field(default=True, metadata=_opt(
-        "process each frame on its own, without carrying the previous output along the "
-        "input's optical flow"))
-    flow_method: str = field(default="dis", metadata=_opt(
-        "optical flow algorithm", choices=FLOW_METHODS))
-    flow_preset: str = field(default="medium", metadata=_opt(
-        "DIS flow quality/speed preset", choices=FLOW_PRESETS))
+    flow: bool = field(
+        default=True,
+        metadata=_opt(
+            "process each frame on its own, without carrying the previous output along the "
+            "input's optical flow"
+        ),
+    )
+    flow_method: str = field(
+        default="dis", metadata=_opt("optical flow algorithm", choices=FLOW_METHODS)
+    )
+    flow_preset: str = field(
+        default="medium", metadata=_opt("DIS flow quality/speed preset", choices=FLOW_PRESETS)
+    )
     crf: int = field(default=18, metadata=_opt("video quality, lower is better (x264 CRF 0-51)"))
-    encoder_preset: str = field(default="medium", metadata=_opt(
-        "x264 speed preset (FFmpeg's -preset)", choices=ENCODER_PRESETS))
+    encoder_preset: str = field(
+        default="medium",
+        metadata=_opt("x264 speed preset (FFmpeg's -preset)", choices=ENCODER_PRESETS),
+    )
     seed: int = field(default=_DP.seed, metadata=_opt("random seed; same seed, same output"))
     # -- dream
-    model: str = field(default="vgg16", metadata=_opt(
-        "dream backbone", "dream", choices=MODELS))
-    weights: str | None = field(default=None, metadata=_opt(
-        "local weights file for inception_v3 (.h5) or googlenet (.pb)", "dream"))
-    layers: str | None = field(default=None, metadata=_opt(
-        "objective: layer:weight list, channels as layer[ch]; default: the model's", "dream"))
-    pooling: str = field(default="max", metadata=_opt(
-        "VGG16 pooling", "dream", choices=("max", "avg")))
+    model: str = field(default="vgg16", metadata=_opt("dream backbone", "dream", choices=MODELS))
+    weights: str | None = field(
+        default=None,
+        metadata=_opt("local weights file for inception_v3 (.h5) or googlenet (.pb)", "dream"),
+    )
+    layers: str | None = field(
+        default=None,
+        metadata=_opt(
+            "objective: layer:weight list, channels as layer[ch]; default: the model's", "dream"
+        ),
+    )
+    pooling: str = field(
+        default="max", metadata=_opt("VGG16 pooling", "dream", choices=("max", "avg"))
+    )
     octaves: int = field(default=_DP.octaves, metadata=_opt("pyramid levels", "dream"))
-    octave_scale: float = field(default=_DP.octave_scale, metadata=_opt(
-        "size ratio between octaves", "dream"))
-    steps: int = field(default=_DP.steps, metadata=_opt(
-        "ascent steps per octave (first frame)", "dream"))
-    steps_next: int = field(default=4, metadata=_opt(
-        "ascent steps per octave for frames that start from the carried dream", "dream"))
-    step_size: float = field(default=_DP.step_size, metadata=_opt(
-        "mean pixel change per step (0-255 units)", "dream"))
+    octave_scale: float = field(
+        default=_DP.octave_scale, metadata=_opt("size ratio between octaves", "dream")
+    )
+    steps: int = field(
+        default=_DP.steps, metadata=_opt("ascent steps per octave (first frame)", "dream")
+    )
+    steps_next: int = field(
+        default=2,
+        metadata=_opt(
+            "ascent steps per octave for frames that start from the carried dream", "dream"
+        ),
+    )
+    step_size: float = field(
+        default=_DP.step_size, metadata=_opt("mean pixel change per step (0-255 units)", "dream")
+    )
     tile: int = field(default=_DP.tile, metadata=_opt("largest tile side in pixels", "dream"))
     jitter: int = field(default=_DP.jitter, metadata=_opt("largest random shift per step", "dream"))
-    tv_weight: float = field(default=_DP.tv_weight, metadata=_opt(
-        "total-variation penalty weight (smoother dreams)", "dream"))
-    guide: str | None = field(default=None, metadata=_opt(
-        "guide image: dream towards its features", "dream"))
-    blend: float = field(default=0.7, metadata=_opt(
-        "share of the carried dream in the next frame's start image (0-1)", "dream"))
-    carry: str = field(default="blend", metadata=_opt(
-        "what is carried to the next frame: the warped dream or its residual", "dream",
-        choices=CARRY_MODES))
+    tv_weight: float = field(
+        default=_DP.tv_weight,
+        metadata=_opt("total-variation penalty weight (smoother dreams)", "dream"),
+    )
+    guide: str | None = field(
+        default=None, metadata=_opt("guide image: dream towards its features", "dream")
+    )
+    blend: float = field(
+        default=0.9,
+        metadata=_opt("share of the carried dream in the next frame's start image (0-1)", "dream"),
+    )
+    carry: str = field(
+        default="blend",
+        metadata=_opt(
+            "what is carried to the next frame: the warped dream or its residual",
+            "dream",
+            choices=CARRY_MODES,
+        ),
+    )
     # -- style
-    style: str = field(default="0", metadata=_opt(
-        "built-in style 0-25 or a blend such as 3:0.5,12:0.5", "style"))
-    style_image: str | None = field(default=None, metadata=_opt(
-        "any picture as the style (arbitrary style network)", "style"))
+    style: str = field(
+        default="0", metadata=_opt("built-in style 0-25 or a blend such as 3:0.5,12:0.5", "style")
+    )
+    style_image: str | None = field(
+        default=None, metadata=_opt("any picture as the style (arbitrary style network)", "style")
+    )
     strength: float = field(default=1.0, metadata=_opt("style strength 0-1", "style"))
-    preserve_color: bool = field(default=False, metadata=_opt(
-        "keep the input's colours, take luminance from the style", "style"))
-    temporal: float = field(default=0.5, metadata=_opt(
-        "weight of the warped previous output in each styled frame (0-1)", "style"))
+    preserve_color: bool = field(
+        default=False,
+        metadata=_opt("keep the input's colours, take luminance from the style", "style"),
+    )
+    temporal: float = field(
+        default=0.5,
+        metadata=_opt("weight of the warped previous output in each styled frame (0-1)", "style"),
+    )
 
     def __post_init__(self):
         self.dream_params()  # validates the engine's settings early, before any file is made
@@ -109,19 +157,32 @@ class Settings:
             value = getattr(self, name)
             if value is not None and value < 2:
                 raise InputError(f"--{name.replace('_', '-')} must be >= 2, got {value}")
-        for name, allowed in (("flow_method", FLOW_METHODS), ("flow_preset", FLOW_PRESETS),
-                              ("carry", CARRY_MODES), ("model", MODELS),
-                              ("encoder_preset", ENCODER_PRESETS)):
+        for name, allowed in (
+            ("flow_method", FLOW_METHODS),
+            ("flow_preset", FLOW_PRESETS),
+            ("carry", CARRY_MODES),
+            ("model", MODELS),
+            ("encoder_preset", ENCODER_PRESETS),
+        ):
             if getattr(self, name) not in allowed:
-                raise InputError(f"--{name.replace('_', '-')} must be one of "
-                                 f"{', '.join(allowed)}, got {getattr(self, name)!r}")
+                raise InputError(
+                    f"--{name.replace('_', '-')} must be one of "
+                    f"{', '.join(allowed)}, got {getattr(self, name)!r}"
+                )
         check_style_text(self.style)
 
     def dream_params(self) -> DreamParams:
         """The dream engine's parameters taken from these settings."""
-        return DreamParams(octaves=self.octaves, octave_scale=self.octave_scale,
-                           steps=self.steps, step_size=self.step_size, tile=self.tile,
-                           jitter=self.jitter, tv_weight=self.tv_weight, seed=self.seed)
+        return DreamParams(
+            octaves=self.octaves,
+            octave_scale=self.octave_scale,
+            steps=self.steps,
+            step_size=self.step_size,
+            tile=self.tile,
+            jitter=self.jitter,
+            tv_weight=self.tv_weight,
+            seed=self.seed,
+        )
 
     def replace(self, **changes) -> Settings:
         """A copy with some fields changed (validated again)."""
@@ -145,8 +206,10 @@ def check_style_text(text: str) -> None:
     for part in parts:
         match = re.fullmatch(r"(\d+)(?::([0-9.]+))?", part)
         if not match:
-            raise InputError(f"--style must be an index 0-{STYLE_COUNT - 1} or a blend such as "
-                             f"3:0.5,12:0.5, got {text!r}")
+            raise InputError(
+                f"--style must be an index 0-{STYLE_COUNT - 1} or a blend such as "
+                f"3:0.5,12:0.5, got {text!r}"
+            )
         if int(match[1]) >= STYLE_COUNT:
             raise InputError(f"style index must be 0-{STYLE_COUNT - 1}, got {match[1]}")
 
@@ -172,10 +235,11 @@ def from_mapping(values: dict, origin: str) -> dict:
 
 def presets_dir() -> Path:
     """The folder of shipped presets (samples/presets, installed as dreamstream.presets)."""
-    try:
-        return Path(str(resources.files("dreamstream.presets")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[1] / "samples" / "presets"
+    spec = importlib.util.find_spec("dreamstream.presets")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if Path(location).is_dir():
+            return Path(location)
+    return Path(__file__).resolve().parents[1] / "samples" / "presets"
 
 
 def list_presets() -> dict[str, str]:

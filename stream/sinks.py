@@ -18,6 +18,7 @@ from here.
 
 from __future__ import annotations
 
+import json
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -76,15 +77,22 @@ def _atomic_image_write(path: Path, image: np.ndarray) -> None:
 
 
 class ImageSequenceSink(Sink):
-    """Writes ``frame.index`` to ``out/%05d.png`` (each file atomically)."""
+    """Writes ``frame.index`` to ``out/%05d.png`` (each file atomically).
+
+    On close, the settings go beside the frames as ``dreamstream-FIRST-LAST.json``
+    (the frame range this render wrote), so a render split across machines
+    documents each part.
+    """
 
     kind = "images"
 
-    def __init__(self, pattern: Path):
+    def __init__(self, pattern: Path, metadata: dict | None = None):
         super().__init__()
         self.path = pattern
+        self.metadata = metadata
         self._folder, _ = pattern_regex(str(pattern))
         self._make_folder(self._folder)
+        self._range: tuple[int, int] | None = None
 
     def existing(self) -> set[int]:
         """Frame indices already on disk (for resuming)."""
@@ -96,7 +104,18 @@ class ImageSequenceSink(Sink):
 
     def write(self, frame: Frame) -> None:
         _atomic_image_write(self.file_for(frame.index), frame.image)
+        first, last = self._range or (frame.index, frame.index)
+        self._range = (min(first, frame.index), max(last, frame.index))
         super().write(frame)
+
+    def close(self) -> None:
+        if not self._done and self.metadata is not None and self._range is not None:
+            first, last = self._range
+            sidecar = self._folder / f"dreamstream-{first}-{last}.json"
+            tmp = sidecar.with_name(f".{sidecar.name}.partial")
+            tmp.write_text(json.dumps(self.metadata, indent=1, sort_keys=True, default=str))
+            os.replace(tmp, sidecar)
+        super().close()
 
 
 class ImageSink(Sink):
@@ -198,7 +217,7 @@ def open_sink(
     if kind == "window":
         return WindowSink(fullscreen=os.fspath(spec).lower().endswith("fullscreen"))
     if kind == "images":
-        return ImageSequenceSink(path)
+        return ImageSequenceSink(path, metadata)
     if kind == "image":
         if source is not None and source.count is not None and source.count > 1:
             raise InputError(f"output {spec} is one image but the input has {source.count} frames")

@@ -113,7 +113,7 @@ def open_source(
     window = make_window(start, end, frames)
     target_size((2, 2), width)  # validates width before anything is opened
     text = os.fspath(spec)
-    if text.startswith("camera:") or re.fullmatch(r"/dev/video\d+", text):
+    if is_camera(text):
         return CameraSource(text, window, width)
     if text.lower().startswith(URL_SCHEMES):
         return VideoSource(text, window, width, url=True, timeout=timeout)
@@ -188,7 +188,7 @@ class CameraSource(Source):
         device = spec.removeprefix("camera:")
         if not (device.isdigit() or device.startswith("/dev/")):
             raise InputError(f"camera must be camera:N or /dev/videoN, got: {spec}")
-        self._capture = _open_capture(int(device) if device.isdigit() else device, spec)
+        self._capture = open_capture(int(device) if device.isdigit() else device, spec)
         ok, bgr = self._capture.read()
         if not ok:
             self.close()
@@ -217,7 +217,13 @@ class CameraSource(Source):
             capture.release()
 
 
-def _open_capture(device: int | str, spec: str) -> cv2.VideoCapture:
+def is_camera(spec: str) -> bool:
+    """Whether ``spec`` names a camera (``camera:N`` or ``/dev/videoN``)."""
+    return spec.startswith("camera:") or re.fullmatch(r"/dev/video\d+", spec) is not None
+
+
+def open_capture(device: int | str, spec: str) -> cv2.VideoCapture:
+    """An opened OpenCV camera capture, or InputError naming ``spec``."""
     # OpenCV logs several lines when a camera is missing; the InputError says it once.
     previous = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)

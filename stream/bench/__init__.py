@@ -30,8 +30,13 @@ def machine() -> dict:
         pass
     from dreamstream.stream.info import devices
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "devices": devices(),
-            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "devices": devices(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def chart(results: dict, path: Path) -> Path | None:

@@ -77,8 +77,14 @@ def _render(clip: Path, mode: str, settings: Settings, out: Path) -> tuple[list,
         processor = make_processor(mode, settings)
         processor.first(np.zeros((source.size[1], source.size[0], 3), np.uint8), 0)  # warm up
         sink = _Tee(open_sink(out, source=source, overwrite=True))
-        stats = pipeline.run(source, processor, sink, flow=settings.flow,
-                             flow_method=settings.flow_method, flow_preset=settings.flow_preset)
+        stats = pipeline.run(
+            source,
+            processor,
+            sink,
+            flow=settings.flow,
+            flow_method=settings.flow_method,
+            flow_preset=settings.flow_preset,
+        )
     summary = stats.summary()
     summary["model_fps"] = summary["stage_fps"]["model"]
     summary["e2e_over_model"] = round(summary["fps"] / summary["model_fps"], 3)
@@ -96,14 +102,19 @@ def _coherence(inputs: list, outputs: dict) -> dict:
     """Warping error of each output and of the input (floor), same flow and mask."""
     est = coreflow.FlowEstimator()
     flows = [est(inputs[t], inputs[t - 1]) for t in range(1, len(inputs))]
-    masks = [coreflow.consistency_mask(f, est(inputs[t - 1], inputs[t]), soft=False)
-             for t, f in enumerate(flows, start=1)]
+    masks = [
+        coreflow.consistency_mask(f, est(inputs[t - 1], inputs[t]), soft=False)
+        for t, f in enumerate(flows, start=1)
+    ]
     floor = coreflow.warping_error(inputs, flows, masks)
     rows = {"input": {"warp_error": floor, "excess": 0.0, "strength": 0.0}}
     for name, frames in outputs.items():
         err = coreflow.warping_error(frames, flows, masks)
-        rows[name] = {"warp_error": err, "excess": err - floor,
-                      "strength": coreflow.dream_strength(frames, inputs)}
+        rows[name] = {
+            "warp_error": err,
+            "excess": err - floor,
+            "strength": coreflow.dream_strength(frames, inputs),
+        }
     return rows
 
 
@@ -122,41 +133,60 @@ def bench_clip(clip: Path, settings: Settings, tmp: Path) -> dict:
     for name, (mode, s) in runs.items():
         outputs[name], speed[name] = _render(clip, mode, s, tmp / "out.mp4")
     outputs["style moving average"] = _moving_average(outputs["style no-flow"])
-    return {"speed": speed, "coherence": _coherence(inputs, outputs), "frames": len(inputs),
-            "size": list(inputs[0].shape[1::-1])}
+    for name in ("dream flow (blend)", "dream flow (residual)"):
+        speed[name]["fps_over_no_flow"] = round(
+            speed[name]["fps"] / speed["dream no-flow"]["fps"], 3
+        )
+    return {
+        "speed": speed,
+        "coherence": _coherence(inputs, outputs),
+        "frames": len(inputs),
+        "size": list(inputs[0].shape[1::-1]),
+    }
 
 
 def _table(results: dict) -> str:
     lines = []
     for clip, r in results["clips"].items():
         w, h = r["size"]
-        lines += [f"\n{clip} ({w}x{h}, {r['frames']} frames)\n",
-                  "| mode | fps | model fps | e2e/model | decode | flow | encode "
-                  "| warp error | excess | strength |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"\n{clip} ({w}x{h}, {r['frames']} frames)\n",
+            "| mode | fps | model fps | e2e/model | decode | flow | encode "
+            "| warp error | excess | strength |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for name, row in r["coherence"].items():
-            s = r["speed"].get(name) or r["speed"].get(name.replace(" moving average",
-                                                                    " no-flow"), {})
+            s = r["speed"].get(name) or r["speed"].get(
+                name.replace(" moving average", " no-flow"), {}
+            )
             st = s.get("stage_fps", {})
-            speed = (f"{s.get('fps', 0):.2f} | {s.get('model_fps', 0):.2f} | "
-                     f"{s.get('e2e_over_model', 0):.2f} | {st.get('decode') or 0:.0f} | "
-                     f"{st.get('flow') or 0:.0f} | {st.get('encode') or 0:.0f}") if s else \
-                "- | - | - | - | - | -"
-            lines.append(f"| {name} | {speed} | {row['warp_error']:.5f} | "
-                         f"{row['excess']:.5f} | {row['strength']:.3f} |")
+            speed = (
+                (
+                    f"{s.get('fps', 0):.2f} | {s.get('model_fps', 0):.2f} | "
+                    f"{s.get('e2e_over_model', 0):.2f} | {st.get('decode') or 0:.0f} | "
+                    f"{st.get('flow') or 0:.0f} | {st.get('encode') or 0:.0f}"
+                )
+                if s
+                else "- | - | - | - | - | -"
+            )
+            lines.append(
+                f"| {name} | {speed} | {row['warp_error']:.5f} | "
+                f"{row['excess']:.5f} | {row['strength']:.3f} |"
+            )
     return "\n".join(lines)
 
 
 def run(quick: bool = False) -> dict:
     """The benchmark; ``quick`` uses a few tiny frames (a smoke run)."""
-    frames, width = (4, 128) if quick else (24, 320)
+    frames, width = (4, 128) if quick else (16, 256)
     settings = Settings(frames=frames, width=width, style="7")
     results = {"settings": settings.as_dict(), "clips": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        clips = {"samples/clip.mp4": SAMPLES / "clip.mp4",
-                 "rotating coffee (made here)": make_second_clip(tmp / "second.mp4",
-                                                                 frames, width)}
+        clips = {
+            "samples/clip.mp4": SAMPLES / "clip.mp4",
+            "rotating coffee (made here)": make_second_clip(tmp / "second.mp4", frames, width),
+        }
         for name, clip in clips.items():
             results["clips"][name] = bench_clip(clip, settings, tmp)
     results["table"] = _table(results)

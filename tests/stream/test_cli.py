@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 DREAMSTREAM = str(Path(sys.executable).with_name("dreamstream"))
 
 
@@ -35,3 +37,40 @@ def test_unknown_subcommand_is_a_usage_error():
     result = run("paint")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_dream_renders_a_clip_end_to_end(tmp_path):
+    """The README's main job on a tiny clip: frames, audio and settings metadata survive."""
+    from tests.stream.test_pipeline import decode, moving_frames, write_clip
+
+    clip = write_clip(tmp_path / "in.mp4", moving_frames(5))
+    guide = tmp_path / "guide.png"
+    import cv2
+
+    cv2.imwrite(str(guide), moving_frames(1)[0])
+    out = tmp_path / "dream.mp4"
+    result = run(
+        "dream",
+        str(clip),
+        "-o",
+        str(out),
+        "--steps",
+        "2",
+        "--steps-next",
+        "1",
+        "--octaves",
+        "2",
+        "--guide",
+        str(guide),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["frames"] == 5 and summary["settings"]["steps"] == 2
+    frames, rate, audio = decode(out)
+    inputs, _, source_audio = decode(clip)
+    assert len(frames) == 5 and rate == 25
+    assert audio == pytest.approx(source_audio, abs=1 / 25)
+    change = sum(abs(a.astype(int) - b).mean() for a, b in zip(frames, inputs, strict=True))
+    assert change / 5 > 2.0  # the frames were dreamt, not copied
+    assert result.stderr.strip() == ""  # no framework chatter around the run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from fractions import Fraction
 
@@ -106,9 +107,11 @@ def test_image_sequence_in_and_out(tmp_path):
         cv2.imwrite(str(folder / f"f{i + 1}.png"), image[..., ::-1])
     out = tmp_path / "out"
     render_file("style", str(folder), f"{out}/%04d.png", Settings(style="3", flow=False))
-    written = sorted(p.name for p in out.iterdir())
+    written = sorted(p.name for p in out.glob("*.png"))
     assert written == [f"{i:04d}.png" for i in range(5)]
     assert read_image(out / "0002.png").shape == (H, W, 3)
+    sidecar = json.loads((out / "dreamstream-0-4.json").read_text())
+    assert sidecar["mode"] == "style" and sidecar["settings"]["style"] == "3"
 
 
 def test_flow_carries_the_previous_output_along_the_motion(clip):
@@ -121,8 +124,10 @@ def test_flow_carries_the_previous_output_along_the_motion(clip):
         inputs = [f for f in frames]
         est = coreflow.FlowEstimator()
         flows = [est(inputs[t], inputs[t - 1]) for t in range(1, len(inputs))]
-        masks = [coreflow.consistency_mask(f, est(inputs[t - 1], inputs[t]), soft=False)
-                 for t, f in enumerate(flows, start=1)]
+        masks = [
+            coreflow.consistency_mask(f, est(inputs[t - 1], inputs[t]), soft=False)
+            for t, f in enumerate(flows, start=1)
+        ]
         return coreflow.warping_error(outs, flows, masks)
 
     assert excess(flow=True) < 0.5 * excess(flow=False)

@@ -8,12 +8,18 @@ from dreamstream.core.errors import InputError
 from dreamstream.core.params import DreamParams
 from dreamstream.stream import settings as S
 from dreamstream.stream.cli import build_parser, options_markdown
+from dreamstream.stream.docs import COMMANDS
 
 
 def test_defaults_come_from_the_engine_parameters():
     s, p = S.Settings(), DreamParams()
     assert (s.octaves, s.steps, s.step_size, s.tile, s.jitter) == (
-        p.octaves, p.steps, p.step_size, p.tile, p.jitter)
+        p.octaves,
+        p.steps,
+        p.step_size,
+        p.tile,
+        p.jitter,
+    )
 
 
 def test_shipped_presets_load_and_differ():
@@ -25,7 +31,7 @@ def test_shipped_presets_load_and_differ():
 
 def test_precedence_preset_then_config_then_flags(tmp_path):
     config = tmp_path / "mine.toml"
-    config.write_text('steps = 3\nstep-size = 1.25\n')
+    config.write_text("steps = 3\nstep-size = 1.25\n")
     s = S.resolve(preset="deep", config=str(config), step_size=0.5)
     deep = S.resolve(preset="deep")
     assert s.layers == deep.layers  # from the preset
@@ -33,14 +39,17 @@ def test_precedence_preset_then_config_then_flags(tmp_path):
     assert s.step_size == 0.5  # a flag overrides both
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"octaves": 0}, "octaves must be >= 1, got 0"),
-    ({"steps": -1}, "steps must be >= 0, got -1"),
-    ({"style": "26"}, "style index must be 0-25, got 26"),
-    ({"style": "3:x"}, "--style must be"),
-    ({"blend": 1.5}, "--blend must be between 0 and 1"),
-    ({"carry": "both"}, "--carry must be one of blend, residual"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"octaves": 0}, "octaves must be >= 1, got 0"),
+        ({"steps": -1}, "steps must be >= 0, got -1"),
+        ({"style": "26"}, "style index must be 0-25, got 26"),
+        ({"style": "3:x"}, "--style must be"),
+        ({"blend": 1.5}, "--blend must be between 0 and 1"),
+        ({"carry": "both"}, "--carry must be one of blend, residual"),
+    ],
+)
 def test_bad_values_are_input_errors_naming_the_value(values, message):
     with pytest.raises(InputError, match=message.replace("[", r"\[")):
         S.Settings(**values)
@@ -69,7 +78,8 @@ def test_every_setting_is_a_cli_option_with_help():
 
 def test_readme_options_tables_match_the_cli(repo):
     readme = (repo / "README.md").read_text()
-    for command in ("dream", "style"):
+    for command in COMMANDS:
         assert options_markdown(command) in readme, (
             f"README's {command} options table is stale: "
-            "run `.venv/bin/python -m dreamstream.stream.docs README.md`")
+            "run `.venv/bin/python -m dreamstream.stream.docs README.md`"
+        )
