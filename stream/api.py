@@ -74,9 +74,10 @@ def stylize(
     return _processor("style", _settings(preset, config, values)).first(np.asarray(image), 0)
 
 
-def _frames(source) -> Iterator[Frame]:
+def _frames(source, s: Settings) -> Iterator[Frame]:
     if isinstance(source, str | os.PathLike):
-        with open_source(source) as opened:
+        window = {"start": s.start, "end": s.end, "frames": s.frames, "width": s.width}
+        with open_source(source, **window) as opened:
             yield from opened
         return
     for index, item in enumerate(source):
@@ -98,7 +99,8 @@ def render(
             Source, or any iterable of ``uint8`` ``HxWx3`` RGB arrays.
         processor: "dream", "style", an object with ``first``/``next`` (see
             ``dreamstream.stream.processors``), or a plain ``frame -> frame`` function.
-        **settings: :class:`Settings` fields (flow, blend, temporal, steps_next, ...).
+        **settings: :class:`Settings` fields (flow, blend, temporal, steps_next, ...);
+            ``start``, ``end``, ``frames`` and ``width`` apply to a path or spec.
 
     Yields:
         Output frames, ``uint8`` ``HxWx3`` RGB, in order.
@@ -107,7 +109,7 @@ def render(
     if isinstance(processor, str):
         processor = _processor(processor, s)
     for frame in pipeline.render(
-        _frames(source),
+        _frames(source, s),
         processor,
         flow=s.flow,
         flow_method=s.flow_method,

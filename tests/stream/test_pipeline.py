@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from dreamstream.core import flow as coreflow
+from dreamstream.core import measures
 from dreamstream.stream import pipeline
 from dreamstream.stream.jobs import render_file
 from dreamstream.stream.settings import Settings
@@ -128,7 +129,7 @@ def test_flow_carries_the_previous_output_along_the_motion(clip):
             coreflow.consistency_mask(f, est(inputs[t - 1], inputs[t]), soft=False)
             for t, f in enumerate(flows, start=1)
         ]
-        return coreflow.warping_error(outs, flows, masks)
+        return measures.warping_error(outs, flows, masks)
 
     assert excess(flow=True) < 0.5 * excess(flow=False)
 
@@ -196,6 +197,13 @@ def test_render_api_accepts_arrays_and_plain_functions():
     frames = moving_frames(4)
     outs = list(render(frames, lambda f: f[:, ::-1].copy(), flow=False))
     assert len(outs) == 4 and np.array_equal(outs[2], frames[2][:, ::-1])
+
+
+def test_render_api_applies_width_and_frame_window_to_a_path(clip):
+    from dreamstream.stream import render
+
+    outs = list(render(clip, lambda f: f, width=W // 2, start=2, frames=3, flow=False))
+    assert len(outs) == 3 and outs[0].shape == (H // 2, W // 2, 3)
 
 
 def test_scene_cut_resets_the_state(tmp_path):
