@@ -13,9 +13,12 @@ Frames are ``uint8`` ``HxWx3`` RGB; ``mask`` is ``HxW`` float32, 1 = reliable.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from dreamstream.core import flow as coreflow
+from dreamstream.stream.compute import dream_compute
 from dreamstream.stream.settings import Settings
 
 
@@ -46,7 +49,8 @@ class DreamProcessor:
         )
         if settings.guide:
             objective = objective + _guide_term(backbone, settings.guide)
-        self.dreamer = Dreamer(backbone, objective, settings.dream_params())
+        params = dataclasses.replace(settings.dream_params(), **dream_compute(settings.precision))
+        self.dreamer = Dreamer(backbone, objective, params)
 
     def first(self, frame: np.ndarray, index: int) -> np.ndarray:
         return self.dreamer(frame, seed=self.settings.seed + index)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dreamstream.core.errors import InputError
 from dreamstream.core.params import DreamParams
+from dreamstream.stream.compute import PRECISIONS
 
 _DP = DreamParams()
 STYLE_COUNT = 26
@@ -114,6 +115,15 @@ class Settings:
         default=_DP.tv_weight,
         metadata=_opt("total-variation penalty weight (smoother dreams)", "dream"),
     )
+    precision: str = field(
+        default="auto",
+        metadata=_opt(
+            "network precision: auto = bfloat16 on CPUs with AMX/AVX512-BF16 "
+            "(TensorFlow), else float32",
+            "dream",
+            choices=PRECISIONS,
+        ),
+    )
     guide: str | None = field(
         default=None, metadata=_opt("guide image: dream towards its features", "dream")
     )
@@ -163,6 +173,7 @@ class Settings:
             ("carry", CARRY_MODES),
             ("model", MODELS),
             ("encoder_preset", ENCODER_PRESETS),
+            ("precision", PRECISIONS),
         ):
             if getattr(self, name) not in allowed:
                 raise InputError(

@@ -5,10 +5,11 @@ here from its description: each step rolls the image by a random shift of up
 to a tile, loops over tiles in a ``tf.function`` (each tile's gradient taken
 with respect to the whole rolled image and summed), rolls back, divides by
 the standard deviation; octaves just resize the dreamt image (no detail
-re-injection). Both run on the same machine, backbone, layers, octaves, tile
-and steps; the table gives frames per second, their ratio, dream strength
-(mean |output - input| / 255) and the peak resident memory of one 4K step,
-each measured in a fresh process.
+re-injection). The engine runs twice: as shipped (``--precision auto``) and
+forced to float32. All run on the same machine, backbone, layers, octaves,
+tile and steps; the table gives frames per second, the ratio to the
+baseline, dream strength (mean |output - input| / 255) and the peak resident
+memory of one 4K step, each measured in a fresh process.
 
 Run: ``python -m dreamstream.stream.bench.dream [--quick]``.
 """
@@ -21,9 +22,12 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+
+from dreamstream.stream.compute import dream_compute, gpu_visible
 
 BACKBONE, LAYER = "vgg16", "block4_conv3"
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "chelsea.jpg"
@@ -117,19 +121,23 @@ class TutorialDream:
 
 
 def _engines(octaves: int, steps: int, baseline_step: list):
-    """``{name: dream(image) -> image}`` for the engine and the baseline, same backbone.
+    """``{name: dream(image) -> image}``: the engine as shipped, in float32, and the baseline.
 
-    ``baseline_step`` is a one-item list, read at each call, so it can be recalibrated.
+    "engine" computes as the product does on this machine (``--precision
+    auto``, see :mod:`dreamstream.stream.compute`); "engine float32" forces
+    float32. ``baseline_step`` is a one-item list, read at each call, so it
+    can be recalibrated.
     """
     from dreamstream.core.dream import Dreamer, DreamParams
+    from dreamstream.stream.compute import dream_compute
     from dreamstream.stream.models import load_backbone
 
     backbone = load_backbone(BACKBONE, layers=(LAYER,))
     params = DreamParams(octaves=octaves, steps=steps, step_size=STEP_SIZE, tile=TILE)
-    dreamer = Dreamer(backbone, LAYER, params)
     tutorial = TutorialDream(backbone.model, TILE)
     return {
-        "engine": dreamer,
+        "engine": Dreamer(backbone, LAYER, replace(params, **dream_compute("auto"))),
+        "engine float32": Dreamer(backbone, LAYER, replace(params, **dream_compute("float32"))),
         "baseline": lambda image: tutorial(image, octaves, steps, baseline_step[0]),
     }
 
@@ -139,9 +147,9 @@ def _strength(out: np.ndarray, image: np.ndarray) -> float:
 
 
 def _calibrate(steps: int, image: np.ndarray) -> float:
-    """The baseline step size that dreams as strongly as the engine, in one octave."""
+    """The baseline step size that dreams as strongly as the float32 engine, in one octave."""
     one = _engines(1, steps, [STEP_SIZE])
-    engine, baseline = (_strength(dream(image), image) for dream in one.values())
+    engine, baseline = (_strength(one[k](image), image) for k in ("engine float32", "baseline"))
     return STEP_SIZE * engine / baseline
 
 
@@ -215,7 +223,8 @@ def run(quick: bool = False) -> dict:
     for (width, height), frames in zip(cfg["sizes"], cfg["frames"], strict=True):
         image = frame(width, height)
         row = {"size": f"{width}x{height}", **time_size(engines, image, frames)}
-        row["speedup"] = row["engine"]["fps"] / row["baseline"]["fps"]
+        for name in engines:
+            row[name]["vs_baseline"] = row[name]["fps"] / row["baseline"]["fps"]
         rows.append(row)
     mem_w, mem_h = cfg["memory"]
     memory = {name: peak_memory(name, mem_w, mem_h) for name in engines}
@@ -227,7 +236,8 @@ def run(quick: bool = False) -> dict:
         "steps": cfg["steps"],
         "tile": TILE,
         "step_size": {"engine": STEP_SIZE, "baseline": baseline_step[0]},
-        "device": "cpu",
+        "compute": {"engine": _compute("auto"), "engine float32": _compute("float32")},
+        "device": "gpu" if gpu_visible() else "cpu",
         "sizes": rows,
         "memory": {"size": f"{mem_w}x{mem_h}", "octaves": 1, "steps": 1, **memory},
     }
@@ -235,28 +245,34 @@ def run(quick: bool = False) -> dict:
     return result
 
 
+def _compute(precision: str) -> str:
+    chosen = dream_compute(precision)
+    return f"{chosen['precision']}{', XLA' if chosen['xla'] else ''}"
+
+
 def _table(result: dict) -> str:
     lines = [
         f"DeepDream, {result['backbone']} {', '.join(result['layers'])}, "
-        f"{result['octaves']} octaves x {result['steps']} steps, tile {result['tile']}, CPU",
+        f"{result['octaves']} octaves x {result['steps']} steps, tile {result['tile']}, "
+        f"{result['device'].upper()}; engine: {result['compute']['engine']}",
         "",
-        "| size | engine fps | baseline fps | engine / baseline | engine strength "
-        "| baseline strength |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| size | implementation | frames/s | vs baseline | strength |",
+        "| --- | --- | ---: | ---: | ---: |",
     ]
     for row in result["sizes"]:
-        e, b = row["engine"], row["baseline"]
-        lines.append(
-            f"| {row['size']} | {e['fps']:.3f} | {b['fps']:.3f} | {row['speedup']:.2f}x "
-            f"| {e['strength']:.4f} | {b['strength']:.4f} |"
-        )
+        for name in ("engine", "engine float32", "baseline"):
+            r = row[name]
+            lines.append(
+                f"| {row['size']} | {name} | {r['fps']:.3f} | {r['vs_baseline']:.2f}x "
+                f"| {r['strength']:.4f} |"
+            )
     mem = result["memory"]
     lines += ["", f"Peak RSS, one octave, one step at {mem['size']}:", ""]
     lines += [
         "| implementation | peak RSS MiB | after loading MiB | seconds |",
         "| --- | --- | --- | --- |",
     ]
-    for name in ("engine", "baseline"):
+    for name in ("engine", "engine float32", "baseline"):
         m = mem[name]
         if "error" in m:
             lines.append(f"| {name} | failed: {m['error']} | | |")
