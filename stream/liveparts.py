@@ -29,10 +29,13 @@ class Level:
         scale: processing width as a share of the full width.
         steps_share: share of each look's ``steps_next`` dream steps (at least 1 step
             is kept); ``None`` in style mode.
+        cost: the work relative to the first level (pixels times steps), which
+            lets the budget predict a level's latency from the current one's.
     """
 
     scale: float
     steps_share: float | None = None
+    cost: float = field(default=1.0, compare=False)
 
     def steps(self, steps_next: int) -> int:
         """Dream steps per octave at this level for a look with ``steps_next``."""
@@ -42,12 +45,13 @@ class Level:
 def make_levels(mode: str, settings) -> list[Level]:
     """Work levels, most work first: dream halves its steps before it shrinks the frame."""
     if mode != "dream":
-        return [Level(s) for s in SCALES]
-    levels, share = [Level(1.0, 1.0)], 1.0
-    while settings.steps_next * share > 1:
-        share /= 2
-        levels.append(Level(1.0, share))
-    return levels + [Level(s, 0.0) for s in SCALES[1:]]
+        return [Level(s, cost=s * s) for s in SCALES]
+    shares = [1.0]
+    while settings.steps_next * shares[-1] > 1:
+        shares.append(shares[-1] / 2)
+    pairs = [(1.0, share) for share in shares] + [(s, 0.0) for s in SCALES[1:]]
+    n = max(1, settings.steps_next)
+    return [Level(s, share, s * s * Level(s, share).steps(n) / n) for s, share in pairs]
 
 
 class Budget:
@@ -56,6 +60,9 @@ class Budget:
     ``patience`` frames in a row over budget take one level less work; twice
     as many under ``headroom * max_latency_s`` take one level more. The slack
     between the two thresholds stops it from flapping between two levels.
+    A frame more than ``jump`` times over budget moves at once to the level
+    whose predicted latency (by :attr:`Level.cost`) fits, so a slow machine
+    does not spend minutes walking down one level at a time.
     """
 
     def __init__(
@@ -65,9 +72,10 @@ class Budget:
         *,
         patience: int = 3,
         headroom: float = 0.5,
+        jump: float = 2.0,
     ):
         self.levels, self.max_latency_s = levels, max_latency_s
-        self.patience, self.headroom = patience, headroom
+        self.patience, self.headroom, self.jump = patience, headroom, jump
         self.index, self._over, self._under = 0, 0, 0
 
     @property
@@ -80,13 +88,26 @@ class Budget:
             return False
         over, under = latency_s > self.max_latency_s, latency_s < self.headroom * self.max_latency_s
         self._over, self._under = (self._over + 1) * over, (self._under + 1) * under
-        if self._over >= self.patience and self.index < len(self.levels) - 1:
-            self.index, self._over = self.index + 1, 0
-            return True
+        last = len(self.levels) - 1
+        if latency_s > self.jump * self.max_latency_s and self.index < last:
+            return self._move(self._fitting(latency_s))
+        if self._over >= self.patience and self.index < last:
+            return self._move(self.index + 1)
         if self._under >= 2 * self.patience and self.index > 0:
-            self.index, self._under = self.index - 1, 0
-            return True
+            return self._move(self.index - 1)
         return False
+
+    def _fitting(self, latency_s: float) -> int:
+        """The first level below the current one predicted to fit the budget (else the last)."""
+        per_cost = latency_s / self.level.cost
+        for i in range(self.index + 1, len(self.levels)):
+            if per_cost * self.levels[i].cost <= self.max_latency_s:
+                return i
+        return len(self.levels) - 1
+
+    def _move(self, index: int) -> bool:
+        self.index, self._over, self._under = index, 0, 0
+        return True
 
 
 class Looks:

@@ -75,28 +75,38 @@ def _later(seconds: float, action) -> threading.Timer:
 
 
 def _drive(opener, mode: str, settings: Settings, seconds: float, **kw) -> dict:
-    """Run the live loop for ``seconds`` after its first outputs; figures of that span."""
+    """Run the live loop for ``seconds`` once its budget has settled; figures of that span.
+
+    Measuring starts after ``WARMUP_OUTPUTS`` outputs in a row at one work
+    level, so model compilation and the budget's first moves are left out.
+    """
     grabber = Grabber(opener)
     looks = Looks([(mode, settings)], lambda s: make_processor(mode, s))
     budget = Budget(make_levels(mode, settings), DEFAULT_LATENCY_MS[mode] / 1000)
     shown: list[tuple[float, float]] = []
     counts: dict = {}  # the grabber's counters once warm: frames dropped while loading don't count
+    settled = {"level": None, "outputs": 0}
     stop = threading.Event()
 
     def on_output(image, latency):
-        shown.append((time.monotonic(), latency))
-        if len(shown) == WARMUP_OUTPUTS:
+        if counts:
+            shown.append((time.monotonic(), latency))
+            return
+        same = settled["level"] == budget.index
+        settled.update(level=budget.index, outputs=settled["outputs"] + 1 if same else 1)
+        if settled["outputs"] == WARMUP_OUTPUTS:
+            shown.append((time.monotonic(), latency))
             counts.update(captured=grabber.captured, dropped=grabber.dropped)
             _later(seconds, stop.set)
 
     loop = LiveLoop(grabber, looks, settings, budget=budget, on_output=on_output, **kw)
     grabber.start()
-    _later(seconds * 6 + 120, stop.set)  # a model too slow to warm up
+    _later(seconds * 6 + 180, stop.set)  # a model too slow to settle
     try:
         loop.run(stop)
     finally:
         grabber.stop()
-    return _figures(shown[WARMUP_OUTPUTS - 1 :], loop, grabber, counts)
+    return _figures(shown, loop, grabber, counts)
 
 
 def _figures(shown: list, loop: LiveLoop, grabber: Grabber, warm: dict) -> dict:

@@ -131,6 +131,16 @@ def test_budget_levels_and_hysteresis():
     assert not any(off.update(10.0) for _ in range(10)) and off.index == 0
 
 
+def test_budget_jumps_to_a_fitting_level_when_far_over():
+    levels = make_levels("dream", Settings(steps_next=4))  # costs 1, .5, .25, .14, .06, .03
+    budget = Budget(levels, 1.0, patience=3)
+    assert budget.update(10.0) and budget.index == 4  # 10 s x 0.0625 fits; x 0.14 would not
+    budget.update(1.5)  # over, but not far over: patience again
+    assert budget.index == 4
+    budget = Budget(levels, 1.0)
+    assert budget.update(100.0) and budget.index == len(levels) - 1  # nothing fits: least work
+
+
 def test_budget_lowers_width_under_load_and_raises_it_again():
     widths, load = [], {"on": True}
 
