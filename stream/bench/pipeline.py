@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from dreamstream.core import flow as coreflow
+from dreamstream.core import measures
 from dreamstream.stream import pipeline
 from dreamstream.stream.processors import make_processor
 from dreamstream.stream.settings import Settings
@@ -106,14 +107,14 @@ def _coherence(inputs: list, outputs: dict) -> dict:
         coreflow.consistency_mask(f, est(inputs[t - 1], inputs[t]), soft=False)
         for t, f in enumerate(flows, start=1)
     ]
-    floor = coreflow.warping_error(inputs, flows, masks)
+    floor = measures.warping_error(inputs, flows, masks)
     rows = {"input": {"warp_error": floor, "excess": 0.0, "strength": 0.0}}
     for name, frames in outputs.items():
-        err = coreflow.warping_error(frames, flows, masks)
+        err = measures.warping_error(frames, flows, masks)
         rows[name] = {
             "warp_error": err,
             "excess": err - floor,
-            "strength": coreflow.dream_strength(frames, inputs),
+            "strength": measures.dream_strength(frames, inputs),
         }
     return rows
 

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from dreamstream.core import flow as F
+from dreamstream.core import measures
 from dreamstream.core.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -91,12 +92,12 @@ class _Totals:
         self.frames = self.cuts = self.empty = 0
 
     def add_pair(self, ins, outs, flow, mask) -> None:
-        out_err = F.warping_error(outs, [flow], [mask])
+        out_err = measures.warping_error(outs, [flow], [mask])
         if np.isnan(out_err):
             self.empty += 1
             return
         self.out.append(out_err)
-        self.floor.append(F.warping_error(ins, [flow], [mask]))
+        self.floor.append(measures.warping_error(ins, [flow], [mask]))
         self.reliable.append(float(mask.mean()))
 
 
@@ -150,7 +151,7 @@ def warp_error(
             break
         out = _fit(out, inp.shape[:2], notes)
         totals.frames += 1
-        totals.strength.append(F.dream_strength([out], [inp]))
+        totals.strength.append(measures.dream_strength([out], [inp]))
         if prev_in is not None:
             flow, mask = estimator.flow_and_mask(inp, prev_in, soft=False)
             if skip_cuts and F.is_scene_cut(prev_in, inp, mask):

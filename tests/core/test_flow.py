@@ -1,4 +1,4 @@
-"""Optical flow, warping, occlusion masks, temporal blends and the coherence measures."""
+"""Optical flow, warping, occlusion masks and temporal blends."""
 
 import cv2
 import numpy as np
@@ -9,12 +9,10 @@ from dreamstream.core.flow import (
     FlowEstimator,
     consistency_mask,
     dream_start,
-    dream_strength,
     histogram_distance,
     is_scene_cut,
     temporal_blend,
     warp,
-    warping_error,
 )
 
 
@@ -208,35 +206,6 @@ def test_scene_cut_unrelated_vs_shifted():
     assert is_scene_cut(prev, tinted, np.ones((96, 96), np.float32))
 
 
-def test_warping_error_zero_for_identical_and_larger_with_flicker():
-    frames = [shifted_pair((2.0 * t, 1.0 * t), seed=9)[1] for t in range(4)]
-    estimator = FlowEstimator()
-    pairs = [estimator.flow_and_mask(frames[t], frames[t - 1], soft=False) for t in range(1, 4)]
-    flows, masks = [p[0] for p in pairs], [p[1] for p in pairs]
-    still = [frames[0]] * 3
-    zero = [np.zeros((96, 96, 2), np.float32)] * 2
-    assert warping_error(still, zero, [np.ones((96, 96), np.float32)] * 2) == 0.0
-    floor = warping_error(frames, flows, masks)
-    gains = [0, 25, -25, 25]
-    flicker = [
-        np.clip(f.astype(np.int16) + g, 0, 255).astype(np.uint8)
-        for f, g in zip(frames, gains, strict=True)
-    ]
-    assert floor < 2e-3
-    assert warping_error(flicker, flows, masks) > floor + 0.02
-    assert np.isnan(warping_error(still, zero, [np.zeros((96, 96), np.float32)] * 2))
-
-
-def test_dream_strength():
-    frames = [texture(16, s) for s in range(3)]
-    assert dream_strength(frames, frames) == 0.0
-    brighter = [np.clip(f.astype(np.int16) + 51, 0, 255).astype(np.uint8) for f in frames]
-    expected = np.mean(
-        [np.abs(b.astype(float) - f).mean() / 255 for b, f in zip(brighter, frames, strict=True)]
-    )
-    assert dream_strength(brighter, frames) == pytest.approx(expected)
-
-
 @pytest.mark.parametrize(
     "call,message",
     [
@@ -264,8 +233,6 @@ def test_dream_strength():
         (lambda: dream_start(*_blend_args(), 0.5, mode="residual"), "warped_prev_in"),
         (lambda: dream_start(*_blend_args(), 0.5, mode="mix"), "'mix'"),
         (lambda: temporal_blend(*_blend_args(), -0.1), "temporal weight"),
-        (lambda: warping_error([np.zeros((4, 4, 3))], [], []), "1 outputs"),
-        (lambda: dream_strength([], []), "at least one"),
     ],
 )
 def test_bad_input_raises_input_error(call, message):
