@@ -65,4 +65,5 @@ def test_wheel_has_no_top_level_core_or_stream(tmp_path):
     assert tops == {"dreamstream", wheel.name.split("-py3")[0] + ".dist-info"}
     assert "dreamstream/core/__init__.py" in names
     assert "dreamstream/stream/cli.py" in names
+    assert "dreamstream/presets/classic.toml" in names  # presets ship with the package
     assert not any(n.startswith(("core/", "stream/")) for n in names)

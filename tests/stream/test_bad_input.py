@@ -208,6 +208,11 @@ REFUSED = {
         "not found",
         "gone.png",
     ),
+    "unreadable guide image": (
+        "dream {m}/clip.mp4 -o {o}/out.mp4 --guide {m}/notes.png --steps 1 --octaves 1",
+        "cannot read image",
+        "notes.png",
+    ),
     "missing weights": (
         "dream {m}/clip.mp4 -o {o}/out.mp4 --model inception_v3 --weights /nope.h5 "
         "--steps 1 --octaves 1",
