@@ -6,6 +6,7 @@
   middle, last). The dream frames come from DREAM_RENDER (``make demo``'s
   out/demo.mp4 by default); the style render is made here.
 - docs/presets.jpg: each shipped preset on samples/chelsea.jpg.
+- docs/dream_example.jpg: samples/astronaut.jpg dreamt with the default settings.
 """
 
 from __future__ import annotations
@@ -80,7 +81,13 @@ def presets() -> None:
     Image.fromarray(grid([cells])).save(ROOT / "docs" / "presets.jpg", quality=85)
 
 
+def example() -> None:
+    still = read_image(ROOT / "samples" / "astronaut.jpg")
+    Image.fromarray(dream(still)).save(ROOT / "docs" / "dream_example.jpg", quality=85)
+
+
 if __name__ == "__main__":
     gallery(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "out" / "demo.mp4")
     presets()
-    print("wrote docs/gallery.jpg and docs/presets.jpg")
+    example()
+    print("wrote docs/gallery.jpg, docs/presets.jpg and docs/dream_example.jpg")

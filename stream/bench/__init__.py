@@ -70,6 +70,17 @@ def chart(results: dict, path: Path) -> Path | None:
     return path
 
 
+def markdown(results: dict) -> str:
+    """Every subject's table under a heading, after a line naming the machine."""
+    m = results["machine"]
+    devices = ", ".join(d for names in m["devices"].values() for d in names) or "CPU"
+    lines = [f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores ({devices}).", ""]
+    for name in SUBJECTS:
+        if name in results:
+            lines += [f"### {name}", "", results[name]["table"].strip(), ""]
+    return "\n".join(lines)
+
+
 def main(args) -> int:
     """``dreamstream bench``: run the chosen benchmarks, print and save the results."""
     if args.warp_error:
@@ -92,10 +103,11 @@ def main(args) -> int:
         results[name] = module.run(quick=args.quick)
         print(results[name]["table"], flush=True)
         (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+        (out / "results.md").write_text(markdown(results))
     try:
         if chart(results, out / "pipeline.png"):
             print(f"chart: {out / 'pipeline.png'}")
     except ImportError:
         print("no chart: matplotlib is not installed (pip install dreamstream[bench])")
-    print(f"results: {out / 'results.json'}")
+    print(f"results: {out / 'results.json'} and {out / 'results.md'}")
     return 0
