@@ -70,10 +70,13 @@ def report() -> dict:
     """Everything ``dreamstream info`` shows, JSON-able."""
     import keras
 
+    from dreamstream.stream.compute import dream_compute
+
     return {
         "versions": versions(),
         "keras_backend": keras.backend.backend(),
         "devices": devices(),
+        "dream_compute": dream_compute("auto"),
         "weights": weights(),
     }
 
@@ -87,6 +90,9 @@ def format_report(info: dict) -> str:
     for framework, names in info["devices"].items():
         gpu = "GPU" if any("GPU" in n.upper() or "CUDA" in n.upper() for n in names) else "no GPU"
         lines.append(f"  {framework:<18} {', '.join(names)} ({gpu})")
+    chosen = info["dream_compute"]
+    xla = "with XLA" if chosen["xla"] else "without XLA"
+    lines.append(f"dream compute:       {chosen['precision']}, {xla} (--precision auto)")
     lines.append("embedded weights:")
     lines += [f"  {k:<18} {v}" for k, v in info["weights"].items()]
     return "\n".join(lines)

@@ -14,6 +14,7 @@ import time
 
 from dreamstream.core.errors import InputError
 from dreamstream.stream import pipeline
+from dreamstream.stream.compute import dream_compute
 from dreamstream.stream.processors import make_processor
 from dreamstream.stream.settings import Settings
 from dreamstream.stream.sinks import check_output, open_sink
@@ -59,6 +60,8 @@ def render_file(
             _check_dream_size(source.size)
         processor = make_processor(mode, s)
         metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
+        if mode == "dream":  # what --precision auto chose on this machine
+            metadata["compute"] = dream_compute(s.precision)
         sink = open_sink(
             output_spec,
             source=source,
@@ -92,8 +95,7 @@ def render_file(
             output=str(sink.path or output_spec),
             warning=source.warning,
             frames_read=source.frames_read,
-            mode=mode,
-            settings=s.as_dict(),
+            **metadata,  # software, mode, settings and (dream) compute
         )
     return summary
 

@@ -29,6 +29,7 @@ def test_info_reports_versions_devices_and_weights():
     report = json.loads(result.stdout)
     assert report["versions"]["tensorflow"]
     assert any(d.startswith("CPU") for d in report["devices"]["tensorflow"])
+    assert report["dream_compute"]["precision"] in ("float32", "mixed_bfloat16")
     for name in ("vgg16", "multistyle26", "arbitrary_predict", "arbitrary_transform"):
         assert Path(report["weights"][name]).is_file(), report["weights"][name]
 
@@ -67,6 +68,7 @@ def test_dream_renders_a_clip_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["frames"] == 5 and summary["settings"]["steps"] == 2
+    assert summary["compute"]["precision"] in ("float32", "mixed_bfloat16")
     frames, rate, audio = decode(out)
     inputs, _, source_audio = decode(clip)
     assert len(frames) == 5 and rate == 25
