@@ -122,14 +122,19 @@ def _add_settings_groups(cmd, groups: tuple[str, ...]) -> None:
                 _add_setting(group, f)
 
 
-def _add_render_command(sub, name: str, text: str, examples: str, groups: tuple[str, ...]):
-    cmd = sub.add_parser(
+def _add_command(sub, name: str, text: str, examples: str) -> argparse.ArgumentParser:
+    """A subcommand whose help ends with ``examples``, kept as written."""
+    return sub.add_parser(
         name,
         help=text,
         description=text,
         epilog=examples,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def _add_render_command(sub, name: str, text: str, examples: str, groups: tuple[str, ...]):
+    cmd = _add_command(sub, name, text, examples)
     cmd.add_argument(
         "input",
         nargs="?",
@@ -160,13 +165,7 @@ def _add_live_command(sub) -> None:
     from dreamstream.stream import live
 
     text = "run a camera through dream or style in real time"
-    cmd = sub.add_parser(
-        "live",
-        help=text,
-        description=text,
-        epilog=LIVE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    cmd = _add_command(sub, "live", text, LIVE_EXAMPLES)
     cmd.add_argument(
         "source",
         nargs="?",
