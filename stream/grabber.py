@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.sources import is_camera, open_capture
+from dreamstream.stream.sources import camera_device, is_camera, open_capture
 
 log = logging.getLogger("dreamstream.stream.live")
 
@@ -51,12 +51,10 @@ class Grab:
 
 def camera_opener(spec: str) -> Callable[[], cv2.VideoCapture]:
     """A function that opens the camera ``spec`` (``camera:N``/``/dev/videoN``) with OpenCV."""
-    device = spec.removeprefix("camera:")
-    if not (device.isdigit() or device.startswith("/dev/")):
-        raise InputError(f"camera must be camera:N or /dev/videoN, got: {spec}")
+    camera_device(spec)  # a bad spec fails now, not at the first reconnect
 
     def open_camera() -> cv2.VideoCapture:
-        return open_capture(int(device) if device.isdigit() else device, spec)
+        return open_capture(spec)
 
     return open_camera
 

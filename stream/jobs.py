@@ -14,7 +14,6 @@ import time
 
 from dreamstream.core.errors import InputError
 from dreamstream.stream import pipeline
-from dreamstream.stream.compute import dream_compute
 from dreamstream.stream.processors import make_processor
 from dreamstream.stream.settings import Settings
 from dreamstream.stream.sinks import check_output, open_sink
@@ -61,7 +60,8 @@ def render_file(
         processor = make_processor(mode, s)
         metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
         if mode == "dream":  # what --precision auto chose on this machine
-            metadata["compute"] = dream_compute(s.precision)
+            used = processor.dreamer.params
+            metadata["compute"] = {"precision": used.precision, "xla": used.xla}
         sink = open_sink(
             output_spec,
             source=source,

@@ -185,10 +185,7 @@ class CameraSource(Source):
     def __init__(self, spec: str, window: Window, width):
         super().__init__(window, width)
         self.kind, self.spec = "camera", spec
-        device = spec.removeprefix("camera:")
-        if not (device.isdigit() or device.startswith("/dev/")):
-            raise InputError(f"camera must be camera:N or /dev/videoN, got: {spec}")
-        self._capture = open_capture(int(device) if device.isdigit() else device, spec)
+        self._capture = open_capture(spec)
         ok, bgr = self._capture.read()
         if not ok:
             self.close()
@@ -222,8 +219,21 @@ def is_camera(spec: str) -> bool:
     return spec.startswith("camera:") or re.fullmatch(r"/dev/video\d+", spec) is not None
 
 
-def open_capture(device: int | str, spec: str) -> cv2.VideoCapture:
-    """An opened OpenCV camera capture, or InputError naming ``spec``."""
+def camera_device(spec: str) -> int | str:
+    """What OpenCV opens for ``camera:N`` (the index) or ``/dev/videoN`` (the path).
+
+    Raises:
+        InputError: ``spec`` names no camera.
+    """
+    device = spec.removeprefix("camera:")
+    if not (device.isdigit() or device.startswith("/dev/")):
+        raise InputError(f"camera must be camera:N or /dev/videoN, got: {spec}")
+    return int(device) if device.isdigit() else device
+
+
+def open_capture(spec: str) -> cv2.VideoCapture:
+    """An opened OpenCV capture of the camera ``spec``, or InputError naming it."""
+    device = camera_device(spec)
     # OpenCV logs several lines when a camera is missing; the InputError says it once.
     previous = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
