@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from dreamstream.core import flow as coreflow
+from dreamstream.core import temporal
 from dreamstream.stream.framesource import Frame
 from dreamstream.stream.liveparts import Budget, Level, LiveStats
 
@@ -207,11 +208,11 @@ class LiveLoop:
             prev_in, prev_out = _resize(prev_in, self.size), _resize(prev_out, self.size)
         index, out, base = self.stats.frames, None, prev_out
         if self.estimator is not None and prev_in is not None and not self._reset:
-            fwd, bwd = self.estimator.pair(frame, prev_in)
-            mask = coreflow.consistency_mask(fwd, bwd)
-            if not coreflow.is_scene_cut(prev_in, frame, mask):
-                base = coreflow.warp(prev_out, fwd)
-                out = processor.next(frame, index, base, mask, coreflow.warp(prev_in, fwd))
+            motion = temporal.measure_motion(self.estimator, frame, prev_in)
+            if not motion.cut:
+                base = coreflow.warp(prev_out, motion.flow)
+                warped_in = coreflow.warp(prev_in, motion.flow)
+                out = processor.next(frame, index, base, motion.mask, warped_in)
         if out is None:
             out = processor.first(frame, index)
         out = self._crossfade(out, None if self._reset else base)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dreamstream.core import flow as coreflow
+from dreamstream.core import temporal
 from dreamstream.core.errors import InputError
 from dreamstream.stream.sources import Frame
 
@@ -152,9 +153,8 @@ class _FlowStage:
         prev, self.prev = self.prev, frame.image
         if not self.enabled or prev is None or item.skip or prev.shape != frame.image.shape:
             return item
-        item.flow, backward = self.estimator.pair(frame.image, prev)
-        item.mask = coreflow.consistency_mask(item.flow, backward)
-        item.cut = coreflow.is_scene_cut(prev, frame.image, item.mask)
+        motion = temporal.measure_motion(self.estimator, frame.image, prev)
+        item.flow, item.mask, item.cut = motion.flow, motion.mask, motion.cut
         return item
 
 

@@ -17,7 +17,7 @@ import dataclasses
 
 import numpy as np
 
-from dreamstream.core import flow as coreflow
+from dreamstream.core import temporal
 from dreamstream.stream.compute import dream_compute
 from dreamstream.stream.settings import Settings
 
@@ -57,7 +57,7 @@ class DreamProcessor:
 
     def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
         s = self.settings
-        start = coreflow.dream_start(
+        start = temporal.dream_start(
             frame, warped_out, mask, s.blend, warped_prev_in=warped_in, mode=s.carry
         )
         return self.dreamer(frame, init=start, steps=s.steps_next, seed=s.seed + index)
@@ -87,7 +87,7 @@ class StyleProcessor:
         return self.stylizer(frame)
 
     def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
-        return coreflow.temporal_blend(
+        return temporal.temporal_blend(
             self.stylizer(frame), warped_out, mask, self.settings.temporal
         )
 

@@ -36,6 +36,7 @@ import numpy as np
 from dreamstream.core import flow as F
 from dreamstream.core import measures
 from dreamstream.core.errors import InputError
+from dreamstream.core.temporal import is_scene_cut
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -154,7 +155,7 @@ def warp_error(
         totals.strength.append(measures.dream_strength([out], [inp]))
         if prev_in is not None:
             flow, mask = estimator.flow_and_mask(inp, prev_in, soft=False)
-            if skip_cuts and F.is_scene_cut(prev_in, inp, mask):
+            if skip_cuts and is_scene_cut(prev_in, inp, mask):
                 totals.cuts += 1
             else:
                 totals.add_pair([prev_in, inp], [prev_out, out], flow, mask)

@@ -1,18 +1,17 @@
-"""Optical flow, warping, occlusion masks and temporal blends."""
+"""Optical flow, warping and occlusion masks (core.flow); carries and cuts (core.temporal)."""
 
 import cv2
 import numpy as np
 import pytest
 
 from dreamstream.core.errors import InputError
-from dreamstream.core.flow import (
-    FlowEstimator,
-    consistency_mask,
+from dreamstream.core.flow import FlowEstimator, consistency_mask, warp
+from dreamstream.core.temporal import (
     dream_start,
     histogram_distance,
     is_scene_cut,
+    measure_motion,
     temporal_blend,
-    warp,
 )
 
 
@@ -196,6 +195,8 @@ def test_scene_cut_unrelated_vs_shifted():
     prev, cur = shifted_pair((3.0, 2.0))
     _, mask = estimator.flow_and_mask(cur, prev)
     assert not is_scene_cut(prev, cur, mask)
+    motion = measure_motion(estimator, cur, prev)
+    assert not motion.cut and np.array_equal(motion.mask, mask)
     # Same statistics, unrelated content: only the flow can tell.
     other = texture(96, 11)
     _, mask = estimator.flow_and_mask(other, prev)

@@ -1,0 +1,208 @@
+"""What is carried from one frame to the next: dream starts, style blends, scene cuts.
+
+Conventions are those of :mod:`dreamstream.core.flow`: frames ``uint8``
+``HxWx3`` **RGB** 0-255, float images ``float32`` RGB 0-255, flow ``HxWx2``
+(x, y) pixels **current -> previous**, masks ``HxW`` float32 in [0, 1] with
+1 = reliable. Everything here is stateless; the caller owns the previous
+frames (``dreamstream.stream.carry``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from dreamstream.core.errors import InputError
+from dreamstream.core.flow import FlowEstimator, _check_pair, consistency_mask
+
+DREAM_MODES = ("blend", "residual")
+DEFAULT_DRIFT_GUARD = 0.25
+
+
+def _check_unit(value: float, name: str) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise InputError(f"{name} must be in [0, 1], got {value}")
+    return value
+
+
+def _as_float(image: np.ndarray) -> np.ndarray:
+    return np.asarray(image, dtype=np.float32)
+
+
+def _mask3(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
+    if mask.shape != like.shape[:2]:
+        raise InputError(f"mask {mask.shape} must be HxW matching the frame {like.shape[:2]}")
+    return np.asarray(mask, dtype=np.float32)[..., None]
+
+
+def match_colour_stats(image: np.ndarray, reference: np.ndarray, strength: float) -> np.ndarray:
+    """Pull ``image``'s per-channel mean and std toward ``reference``'s.
+
+    Args:
+        image: HxWx3 float32 RGB 0-255, the image to correct.
+        reference: HxWx3 RGB 0-255 whose colour statistics are the target.
+        strength: 0 leaves ``image`` as is, 1 matches mean and std exactly.
+
+    Returns:
+        HxWx3 float32 RGB, not clipped.
+    """
+    if strength <= 0.0:
+        return image
+    axes = (0, 1)
+    mu_i, sd_i = image.mean(axes), image.std(axes)
+    ref = _as_float(reference)
+    mu_r, sd_r = ref.mean(axes), ref.std(axes)
+    mu_t = mu_i + strength * (mu_r - mu_i)
+    sd_t = sd_i + strength * (sd_r - sd_i)
+    gain = sd_t / np.maximum(sd_i, 1e-3)
+    return ((image - mu_i) * gain + mu_t).astype(np.float32)
+
+
+def dream_start(
+    frame: np.ndarray,
+    warped_prev_out: np.ndarray,
+    mask: np.ndarray,
+    blend: float,
+    *,
+    warped_prev_in: np.ndarray | None = None,
+    mode: str = "blend",
+    drift_guard: float = DEFAULT_DRIFT_GUARD,
+) -> np.ndarray:
+    """The image a dream of frame t starts from, carrying the previous dream forward.
+
+    ``mode="blend"``: ``blend * warped_prev_out + (1 - blend) * frame`` where the
+    mask is reliable, ``frame`` where it is not (the mask weights the blend).
+    ``mode="residual"``: only what the dream added is carried:
+    ``frame + blend * mask * (warped_prev_out - warped_prev_in)`` (the approach
+    of DeepDreamAnim), so the start keeps the current frame's own pixels.
+
+    Feeding each output back this way lets whatever the dream adds on every
+    frame (a brightening, a colour cast) pile up over hundreds of frames; the
+    drift guard pulls the start's per-channel mean and std back toward the
+    current frame's by ``drift_guard`` each frame.
+
+    Args:
+        frame: current input frame, HxWx3 RGB 0-255 (uint8 or float).
+        warped_prev_out: previous output warped to this frame, HxWx3 RGB 0-255.
+        mask: HxW float32 in [0, 1], 1 = reliable.
+        blend: weight of the carried dream, in [0, 1].
+        warped_prev_in: previous *input* warped to this frame; needed by "residual".
+        mode: "blend" or "residual".
+        drift_guard: strength in [0, 1] of the colour statistics correction.
+
+    Returns:
+        HxWx3 float32 RGB, 0-255.
+    """
+    _check_pair(frame, "frame", warped_prev_out, "warped previous output")
+    if mode not in DREAM_MODES:
+        raise InputError(f"dream start mode must be one of {', '.join(DREAM_MODES)}, got {mode!r}")
+    blend = _check_unit(blend, "blend")
+    drift_guard = _check_unit(drift_guard, "drift_guard")
+    alpha = blend * _mask3(mask, frame)
+    cur = _as_float(frame)
+    carried = _as_float(warped_prev_out)
+    if mode == "residual":
+        if warped_prev_in is None:
+            raise InputError("dream start mode 'residual' needs warped_prev_in")
+        _check_pair(frame, "frame", warped_prev_in, "warped previous input")
+        carried = cur + (carried - _as_float(warped_prev_in))
+    start = cur + alpha * (carried - cur)
+    start = match_colour_stats(start, cur, drift_guard)
+    return np.clip(start, 0.0, 255.0, out=start)
+
+
+def temporal_blend(
+    stylised: np.ndarray, warped_prev_out: np.ndarray, mask: np.ndarray, weight: float
+) -> np.ndarray:
+    """Style mode: mix the stylised frame with the warped previous output.
+
+    ``out = stylised + weight * mask * (warped_prev_out - stylised)``: where the
+    flow is reliable the previous output holds the texture still; elsewhere
+    the fresh stylisation shows.
+
+    Args:
+        stylised: the current frame stylised, HxWx3 RGB 0-255 (uint8 or float).
+        warped_prev_out: previous output warped to this frame, HxWx3 RGB 0-255.
+        mask: HxW float32 in [0, 1], 1 = reliable.
+        weight: the ``temporal`` weight in [0, 1]; 0 turns coherence off.
+
+    Returns:
+        HxWx3 uint8 RGB.
+    """
+    _check_pair(stylised, "stylised frame", warped_prev_out, "warped previous output")
+    alpha = _check_unit(weight, "temporal weight") * _mask3(mask, stylised)
+    new = _as_float(stylised)
+    out = new + alpha * (_as_float(warped_prev_out) - new)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def histogram_distance(a: np.ndarray, b: np.ndarray, bins: int = 32) -> float:
+    """Colour histogram change between two RGB uint8 frames, 0 (same) to 1 (disjoint).
+
+    The mean over R, G, B of the Hellinger (Bhattacharyya) distance of
+    ``bins``-bin histograms; it ignores where things are, so motion barely
+    moves it while a change of scene does.
+    """
+    dists = []
+    for c in range(3):
+        ha, hb = (
+            cv2.calcHist([np.ascontiguousarray(x[..., c])], [0], None, [bins], [0, 256])
+            for x in (a, b)
+        )
+        dists.append(cv2.compareHist(ha, hb, cv2.HISTCMP_BHATTACHARYYA))
+    return float(np.mean(dists))
+
+
+def is_scene_cut(
+    prev_frame: np.ndarray,
+    cur_frame: np.ndarray,
+    mask: np.ndarray,
+    *,
+    min_reliable: float = 0.3,
+    max_hist_distance: float = 0.35,
+) -> bool:
+    """Whether the temporal state should be reset between these two input frames.
+
+    A cut is declared when less than ``min_reliable`` of the mask is reliable
+    (the flow found no consistent correspondence), or when the colour
+    histograms differ by more than ``max_hist_distance`` (see
+    :func:`histogram_distance`).
+
+    Args:
+        prev_frame, cur_frame: uint8 HxWx3 RGB input frames.
+        mask: their consistency mask, HxW float32 in [0, 1].
+    """
+    _check_pair(prev_frame, "previous frame", cur_frame, "current frame")
+    _mask3(mask, cur_frame)
+    if float(np.mean(mask)) < min_reliable:
+        return True
+    return histogram_distance(prev_frame, cur_frame) > max_hist_distance
+
+
+@dataclass(frozen=True)
+class Motion:
+    """What the flow between two consecutive input frames says.
+
+    Attributes:
+        flow: ``HxWx2`` float32 (x, y), current -> previous input.
+        mask: ``HxW`` float32 in [0, 1], 1 = reliable (soft consistency mask).
+        cut: a scene cut: nothing should be carried across it.
+    """
+
+    flow: np.ndarray
+    mask: np.ndarray
+    cut: bool
+
+
+def measure_motion(estimator: FlowEstimator, cur: np.ndarray, prev: np.ndarray) -> Motion:
+    """Flow, consistency mask and scene-cut decision for input frames ``prev`` -> ``cur``.
+
+    The one place that turns two input frames (uint8 HxWx3 RGB) into what a
+    temporal carry needs; the file pipeline and live mode both call it.
+    """
+    forward, backward = estimator.pair(cur, prev)
+    mask = consistency_mask(forward, backward)
+    return Motion(forward, mask, is_scene_cut(prev, cur, mask))
