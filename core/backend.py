@@ -64,6 +64,53 @@ def compile_forward(model: keras.Model, *, xla: bool = True) -> Callable:
     raise RuntimeError(f"unsupported Keras backend: {name}")
 
 
+def compile_function(fn: Callable, *, xla: bool = True) -> Callable:
+    """``fn`` (written in ``keras.ops``) compiled for the active backend, one trace per input shape.
+
+    TensorFlow: ``tf.function`` (with XLA when ``xla``); JAX: ``jax.jit``; torch:
+    ``fn`` itself, run eagerly. Arguments must be tensors or arrays (no Python
+    numbers that change between calls, or each value would trace anew). The
+    result's ``trace_count()`` says how many times it has been traced (TF) or
+    compiled (JAX) so far.
+    """
+    name = backend_name()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        compiled = tf.function(fn, jit_compile=xla)
+        compiled.trace_count = compiled.experimental_get_tracing_count
+        return compiled
+    if name == "jax":
+        import jax
+
+        jitted = jax.jit(fn)
+
+        def run(*args):
+            return jitted(*args)
+
+        run.trace_count = jitted._cache_size
+        return run
+    if name == "torch":
+
+        def eager(*args):
+            return fn(*args)
+
+        eager.trace_count = lambda: 0
+        return eager
+    raise RuntimeError(f"unsupported Keras backend: {name}")
+
+
+def shift_argument(shift) -> object:
+    """A roll shift ``(dy, dx)`` as :func:`compile_function` bodies take it.
+
+    A device array on TensorFlow and JAX, so a new shift does not trace again;
+    a tuple of ints on torch, whose ``roll`` accepts nothing else.
+    """
+    if backend_name() == "torch":
+        return tuple(int(s) for s in shift)
+    return np.asarray(shift, dtype=np.int32)
+
+
 def to_numpy(x) -> np.ndarray:
     """A backend tensor (or nested list of them) as NumPy."""
     if isinstance(x, list | tuple):

@@ -209,6 +209,7 @@ class Dreamer:
         self.min_side = max(int(backbone.min_size), MIN_SIDE)
         model = _with_precision(backbone.model, self.params.precision)
         self._grad = backend.compile_input_gradient(model, self._loss, xla=self.params.xla)
+        self._step = backend.compile_function(self._step_body, xla=self.params.xla)
 
     def traces(self) -> int:
         """How often the gradient was traced (TF) or compiled (JAX) so far.
@@ -216,7 +217,7 @@ class Dreamer:
         Once every frame size has been dreamt, this stays constant: later
         frames reuse the compiled step.
         """
-        return int(self._grad.trace_count())
+        return int(self._grad.trace_count()) + int(self._step.trace_count())
 
     def _loss(self, outputs, x):
         return self.objective(dict(zip(self.layers, outputs, strict=True)), x)
@@ -239,6 +240,7 @@ class Dreamer:
         init: np.ndarray | None = None,
         steps: int | None = None,
         seed: int | None = None,
+        octaves: int | None = None,
     ) -> np.ndarray:
         """Dream one frame.
 
@@ -249,6 +251,8 @@ class Dreamer:
                 default: the frame itself.
             steps: steps per octave instead of ``params.steps``.
             seed: seed of the rolls instead of ``params.seed``.
+            octaves: pyramid levels instead of ``params.octaves``; the finest
+                levels are kept, so fewer octaves dream only at the larger sizes.
 
         Returns:
             uint8 RGB ``HxWx3``, the size of ``image``.
@@ -257,12 +261,15 @@ class Dreamer:
         h, w = rgb.shape[:2]
         start = rgb.astype("float32") if init is None else _check_init(init, (h, w))
         steps = self.params.steps if steps is None else int(steps)
+        octaves = self.params.octaves if octaves is None else int(octaves)
         if steps < 0:
             raise InputError(f"steps must be >= 0, got {steps}")
+        if octaves < 1:
+            raise InputError(f"octaves must be >= 1, got {octaves}")
         rng = np.random.default_rng(self.params.seed if seed is None else seed)
         work = _working_size(h, w, self.min_side)
         img = _resize(ops.convert_to_tensor(start), work, antialias=False)
-        sizes = octave_sizes(*work, self.params.octaves, self.params.octave_scale, self.min_side)
+        sizes = octave_sizes(*work, octaves, self.params.octave_scale, self.min_side)
         img, details = laplacian_pyramid(img, sizes)
         for k in reversed(range(len(sizes))):
             if k < len(sizes) - 1:
@@ -273,17 +280,26 @@ class Dreamer:
 
     def _ascend(self, img, steps: int, rng: np.random.Generator):
         """``steps`` jittered, tiled, normalised gradient steps on one level."""
-        p = self.params
+        jitter = self.params.jitter
         img = ops.clip(img, 0.0, 255.0)
         for _ in range(steps):
-            shift = [int(s) for s in rng.integers(-p.jitter, p.jitter + 1, size=2)]
-            rolled = ops.roll(img, shift, axis=(0, 1)) if any(shift) else img
-            _, grad = tiled_gradient(self._grad, rolled, p.tile, p.tile_batch)
-            if any(shift):
-                grad = ops.roll(grad, [-s for s in shift], axis=(0, 1))
-            grad = grad / (ops.mean(ops.abs(grad)) + 1e-8)
-            img = ops.clip(img + p.step_size * grad, 0.0, 255.0)
+            shift = rng.integers(-jitter, jitter + 1, size=2)
+            img = self._step(img, backend.shift_argument(shift), backend.shift_argument(-shift))
         return img
+
+    def _step_body(self, img, shift, back):
+        """One step: roll by ``shift``, tiled gradient, roll by ``back``, normalise, move, clip.
+
+        Compiled as a whole (see ``__init__``): on a GPU one dispatch per step
+        instead of one per operation, and the shift is an argument, so a new
+        roll does not trace again.
+        """
+        p = self.params
+        rolled = ops.roll(img, shift, axis=(0, 1))
+        _, grad = tiled_gradient(self._grad, rolled, p.tile, p.tile_batch)
+        grad = ops.roll(grad, back, axis=(0, 1))
+        grad = grad / (ops.mean(ops.abs(grad)) + 1e-8)
+        return ops.clip(img + p.step_size * grad, 0.0, 255.0)
 
 
 def _check_init(init: np.ndarray, size: tuple) -> np.ndarray:

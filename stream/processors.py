@@ -27,8 +27,9 @@ class DreamProcessor:
 
     Frames after the first start their ascent from the warped previous dream
     (blended with the current frame where the flow is reliable) and take
-    ``steps_next`` steps per octave instead of ``steps``: the carried dream
-    already holds the pattern, so fewer steps keep it alive. Each frame's jitter
+    ``steps_next`` steps per octave instead of ``steps``, on the finest
+    ``octaves_next`` levels: the carried dream already holds the pattern, so
+    fewer steps (and no coarse levels) keep it alive. Each frame's jitter
     is seeded with ``seed + index``, so a resumed render equals an uninterrupted one.
     """
 
@@ -60,7 +61,9 @@ class DreamProcessor:
         start = temporal.dream_start(
             frame, warped_out, mask, s.blend, warped_prev_in=warped_in, mode=s.carry
         )
-        return self.dreamer(frame, init=start, steps=s.steps_next, seed=s.seed + index)
+        return self.dreamer(
+            frame, init=start, steps=s.steps_next, seed=s.seed + index, octaves=s.octaves_next
+        )
 
 
 def _guide_term(backbone, path: str):

@@ -106,6 +106,14 @@ class Settings:
             "ascent steps per octave for frames that start from the carried dream", "dream"
         ),
     )
+    octaves_next: int | None = field(
+        default=None,
+        metadata=_opt(
+            "pyramid levels for frames that start from the carried dream (the finest are "
+            "kept: the carried dream already holds the coarse pattern); default: --octaves",
+            "dream",
+        ),
+    )
     step_size: float = field(
         default=_DP.step_size, metadata=_opt("mean pixel change per step (0-255 units)", "dream")
     )
@@ -163,6 +171,8 @@ class Settings:
         _check_range("strength", self.strength, 0, 1)
         _check_range("crf", self.crf, 0, 51)
         _check_range("steps_next", self.steps_next, 0, None)
+        if self.octaves_next is not None and self.octaves_next < 1:
+            raise InputError(f"--octaves-next must be >= 1, got {self.octaves_next}")
         for name in ("width", "frames"):
             value = getattr(self, name)
             if value is not None and value < 2:
