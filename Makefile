@@ -14,7 +14,7 @@ DEMO_OUT ?= out/demo.mp4
 # On a CPU the demo uses a light preset at 320 px so that it ends in minutes.
 DEMO_FLAGS ?= $(if $(filter 1,$(GPU)),,--preset subtle --width 320)
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test demo bench gpu-kit bench-gpu lint clean
 
 install: $(STAMP)
 
@@ -37,6 +37,32 @@ demo: install
 bench: install
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS),bench]"
 	$(VENV)/bin/dreamstream bench --all --out bench-results
+
+# GPU figures on a machine with JAX on CUDA and no TensorFlow, weights wheels or
+# network (see stream/bench/gpu.py). Here: `make gpu-kit` fills the git-ignored
+# .whl/ with the wheels it lacks (Python 3.12) and the weights; carry .whl there
+# and run `make bench-gpu GPU_OUT=folder` (python3 is the machine's own Python).
+GPU_WHEELS := keras==3.15.1 namex==0.1.0 optree==0.20.0 av==18.1.0
+GPU_PYTHON ?= python3
+GPU_SITE   ?= /tmp/dreamstream-gpu
+GPU_OUT    ?= bench-results
+GPU_FLAGS  ?=
+
+gpu-kit: install
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+	  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+	  --platform manylinux2014_x86_64 -d .whl $(GPU_WHEELS)
+	$(PY) -m dreamstream.stream.bench.gpu kit .whl
+
+bench-gpu:
+	$(GPU_PYTHON) -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+	  --target $(GPU_SITE) .whl/*.whl
+	mkdir -p $(GPU_SITE)/dreamstream
+	ln -sfn $(CURDIR)/core $(GPU_SITE)/dreamstream/core
+	ln -sfn $(CURDIR)/stream $(GPU_SITE)/dreamstream/stream
+	ln -sfn $(CURDIR)/samples/presets $(GPU_SITE)/dreamstream/presets
+	PYTHONPATH=$(GPU_SITE) KERAS_BACKEND=jax DREAMSTREAM_OFFLINE=1 PYTHONUNBUFFERED=1 \
+	  $(GPU_PYTHON) -m dreamstream.stream.bench.gpu run --out $(GPU_OUT) $(GPU_FLAGS)
 
 lint: install
 	$(VENV)/bin/ruff check core stream tests samples docs

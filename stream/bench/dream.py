@@ -9,7 +9,9 @@ re-injection). The engine runs twice: as shipped (``--precision auto``) and
 forced to float32. All run on the same machine, backbone, layers, octaves,
 tile and steps; the table gives frames per second, the ratio to the
 baseline, dream strength (mean |output - input| / 255) and the peak resident
-memory of one 4K step, each measured in a fresh process.
+memory of one 4K step, each measured in a fresh process. Last, a video end
+to end (:mod:`dreamstream.stream.bench.dreamvideo`): the flow-carried engine
+against the tutorial per frame on the sample clip.
 
 Run: ``python -m dreamstream.stream.bench.dream [--quick]``.
 """
@@ -226,6 +228,7 @@ def run(quick: bool = False) -> dict:
         for name in engines:
             row[name]["vs_baseline"] = row[name]["fps"] / row["baseline"]["fps"]
         rows.append(row)
+    video = _video(baseline_step[0], quick)
     mem_w, mem_h = cfg["memory"]
     memory = {name: peak_memory(name, mem_w, mem_h) for name in engines}
     result = {
@@ -240,9 +243,19 @@ def run(quick: bool = False) -> dict:
         "device": "gpu" if gpu_visible() else "cpu",
         "sizes": rows,
         "memory": {"size": f"{mem_w}x{mem_h}", "octaves": 1, "steps": 1, **memory},
+        "video": video,
     }
     result["table"] = _table(result)
     return result
+
+
+def _video(step_size: float, quick: bool) -> dict:
+    """The end-to-end video comparison (:mod:`dreamstream.stream.bench.dreamvideo`)."""
+    from dreamstream.stream.bench import dreamvideo
+    from dreamstream.stream.weights.dream import load_backbone
+
+    tutorial = TutorialDream(load_backbone(BACKBONE, layers=(LAYER,)).model, TILE)
+    return dreamvideo.run(LAYER, tutorial, step_size, quick=quick)
 
 
 def _compute(precision: str) -> str:
@@ -281,6 +294,7 @@ def _table(result: dict) -> str:
                 f"| {name} | {m['peak_rss_mib']:.0f} | {m['loaded_rss_mib']:.0f} "
                 f"| {m['seconds']:.1f} |"
             )
+    lines += ["", result["video"]["table"]]
     return "\n".join(lines)
 
 
