@@ -11,8 +11,8 @@ GPU    ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
 EXTRAS := test$(if $(filter 1,$(GPU)),$(comma)gpu)
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_OUT ?= out/demo.mp4
-# On a CPU the demo uses a light preset at 320 px so that it ends in minutes.
-DEMO_FLAGS ?= $(if $(filter 1,$(GPU)),,--preset subtle --width 320)
+# On a CPU the demo uses the demo preset (320 px, one step per carried frame): about a minute.
+DEMO_FLAGS ?= $(if $(filter 1,$(GPU)),,--preset demo)
 
 .PHONY: install test demo bench gpu-kit bench-gpu lint clean
 
@@ -46,6 +46,7 @@ GPU_WHEELS := keras==3.15.1 namex==0.1.0 optree==0.20.0 av==18.1.0
 GPU_PYTHON ?= python3
 GPU_SITE   ?= /tmp/dreamstream-gpu
 GPU_OUT    ?= bench-results
+GPU_WHEEL_FILES ?= .whl/*.whl
 GPU_FLAGS  ?=
 
 gpu-kit: install
@@ -56,7 +57,7 @@ gpu-kit: install
 
 bench-gpu:
 	$(GPU_PYTHON) -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-	  --target $(GPU_SITE) .whl/*.whl
+	  --target $(GPU_SITE) $(GPU_WHEEL_FILES)
 	mkdir -p $(GPU_SITE)/dreamstream
 	ln -sfn $(CURDIR)/core $(GPU_SITE)/dreamstream/core
 	ln -sfn $(CURDIR)/stream $(GPU_SITE)/dreamstream/stream

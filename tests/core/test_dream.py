@@ -132,6 +132,16 @@ def test_later_frames_of_one_size_do_not_retrace(tiny):
     assert second.shape == (40, 72, 3) and dreamer.traces() == traced
 
 
+def test_octaves_per_call_keep_the_finest_levels(tiny):
+    image = picture(40, 48)
+    three = Dreamer(tiny, "c2", DreamParams(octaves=3, steps=2, tile=64, jitter=4))
+    one = Dreamer(tiny, "c2", DreamParams(octaves=1, steps=2, tile=64, jitter=4))
+    assert np.array_equal(three(image, octaves=1), one(image))  # only the full-size level
+    assert not np.array_equal(three(image), one(image))
+    with pytest.raises(InputError, match="octaves must be >= 1, got 0"):
+        three(image, octaves=0)
+
+
 def test_init_is_the_start_image(tiny):
     dreamer, image = Dreamer(tiny, "c2", FAST), picture(32, 40)
     init = np.full((32, 40, 3), 100.4, np.float32)

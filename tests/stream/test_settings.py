@@ -26,7 +26,8 @@ def test_shipped_presets_load_and_differ():
     presets = S.list_presets()
     assert {"subtle", "classic", "deep", "eyes"} <= set(presets)
     loaded = {name: S.resolve(preset=name) for name in presets}
-    assert len({(s.layers, s.octaves, s.steps) for s in loaded.values()}) == len(loaded)
+    looks = {(s.layers, s.octaves, s.steps, s.steps_next, s.octaves_next) for s in loaded.values()}
+    assert len(looks) == len(loaded)
 
 
 def test_precedence_preset_then_config_then_flags(tmp_path):
@@ -44,6 +45,7 @@ def test_precedence_preset_then_config_then_flags(tmp_path):
     [
         ({"octaves": 0}, "octaves must be >= 1, got 0"),
         ({"steps": -1}, "steps must be >= 0, got -1"),
+        ({"octaves_next": 0}, "--octaves-next must be >= 1, got 0"),
         ({"style": "26"}, "style index must be 0-25, got 26"),
         ({"style": "3:x"}, "bad weight 'x'"),
         ({"style": "cat"}, "--style must be"),
