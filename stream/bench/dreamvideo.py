@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 CLIP = Path(__file__).resolve().parents[2] / "samples" / "clip.mp4"
-FULL = {"width": 320, "frames": 24, "octaves": 4, "steps": 10}
+FULL = {"width": 256, "frames": 32, "octaves": 4, "steps": 10}
 QUICK = {"width": 96, "frames": 4, "octaves": 2, "steps": 1}
 
 
