@@ -28,12 +28,14 @@ from fractions import Fraction
 from pathlib import Path
 
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import MAX_PIXELS
 from dreamstream.stream.io.frame import Frame, NullSink, Sink, Source, resize, target_size
 from dreamstream.stream.io.images import (
     DEFAULT_IMAGE_FPS,
     ImageSequenceSink,
     ImageSequenceSource,
     ImageSink,
+    check_resume,
     read_image,
     to_rgb8,
 )
@@ -68,6 +70,8 @@ __all__ = [
     "Source",
     "Window",
     "check_output",
+    "check_resume",
+    "check_sink",
     "existing_indices",
     "input_kind",
     "is_camera",
@@ -95,6 +99,7 @@ def open_source(
     width: int | None = None,
     fps=None,
     timeout: float = 10.0,
+    max_pixels: int = MAX_PIXELS,
 ) -> Source:
     """Open a video file, image folder/pattern, image, camera or URL.
 
@@ -107,6 +112,8 @@ def open_source(
         width: resize to this even width, keeping the aspect ratio.
         fps: frame rate of image sequences (default 25); ignored by other kinds.
         timeout: seconds to wait for a URL to connect or send data.
+        max_pixels: refuse frames larger than this, before any is decoded (files and
+            URLs; images judged from their headers), and a ``width`` that would make them.
 
     Returns:
         A :class:`Source`; use it in a ``with`` block and iterate it once.
@@ -125,19 +132,19 @@ def open_source(
     if kind == "url":
         from dreamstream.stream.io.video import VideoSource
 
-        return VideoSource(text, window, width, url=True, timeout=timeout)
+        return VideoSource(text, window, width, url=True, timeout=timeout, max_pixels=max_pixels)
     path = Path(text)
     if "%" not in path.name and not path.exists():
         raise InputError(f"input not found: {text}")
     if kind == "images":
-        return ImageSequenceSource(text, window, width, fps)
+        return ImageSequenceSource(text, window, width, fps, max_pixels=max_pixels)
     if path.stat().st_size == 0:
         raise InputError(f"input is an empty file: {text}")
     if kind == "image":
-        return ImageSequenceSource(text, window, width, fps, single=True)
+        return ImageSequenceSource(text, window, width, fps, single=True, max_pixels=max_pixels)
     from dreamstream.stream.io.video import VideoSource
 
-    return VideoSource(text, window, width, url=False, timeout=timeout)
+    return VideoSource(text, window, width, url=False, timeout=timeout, max_pixels=max_pixels)
 
 
 def sink_options(source: Source) -> dict:
@@ -151,6 +158,25 @@ def sink_options(source: Source) -> dict:
         "count": source.count,
         "audio_from": audio,
     }
+
+
+def check_sink(spec, options: dict, *, overwrite: bool = False, resume: bool = False) -> None:
+    """Everything :func:`open_sink` would refuse, checked without creating anything.
+
+    Args:
+        spec: the output spec.
+        options: what :func:`sink_options` says of the source.
+        overwrite, resume: as for :func:`open_sink`.
+
+    Raises:
+        InputError: see :func:`check_output`; also audio the video output cannot hold.
+    """
+    check_output(spec, options.get("input_spec"), overwrite, resume=resume, count=options.get("count"))
+    kind, path = output_kind(spec)
+    if kind == "video" and options.get("audio_from") is not None:
+        from dreamstream.stream.io.video import check_audio
+
+        check_audio(path, Path(options["audio_from"]))
 
 
 def open_sink(
