@@ -62,7 +62,8 @@ def render_file(
     with open_source(input_spec, **window, max_pixels=s.max_pixels) as source:
         # Everything that can be refused is refused here, before any model loads.
         options = sink_options(source)
-        check_sink(output_spec, options, overwrite=overwrite, resume=resume)
+        encoder = {"crf": s.crf, "preset": s.encoder_preset}
+        check_sink(output_spec, options, overwrite=overwrite, resume=resume, **encoder)
         if resume:
             check_resume(output_spec, mode, s.as_dict())
         if mode == "dream":
@@ -76,8 +77,7 @@ def render_file(
         sink = open_sink(
             output_spec,
             **options,
-            crf=s.crf,
-            preset=s.encoder_preset,
+            **encoder,
             metadata=metadata,
             overwrite=overwrite,
             resume=resume,

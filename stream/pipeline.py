@@ -302,8 +302,8 @@ def run(
     writer.start()
     try:
         with StopOnSignal(stop) as signals:
-            _feed(render(source, processor, stats=stats, stop=stop, **options), encoded, errors,
-                  lambda: progress and progress(stats), stop)  # fmt: skip
+            frames = render(source, processor, stats=stats, stop=stop, **options)
+            _feed(frames, encoded, errors, lambda: progress and progress(stats), stop)
             signals.finalising()
             _put_or_fail(encoded, _END, errors)
             writer.join()

@@ -160,22 +160,35 @@ def sink_options(source: Source) -> dict:
     }
 
 
-def check_sink(spec, options: dict, *, overwrite: bool = False, resume: bool = False) -> None:
+def check_sink(
+    spec,
+    options: dict,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    crf: int = 18,
+    preset: str = "medium",
+) -> None:
     """Everything :func:`open_sink` would refuse, checked without creating anything.
 
     Args:
         spec: the output spec.
         options: what :func:`sink_options` says of the source.
-        overwrite, resume: as for :func:`open_sink`.
+        overwrite, resume, crf, preset: as for :func:`open_sink`.
 
     Raises:
-        InputError: see :func:`check_output`; also audio the video output cannot hold.
+        InputError: see :func:`check_output`; also encoder settings a video cannot
+            use (``crf = true``, a preset VP9 lacks) and audio it cannot hold.
     """
-    check_output(spec, options.get("input_spec"), overwrite, resume=resume, count=options.get("count"))
+    count = options.get("count")
+    check_output(spec, options.get("input_spec"), overwrite, resume=resume, count=count)
     kind, path = output_kind(spec)
-    if kind == "video" and options.get("audio_from") is not None:
-        from dreamstream.stream.io.video import check_audio
+    if kind != "video":
+        return
+    from dreamstream.stream.io.video import check_audio, encoder_options
 
+    encoder_options(VIDEO_CODECS[path.suffix.lower()], crf, preset)
+    if options.get("audio_from") is not None:
         check_audio(path, Path(options["audio_from"]))
 
 

@@ -30,7 +30,8 @@ URL_SCHEMES = (
 )
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9"}
-VIDEO_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}  # FFmpeg's names
+# FFmpeg's muxer names, given when a video is written through a file object.
+VIDEO_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 IMAGE_OUTPUTS = IMAGE_EXTENSIONS
 DEFAULT_PATTERN = "%05d.png"
 

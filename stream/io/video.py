@@ -197,7 +197,7 @@ class VideoSink(Sink):
 
         super().__init__()
         self.path, self.fps = path, Fraction(fps)
-        self._options = _encoder_options(VIDEO_CODECS[path.suffix.lower()], crf, preset)
+        self._options = encoder_options(VIDEO_CODECS[path.suffix.lower()], crf, preset)
         self._tb = time_base
         self._video = self._audio_in = self._audio_out = None
         self._offset = self._last_pts = self._end = self._out = self._file = self._tmp = None
@@ -394,7 +394,12 @@ def check_audio(path: Path, audio_from: Path) -> None:
             trial.close()
 
 
-def _encoder_options(codec: str, crf: int, preset: str) -> tuple[str, dict]:
+def encoder_options(codec: str, crf: int, preset: str) -> tuple[str, dict]:
+    """FFmpeg options for ``codec`` from a CRF and an x264 preset name.
+
+    Raises:
+        InputError: ``crf`` is not an integer 0-63, or VP9 has no match for ``preset``.
+    """
     if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 63:
         raise InputError(f"crf must be an integer from 0 to 63, got: {crf!r}")
     if codec == "libx264":

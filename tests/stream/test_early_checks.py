@@ -72,6 +72,7 @@ def media(tmp_path_factory) -> Path:
     (folder / "notes.png").write_text("not a picture\n")
     write_png_header_only(folder / "huge.png", 8000, 4500)  # 36 Mpx, over 8K's 33.2 Mpx
     (folder / "config.d").mkdir()
+    (folder / "crf.toml").write_text("crf = true\n")
     return folder
 
 
@@ -90,6 +91,12 @@ EARLY = {
         "2 frames",
     ),
     "webm with aac": ("style {m}/sound.mp4 -o {o}/out.webm", "audio", "out.webm"),
+    "crf = true in a config": ("style {m}/clip.mp4 -o {o}/out.mp4 --config {m}/crf.toml", "crf"),
+    "webm with an x264-only preset": (
+        "style {m}/clip.mp4 -o {o}/out.webm --encoder-preset slow",
+        "preset",
+        "slow",
+    ),
     "sheet of a video": ("style {m}/clip.mp4 --sheet -o {o}/sheet.jpg", "--sheet", "clip.mp4"),
     "missing style image": (
         "style {m}/clip.mp4 -o {o}/out.mp4 --style-image {m}/gone.png",
@@ -163,8 +170,8 @@ def test_existing_folder_named_like_a_video_is_refused(capsys, media, tmp_path, 
 
 
 def test_one_frame_gives_one_image(capsys, media, tmp_path, negative):
-    status, _, err = run_cli(capsys, "style", media / "clip.mp4", "-o", tmp_path / "one.png",
-                             "--frames", "1", "--quiet")  # fmt: skip
+    argv = ["style", media / "clip.mp4", "-o", tmp_path / "one.png", "--frames", "1", "--quiet"]
+    status, _, err = run_cli(capsys, *argv)
     assert status == 0, err
     assert [p.name for p in tmp_path.iterdir()] == ["one.png"]
     assert cv2.imread(str(tmp_path / "one.png")).shape == (H, W, 3)
@@ -189,9 +196,16 @@ def test_pixel_limit_can_be_raised(capsys, media, tmp_path, negative):
 
 def test_refusals_import_no_framework(media, tmp_path):
     """Several refusals in one process: each exits 2, and Keras/TensorFlow never load."""
-    cases = [EARLY[name][0] for name in ("webm with aac", "sheet of a video", "missing guide",
-                                         "start past the end of an mkv", "end 0",
-                                         "output folder cannot be made", "width over the pixel limit")]  # fmt: skip
+    names = (
+        "webm with aac",
+        "sheet of a video",
+        "missing guide",
+        "start past the end of an mkv",
+        "end 0",
+        "output folder cannot be made",
+        "width over the pixel limit",
+    )
+    cases = [EARLY[name][0] for name in names]
     argvs = [[w.format(m=media, o=tmp_path) for w in line.split()] for line in cases]
     script = (
         "import json, sys\n"

@@ -15,6 +15,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dreamstream.stream import jobs
@@ -54,8 +55,12 @@ def test_symlink_at_the_old_temporary_name_is_not_followed(capsys, clip, tmp_pat
     final = tmp_path / name
     final.parent.mkdir(exist_ok=True)
     written = final.parent / (final.name % 0 if "%" in name else final.name)
-    for old in (f".{final.stem}.partial{final.suffix}", f".{written.name}.partial",
-                f".dreamstream-0-{N - 1}.json.partial"):  # fmt: skip
+    old_names = (
+        f".{final.stem}.partial{final.suffix}",  # the video sink's
+        f".{written.name}.partial",  # the image sinks'
+        f".dreamstream-0-{N - 1}.json.partial",  # the sidecar's
+    )
+    for old in old_names:
         (final.parent / old).symlink_to(victim)
     extra = ["--frames", "1"] if name == "out.png" else []
     status, err = render(capsys, clip, final, *extra)
@@ -70,7 +75,7 @@ def test_temporary_files_are_unique_and_fit_the_name_limit(tmp_path):
     made = sorted(p for p in tmp_path.iterdir() if p.name.startswith("."))
     assert len(made) == 2 and all(len(p.name.encode()) <= 255 for p in made)
     for sink in (first, second):
-        sink.write(Frame(__import__("numpy").zeros((H, W, 3), "uint8"), 0))
+        sink.write(Frame(np.zeros((H, W, 3), np.uint8), 0))
     first.close()
     second.abort()
     assert [p.name for p in tmp_path.iterdir()] == [long_name.name]
