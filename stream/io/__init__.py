@@ -8,7 +8,8 @@ URLs and ``None`` for image sequences and cameras; nothing here re-times a
 frame. Sinks take output frames in the same convention; video files keep the
 frames' timestamps and copy the source's audio.
 
-Modules, lowest floor first: :mod:`.positions` (start/end/frames),
+Modules, lowest floor first: :mod:`.files` (output files written through
+unique temporary files), :mod:`.positions` (start/end/frames),
 :mod:`.specs` (what a spec names; output checks), :mod:`.frame` (``Frame``,
 the ``Source`` and ``Sink`` bases, resizing), then one module per medium:
 :mod:`.images`, :mod:`.video`, :mod:`.camera`, :mod:`.window`. This package

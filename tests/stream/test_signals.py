@@ -103,3 +103,29 @@ def test_sigterm_during_start_up_exits_130(clip, tmp_path):
     assert status == 130, (status, err)
     assert err.strip().splitlines() == ["dreamstream: interrupted"]
     assert not out.parent.exists()
+
+
+def test_second_ctrl_c_while_live_closes_keeps_the_recording(clip, tmp_path, monkeypatch):
+    """Live mode: Ctrl-C stops the show; a second one while the recording closes keeps it."""
+    from dreamstream.stream import cli, processors, settings
+    from dreamstream.stream.carry import as_processor
+    from dreamstream.stream.live import command, recorder
+
+    monkeypatch.setattr(processors, "make_processor", lambda mode, s: as_processor(Model(2, 1)))
+    real_close = recorder.Recorder.close
+
+    def close(self):
+        interrupt()
+        real_close(self)
+
+    monkeypatch.setattr(recorder.Recorder, "close", close)
+    rec = tmp_path / "rec.mp4"
+    argv = ["live", str(clip), "--mode", "style", "--loop", "-o", str(rec), "--no-window"]
+    args = cli.build_parser().parse_args([*argv, "--quiet"])
+    try:
+        status = command.main(args, settings.resolve())
+    except KeyboardInterrupt:
+        pytest.fail("a second Ctrl-C undid the recording")
+    assert status == 130
+    assert count_frames(rec) >= 1
+    assert [p.name for p in tmp_path.iterdir()] == ["rec.mp4"]
