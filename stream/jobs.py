@@ -58,8 +58,7 @@ def render_file(
         InputError: bad input, output or settings (nothing is created).
     """
     s = settings
-    window = {"start": s.start, "end": s.end, "frames": s.frames, "width": s.width}
-    with open_source(input_spec, **window, max_pixels=s.max_pixels) as source:
+    with open_source(input_spec, **s.source_options()) as source:
         # Everything that can be refused is refused here, before any model loads.
         options = sink_options(source)
         encoder = {"crf": s.crf, "preset": s.encoder_preset}

@@ -217,6 +217,16 @@ class Settings:
             seed=self.seed,
         )
 
+    def source_options(self) -> dict:
+        """What ``open_source`` takes from these settings: the frame range, width and limit."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "frames": self.frames,
+            "width": self.width,
+            "max_pixels": self.max_pixels,
+        }
+
     def replace(self, **changes) -> Settings:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)

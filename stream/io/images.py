@@ -249,8 +249,9 @@ class ImageSink(Sink):
         super().write(frame)
 
 
-# Settings that may differ between the parts of one image-sequence render.
-_PER_PART = frozenset({"start", "end", "frames", "crf", "encoder_preset"})
+# Settings that may differ between the parts of one image-sequence render (they do not
+# change a frame).
+_PER_PART = frozenset({"start", "end", "frames", "crf", "encoder_preset", "max_pixels"})
 
 
 def check_resume(spec, mode: str, settings: dict) -> None:

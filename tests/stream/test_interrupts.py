@@ -1,4 +1,4 @@
-"""Signals (issue 11, faults 7 and 12): what was rendered survives a second Ctrl-C,
+"""Interrupts (issue 11, faults 7 and 12): what was rendered survives a second Ctrl-C,
 and SIGTERM before the render starts exits 130 like Ctrl-C.
 
 Real signals are sent to the process itself (in-process tests) or to a child
