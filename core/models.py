@@ -12,7 +12,7 @@ scale) is applied inside its Keras model, in one place per backbone:
 
 The model outputs a list of NHWC ``float32`` activations, one per requested
 layer, in the order asked for. Builders take weights already in memory
-(arrays, a Keras network, GraphDef bytes); ``dreamstream.stream.models`` reads files.
+(arrays, a Keras network, GraphDef bytes); ``dreamstream.stream.weights.dream`` reads files.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 from keras import ops
 
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import BACKBONES, POOLINGS
 
-BACKBONES: tuple[str, ...] = ("vgg16", "vgg16-hed", "inception_v3", "googlenet")
 # Backbones built by build_vgg16; they differ only in their weights.
 VGG16_BACKBONES: tuple[str, ...] = ("vgg16", "vgg16-hed")
 
@@ -39,8 +39,6 @@ DEFAULT_LAYERS: dict[str, dict[str, float]] = {
     "inception_v3": {"mixed3": 1.0, "mixed5": 1.5},
     "googlenet": {"mixed4c": 1.0},
 }
-
-POOLINGS: tuple[str, ...] = ("max", "avg")
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,7 @@ def test_rolled_tiles_leave_no_seam(tiny):
 
 @pytest.fixture(scope="module", params=["vgg16", "vgg16-hed"])
 def vgg16(request):
-    from dreamstream.stream.models import load_backbone
+    from dreamstream.stream.weights.dream import load_backbone
 
     try:
         return load_backbone(request.param, layers=("block3_conv3",))

@@ -15,7 +15,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from dreamstream.core import models as core
 from dreamstream.core.errors import InputError, WeightsNotFoundError
-from dreamstream.stream import models, vgg16_onnx
+from dreamstream.stream.weights import dream as models
+from dreamstream.stream.weights import vgg16_onnx
 
 CONVS = core.vgg16_weight_names("block5_conv3")
 
@@ -243,7 +244,7 @@ def test_converted_backbone_agrees_with_onnxruntime_on_the_same_graph():
 
 
 def test_default_dream_of_a_sample_differs_from_the_hed_backbones(samples):
-    from dreamstream.stream.imagefiles import read_image
+    from dreamstream.stream.io import read_image
     from dreamstream.stream.processors import DreamProcessor
     from dreamstream.stream.settings import Settings
 

