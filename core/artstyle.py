@@ -34,6 +34,9 @@ from keras import ops
 
 from dreamstream.core import backend
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import ArtParams
+
+__all__ = ["ArtParams", "Painter", "gram", "gram_distance", "style_loss", "temporal_loss"]
 
 STYLE_LAYERS: tuple[str, ...] = (
     "block1_conv1",
@@ -48,51 +51,6 @@ LAYERS: tuple[str, ...] = (*STYLE_LAYERS, CONTENT_LAYER)
 # (stride 16) has too few positions for a meaningful Gram matrix.
 MIN_LEVEL_SIDE = 64
 _EPS = 1e-8
-
-
-@dataclass(frozen=True)
-class ArtParams:
-    """Settings of the optimisation; weights are relative to the content weight.
-
-    Attributes:
-        iterations: Adam steps per level for a frame started afresh.
-        iterations_next: Adam steps (full size only) for a frame started from
-            the warped previous output.
-        content_weight, style_weight, tv_weight, temporal_weight: loss weights.
-        learning_rate: Adam step in 0-255 pixel units.
-        levels: coarse-to-fine levels (1 = full size only).
-        style_scale: the style picture's size relative to the output's.
-        preserve_color: keep the content frame's colours (YUV chroma).
-    """
-
-    iterations: int = 150
-    iterations_next: int = 50
-    content_weight: float = 1.0
-    style_weight: float = 10.0
-    tv_weight: float = 1.0
-    temporal_weight: float = 50.0
-    learning_rate: float = 4.0
-    levels: int = 2
-    style_scale: float = 1.0
-    preserve_color: bool = False
-
-    def __post_init__(self):
-        for name in ("iterations", "iterations_next"):
-            if getattr(self, name) < 0:
-                raise InputError(
-                    f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}"
-                )
-        for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
-            if not getattr(self, name) >= 0:
-                raise InputError(
-                    f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}"
-                )
-        if not self.learning_rate > 0:
-            raise InputError(f"--learning-rate must be > 0, got {self.learning_rate}")
-        if not 1 <= self.levels <= 6:
-            raise InputError(f"--levels must be between 1 and 6, got {self.levels}")
-        if not 0.1 <= self.style_scale <= 4:
-            raise InputError(f"--style-scale must be between 0.1 and 4, got {self.style_scale}")
 
 
 # ---------------------------------------------------------------------- losses

@@ -33,6 +33,9 @@ STYLE_EXAMPLES = """examples:
   dreamstream style samples/clip.mp4 -o out/style.mp4 --style 7
   dreamstream style clip.mp4 -o out/blend.mp4 --style 3:0.5,12:0.5 --preserve-color
   dreamstream style samples/coffee.jpg --sheet -o out/sheet.jpg
+  dreamstream style clip.mp4 -o out/paint.mp4 --method optimize --style-image painting.jpg
+  dreamstream style photo.jpg -o out/paint.jpg --preset painting --style-image painting.jpg \
+      --weights imagenet-vgg-verydeep-19.mat
 """
 LIVE_EXAMPLES = """examples:
   dreamstream live --mode style --style 7 --width 640
@@ -79,7 +82,12 @@ def _add_setting(group, f: dataclasses.Field) -> None:
     )
 
 
-_TITLES = {"common": "common settings", "dream": "dream settings", "style": "style settings"}
+_TITLES = {
+    "common": "common settings",
+    "dream": "dream settings",
+    "style": "style settings",
+    "optimize": "style by optimisation (--method optimize)",
+}
 
 
 def _add_run_options(cmd, *, render: bool):
@@ -325,9 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render_command(
         sub,
         "style",
-        "fast neural style on a video, frames, an image or a camera",
+        "neural style on a video, frames, an image or a camera",
         STYLE_EXAMPLES,
-        ("style",),
+        ("style", "optimize"),
     )
     _add_live_command(sub)
     _add_bench_command(sub)

@@ -18,6 +18,7 @@ import dataclasses
 import numpy as np
 
 from dreamstream.core import temporal
+from dreamstream.core.errors import InputError
 from dreamstream.stream.compute import dream_compute
 from dreamstream.stream.settings import Settings
 
@@ -93,8 +94,16 @@ class StyleProcessor:
 
 
 def make_processor(mode: str, settings: Settings):
-    """The processor for ``mode`` ("dream" or "style")."""
+    """The processor for ``mode`` ("dream" or "style"; style by ``settings.method``)."""
     from dreamstream.stream import frameworks
 
+    if mode == "style" and settings.method == "optimize":
+        from dreamstream.stream.artstyle import ArtStyleProcessor, check_settings
+
+        check_settings(settings)
+        frameworks.load()
+        return ArtStyleProcessor(settings)
+    if mode == "style" and settings.weights is not None:
+        raise InputError("--weights applies to dreams and to style --method optimize")
     frameworks.load()
     return DreamProcessor(settings) if mode == "dream" else StyleProcessor(settings)

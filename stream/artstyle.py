@@ -1,0 +1,93 @@
+"""The style-by-optimisation processor (``dreamstream style --method optimize``).
+
+Reads the style picture and the network's weights, then paints frames with
+:class:`dreamstream.core.artstyle.Painter`: the first frame (and each frame
+after a scene cut, or every frame with ``--no-flow``) is optimised coarse to
+fine from the content frame; a frame whose predecessor can be carried starts
+from that output warped along the input's flow and keeps close to it where
+the flow is reliable (Ruder et al. 2016).
+
+The network: VGG19 from MatConvNet's ``imagenet-vgg-verydeep-19.mat`` when
+``--weights`` names one (the network of the papers), else the embedded VGG16.
+Frames are ``uint8`` ``HxWx3`` RGB; masks ``HxW`` float32, 1 = reliable.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from dreamstream.core.errors import InputError
+from dreamstream.stream.settings import Settings
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse what cannot work before any file or model is opened."""
+    if not settings.style_image:
+        raise InputError("--method optimize needs a picture to follow: --style-image PATH")
+    if settings.weights is not None and Path(settings.weights).suffix.lower() != ".mat":
+        raise InputError(
+            f"--method optimize reads VGG19 from MatConvNet's imagenet-vgg-verydeep-19.mat; "
+            f"--weights {settings.weights!r} is not a .mat file"
+        )
+
+
+def load_network(weights: str | None):
+    """The backbone cut at the style and content layers: VGG19 from a .mat, else VGG16."""
+    from dreamstream.core.artstyle import LAYERS
+
+    if weights is None:
+        from dreamstream.stream.models import load_backbone
+
+        return load_backbone("vgg16", layers=LAYERS)
+    return _vgg19_cached(str(Path(weights).expanduser().resolve()), LAYERS)
+
+
+@functools.lru_cache(maxsize=1)
+def _vgg19_cached(path: str, layers: tuple[str, ...]):
+    from dreamstream.core.vgg19 import build_vgg19
+    from dreamstream.stream.vgg19_mat import read_vgg19_mat
+
+    weights, mean = read_vgg19_mat(path, layers)
+    return build_vgg19(weights, layers, mean)
+
+
+def make_painter(settings: Settings, style: np.ndarray | None = None):
+    """A :class:`~dreamstream.core.artstyle.Painter` for these settings.
+
+    Args:
+        settings: with ``style_image`` (read unless ``style`` is given) and
+            the optimisation fields.
+        style: the style picture, uint8 ``HxWx3`` RGB, instead of reading the file.
+    """
+    from dreamstream.core.artstyle import Painter
+    from dreamstream.core.dream import _with_precision
+    from dreamstream.stream.compute import dream_compute
+    from dreamstream.stream.styles import read_style_image
+
+    if style is None:
+        check_settings(settings)
+        style = read_style_image(settings.style_image)
+    backbone = load_network(settings.weights)
+    compute = dream_compute(settings.precision)
+    model = _with_precision(backbone.model, compute["precision"])
+    return Painter(backbone, style, settings.art_params(), model=model, xla=compute["xla"])
+
+
+class ArtStyleProcessor:
+    """Style by optimisation, carried along the flow with the temporal loss.
+
+    Holds the painter (network, style Gram matrices), no temporal state.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.painter = make_painter(settings)
+
+    def first(self, frame: np.ndarray, index: int) -> np.ndarray:
+        return self.painter(frame)
+
+    def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
+        return self.painter(frame, init=warped_out, mask=mask)
