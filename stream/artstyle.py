@@ -57,23 +57,40 @@ def _vgg19_cached(path: str, layers: tuple[str, ...]):
 def make_painter(settings: Settings, style: np.ndarray | None = None):
     """A :class:`~dreamstream.core.artstyle.Painter` for these settings.
 
+    Painters made from a style file are cached (the network, its compiled
+    gradient and the style's Gram matrices are then reused by the next render).
+
     Args:
         settings: with ``style_image`` (read unless ``style`` is given) and
             the optimisation fields.
         style: the style picture, uint8 ``HxWx3`` RGB, instead of reading the file.
     """
+    if style is not None:
+        return _painter(style, settings.weights, settings.art_params(), settings.precision)
+    check_settings(settings)
+    path = Path(settings.style_image).expanduser()
+    stamp = path.stat().st_mtime_ns if path.is_file() else None
+    return _painter_for_file(
+        str(path), stamp, settings.weights, settings.art_params(), settings.precision
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _painter_for_file(path: str, stamp, weights, params, precision: str):
+    from dreamstream.stream.styles import read_style_image
+
+    return _painter(read_style_image(path), weights, params, precision)
+
+
+def _painter(style: np.ndarray, weights, params, precision: str):
     from dreamstream.core.artstyle import Painter
     from dreamstream.core.dream import _with_precision
     from dreamstream.stream.compute import dream_compute
-    from dreamstream.stream.styles import read_style_image
 
-    if style is None:
-        check_settings(settings)
-        style = read_style_image(settings.style_image)
-    backbone = load_network(settings.weights)
-    compute = dream_compute(settings.precision)
+    backbone = load_network(weights)
+    compute = dream_compute(precision)
     model = _with_precision(backbone.model, compute["precision"])
-    return Painter(backbone, style, settings.art_params(), model=model, xla=compute["xla"])
+    return Painter(backbone, style, params, model=model, xla=compute["xla"])
 
 
 class ArtStyleProcessor:
