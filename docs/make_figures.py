@@ -7,6 +7,9 @@
   out/demo.mp4 by default); the style render is made here.
 - docs/presets.jpg: each shipped preset on samples/chelsea.jpg.
 - docs/dream_example.jpg: samples/astronaut.jpg dreamt with the default settings.
+- docs/paintings.jpg (``--paintings``, alone: slow on a CPU): samples/retina.jpg
+  as the style of a still and of the first 16 frames of the clip at 256 px,
+  the fast arbitrary-style network beside ``--method optimize``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from PIL import Image, ImageDraw
 
 from dreamstream.stream import dream
 from dreamstream.stream.jobs import render_file
-from dreamstream.stream.settings import Settings, list_presets
+from dreamstream.stream.settings import Settings, dream_presets
 from dreamstream.stream.sources import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +79,7 @@ def presets() -> None:
     still = read_image(ROOT / "samples" / "chelsea.jpg")
     still = cv2.resize(still, (300, 200), interpolation=cv2.INTER_AREA)
     cells = [labelled(still, "input")]
-    for name in list_presets():
+    for name in dream_presets():
         cells.append(labelled(dream(still, preset=name), name))
     Image.fromarray(grid([cells])).save(ROOT / "docs" / "presets.jpg", quality=85)
 
@@ -86,7 +89,57 @@ def example() -> None:
     Image.fromarray(dream(still)).save(ROOT / "docs" / "dream_example.jpg", quality=85)
 
 
+def paintings(width: int = 256, frames: int = 16) -> None:
+    style = ROOT / "samples" / "retina.jpg"
+    still = ROOT / "samples" / "chelsea.jpg"
+    clip = ROOT / "samples" / "clip.mp4"
+    picks = (0, frames // 2, frames - 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        cells, clips = {}, {}
+        for name, extra in (("fast", {}), ("optimize", {"method": "optimize"})):
+            settings = Settings(style_image=str(style), width=width, frames=frames, **extra)
+            render_file("style", str(still), f"{tmp}/{name}.png", settings)
+            cells[name] = read_image(Path(tmp) / f"{name}.png")
+            render_file("style", str(clip), f"{tmp}/{name}.mp4", settings)
+            clips[name] = frames_of_render(Path(tmp) / f"{name}.mp4", picks)
+    h, w = cells["fast"].shape[:2]
+    source = cv2.resize(read_image(still), (w, h), interpolation=cv2.INTER_AREA)
+    painting = cv2.resize(read_image(style), (h, h), interpolation=cv2.INTER_AREA)
+    painting = np.pad(painting, ((0, 0), (0, w - h), (0, 0)), constant_values=255)
+    rows = [
+        [
+            labelled(source, "input"),
+            labelled(painting, "style picture"),
+            labelled(cells["fast"], "fast arbitrary"),
+            labelled(cells["optimize"], "optimize"),
+        ],
+    ]
+    inputs = frames_of_render(clip, picks, width)
+    for name in ("fast", "optimize"):
+        rows.append(
+            [labelled(inputs[0], f"input {picks[0]}")]
+            + [labelled(f, f"{name} {i}") for f, i in zip(clips[name], picks, strict=True)]
+        )
+    top, bottom = grid(rows[:1]), grid(rows[1:])  # the still and the clip differ in height
+    gap = np.full((4, top.shape[1], 3), 255, np.uint8)
+    sheet = np.vstack([top, gap, bottom])
+    Image.fromarray(sheet).save(ROOT / "docs" / "paintings.jpg", quality=85)
+
+
+def frames_of_render(path: Path, picks: tuple, width: int | None = None) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    picked = [frames[i] for i in picks]
+    if width is None:
+        return picked
+    height = round(width * picked[0].shape[0] / picked[0].shape[1] / 2) * 2
+    return [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in picked]
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--paintings"]:
+        paintings()
+        sys.exit(print("wrote docs/paintings.jpg"))
     gallery(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "out" / "demo.mp4")
     presets()
     example()

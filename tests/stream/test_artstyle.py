@@ -84,3 +84,14 @@ def test_frame_folder_resume_equals_one_run(capsys, tmp_path):
         a = read_image(tmp_path / f"full/{i:03d}.png").astype(int)
         b = read_image(tmp_path / f"part/{i:03d}.png").astype(int)
         assert np.abs(a - b).max() <= 1, f"frame {i} differs after resume"
+
+
+def test_painting_presets_choose_the_optimisation_and_stay_out_of_dream_cycles():
+    from dreamstream.stream import settings as S
+
+    painting = [n for n in S.list_presets() if n.startswith("painting")]
+    assert len(painting) >= 3
+    for name in painting:
+        assert S.resolve(preset=name).method == "optimize"
+    assert not set(painting) & set(S.dream_presets())
+    assert {"subtle", "classic", "deep", "eyes"} <= set(S.dream_presets())
