@@ -81,12 +81,12 @@ class ArtParams:
         preserve_color: keep the content frame's colours (YUV chroma).
     """
 
-    iterations: int = 150
-    iterations_next: int = 50
+    iterations: int = 100
+    iterations_next: int = 40
     content_weight: float = 1.0
     style_weight: float = 10.0
-    tv_weight: float = 1.0
-    temporal_weight: float = 50.0
+    tv_weight: float = 20.0
+    temporal_weight: float = 200.0
     learning_rate: float = 4.0
     levels: int = 2
     style_scale: float = 1.0

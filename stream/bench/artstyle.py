@@ -178,7 +178,7 @@ def run(quick: bool = False) -> dict:
         "backend": backend_name(),
         "settings": settings.art_params().__dict__,
         "fidelity": fidelity(96 if quick else 256, settings),
-        "temporal": temporal(96 if quick else 256, 3 if quick else 8, settings),
+        "temporal": temporal(96 if quick else 256, 3 if quick else 6, settings),
         "speed": speed((96,) if quick else (256, 512), settings, 2 if quick else 4),
     }
     result["table"] = _table(result)
