@@ -11,7 +11,7 @@ scale) is applied inside its Keras model, in one place per backbone:
 
 The model outputs a list of NHWC ``float32`` activations, one per requested
 layer, in the order asked for. Builders take weights already in memory
-(arrays, a Keras network, GraphDef bytes); ``dreamstream.stream.models`` reads files.
+(arrays, a Keras network, GraphDef bytes); ``dreamstream.stream.weights.dream`` reads files.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ import numpy as np
 from keras import ops
 
 from dreamstream.core.errors import InputError
-
-BACKBONES: tuple[str, ...] = ("vgg16", "inception_v3", "googlenet")
+from dreamstream.core.params import BACKBONES, POOLINGS
 
 ALL_BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
 
@@ -35,8 +34,6 @@ DEFAULT_LAYERS: dict[str, dict[str, float]] = {
     "inception_v3": {"mixed3": 1.0, "mixed5": 1.5},
     "googlenet": {"mixed4c": 1.0},
 }
-
-POOLINGS: tuple[str, ...] = ("max", "avg")
 
 
 @dataclass(frozen=True)

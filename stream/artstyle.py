@@ -39,7 +39,7 @@ def load_network(weights: str | None):
     from dreamstream.core.artstyle import LAYERS
 
     if weights is None:
-        from dreamstream.stream.models import load_backbone
+        from dreamstream.stream.weights.dream import load_backbone
 
         return load_backbone("vgg16", layers=LAYERS)
     return _vgg19_cached(str(Path(weights).expanduser().resolve()), LAYERS)
@@ -48,7 +48,7 @@ def load_network(weights: str | None):
 @functools.lru_cache(maxsize=1)
 def _vgg19_cached(path: str, layers: tuple[str, ...]):
     from dreamstream.core.vgg19 import build_vgg19
-    from dreamstream.stream.vgg19_mat import read_vgg19_mat
+    from dreamstream.stream.weights.vgg19_mat import read_vgg19_mat
 
     weights, mean = read_vgg19_mat(path, layers)
     return build_vgg19(weights, layers, mean)
@@ -77,15 +77,15 @@ def make_painter(settings: Settings, style: np.ndarray | None = None):
 
 @functools.lru_cache(maxsize=2)
 def _painter_for_file(path: str, stamp, weights, params, precision: str):
-    from dreamstream.stream.styles import read_style_image
+    from dreamstream.stream.io import read_image
 
-    return _painter(read_style_image(path), weights, params, precision)
+    return _painter(read_image(path, "style image"), weights, params, precision)
 
 
 def _painter(style: np.ndarray, weights, params, precision: str):
     from dreamstream.core.artstyle import Painter
     from dreamstream.core.dream import _with_precision
-    from dreamstream.stream.compute import dream_compute
+    from dreamstream.stream.machine import dream_compute
 
     backbone = load_network(weights)
     compute = dream_compute(precision)
@@ -96,15 +96,17 @@ def _painter(style: np.ndarray, weights, params, precision: str):
 class ArtStyleProcessor:
     """Style by optimisation, carried along the flow with the temporal loss.
 
-    Holds the painter (network, style Gram matrices), no temporal state.
+    Holds the painter (network, style Gram matrices), no temporal state. The
+    per-call ``work`` it takes is ``iterations`` (first) and ``iterations_next``
+    (next), named like the settings they override; other work is ignored.
     """
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.painter = make_painter(settings)
 
-    def first(self, frame: np.ndarray, index: int) -> np.ndarray:
-        return self.painter(frame)
+    def first(self, frame: np.ndarray, index: int, iterations: int | None = None, **work):
+        return self.painter(frame, iterations=iterations)
 
-    def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
-        return self.painter(frame, init=warped_out, mask=mask)
+    def next(self, frame, index, warped_out, mask, warped_in, iterations_next=None, **work):
+        return self.painter(frame, init=warped_out, mask=mask, iterations=iterations_next)

@@ -32,8 +32,8 @@ import numpy as np
 from dreamstream.core.artstyle import level_sizes
 from dreamstream.core.backend import backend_name
 from dreamstream.stream import pipeline
+from dreamstream.stream.io import open_source, read_image
 from dreamstream.stream.settings import Settings
-from dreamstream.stream.sources import open_source, read_image
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 STYLE = SAMPLES / "retina.jpg"
@@ -47,7 +47,7 @@ def _fit(image: np.ndarray, width: int) -> np.ndarray:
 def fidelity(width: int, settings: Settings) -> dict:
     """Gram distance to the style: optimised still, fast arbitrary network, the content itself."""
     from dreamstream.stream.artstyle import make_painter
-    from dreamstream.stream.styles import load_stylizer
+    from dreamstream.stream.weights.style import load_stylizer
 
     content = _fit(read_image(SAMPLES / "chelsea.jpg"), width)
     painter = make_painter(settings)

@@ -193,7 +193,7 @@ def test_rolled_tiles_leave_no_seam(tiny):
 
 @pytest.fixture(scope="module")
 def vgg16():
-    from dreamstream.stream.models import load_backbone
+    from dreamstream.stream.weights.dream import load_backbone
 
     try:
         return load_backbone("vgg16", layers=("block3_conv3",))

@@ -9,8 +9,8 @@ import pytest
 from scipy.io import savemat
 
 from dreamstream.stream.artstyle import make_painter
+from dreamstream.stream.io import read_image
 from dreamstream.stream.settings import Settings
-from dreamstream.stream.sources import read_image
 from tests.conftest import SAMPLES
 from tests.stream.test_bad_input import assert_refused, count_frames, run_cli, write_clip
 

@@ -13,8 +13,8 @@ import tensorflow as tf
 from keras.src.legacy.saving import legacy_h5_format
 
 from dreamstream.core.errors import InputError, WeightsNotFoundError
-from dreamstream.stream import models
-from dreamstream.stream.assets import embedded_path
+from dreamstream.stream.weights import dream as models
+from dreamstream.stream.weights.assets import embedded_path
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from scipy.io import savemat
 
 from dreamstream.core.errors import InputError
 from dreamstream.core.vgg19 import build_vgg19
-from dreamstream.stream.vgg19_mat import read_vgg19_mat
+from dreamstream.stream.weights.vgg19_mat import read_vgg19_mat
 
 MEAN = (120.0, 110.0, 100.0)
 

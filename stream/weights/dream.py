@@ -26,7 +26,7 @@ import keras
 
 from dreamstream.core import models as core
 from dreamstream.core.errors import InputError, WeightsNotFoundError
-from dreamstream.stream.assets import embedded_path
+from dreamstream.stream.weights.assets import embedded_path
 
 INCEPTION_V3_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 INCEPTION_V3_URL = (
