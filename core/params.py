@@ -173,7 +173,7 @@ class ArtParams:
     iterations: int = 100
     iterations_next: int = 40
     content_weight: float = 1.0
-    style_weight: float = 10.0
+    style_weight: float = 5.0
     tv_weight: float = 20.0
     temporal_weight: float = 200.0
     learning_rate: float = 4.0
