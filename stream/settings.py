@@ -86,12 +86,19 @@ class Settings:
     )
     seed: int = field(default=_DP.seed, metadata=_opt("random seed; same seed, same output"))
     # -- dream
-    model: str = field(default="vgg16", metadata=_opt("dream backbone", "dream", choices=BACKBONES))
+    model: str = field(
+        default="vgg16",
+        metadata=_opt(
+            "dream backbone: vgg16 = ImageNet VGG16, vgg16-hed = VGG16 tuned for edges",
+            "dream",
+            choices=BACKBONES,
+        ),
+    )
     weights: str | None = field(
         default=None,
         metadata=_opt(
-            "local weights file: inception_v3 (.h5) or googlenet (.pb) for dreams; MatConvNet "
-            "imagenet-vgg-verydeep-19.mat for style --method optimize"
+            "local weights file: vgg16 (Keras ImageNet .h5), inception_v3 (.h5), googlenet (.pb) "
+            "for dreams; MatConvNet imagenet-vgg-verydeep-19.mat for style --method optimize"
         ),
     )
     layers: str | None = field(
