@@ -22,6 +22,7 @@ Three measures, each side by side in one run:
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -180,6 +181,8 @@ def run(quick: bool = False) -> dict:
         "fidelity": fidelity(96 if quick else 256, settings),
         "temporal": temporal(96 if quick else 256, 3 if quick else 6, settings),
         "speed": speed((96,) if quick else (256, 512), settings, 2 if quick else 4),
+        # Absolute times depend on what else the machine runs: record its load.
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
     result["table"] = _table(result)
     return result
