@@ -141,3 +141,13 @@ def test_optimisation_lowers_the_loss_on_this_backend(tiny):
     painter(picture(64, 48, seed=9))
     assert painter.losses[-1] < painter.losses[0]
     assert ops.convert_to_numpy(ops.ones(1)).shape == (1,)  # the active backend works
+
+
+def test_style_scale_resizes_the_style_picture_before_its_gram_matrices(tiny):
+    style = picture(96, 96, seed=10, freq=30.0)
+    grams = {}
+    for scale in (0.5, 2.0):
+        painter = Painter(tiny, style, ArtParams(style_scale=scale))
+        grams[scale] = [backend.to_numpy(g) for g in painter.style_grams((64, 64))]
+    # A finer or coarser brush: the first layer's statistics change with the scale.
+    assert not np.allclose(grams[0.5][0], grams[2.0][0], rtol=0.05)
