@@ -71,15 +71,21 @@ def make_painter(settings: Settings, style: np.ndarray | None = None):
     path = Path(settings.style_image).expanduser()
     stamp = path.stat().st_mtime_ns if path.is_file() else None
     return _painter_for_file(
-        str(path), stamp, settings.weights, settings.art_params(), settings.precision
+        str(path),
+        stamp,
+        settings.max_pixels,
+        settings.weights,
+        settings.art_params(),
+        settings.precision,
     )
 
 
 @functools.lru_cache(maxsize=2)
-def _painter_for_file(path: str, stamp, weights, params, precision: str):
-    from dreamstream.stream.io import read_image
+def _painter_for_file(path: str, stamp, max_pixels, weights, params, precision: str):
+    from dreamstream.stream.io.images import read_image
 
-    return _painter(read_image(path, "style image"), weights, params, precision)
+    picture = read_image(path, "style image", max_pixels)
+    return _painter(picture, weights, params, precision)
 
 
 def _painter(style: np.ndarray, weights, params, precision: str):
