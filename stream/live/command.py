@@ -31,7 +31,7 @@ from dreamstream.core.params import NUM_STYLES
 from dreamstream.stream import settings as settings_mod
 from dreamstream.stream.io.camera import Grabber, capture_opener
 from dreamstream.stream.io.specs import is_camera
-from dreamstream.stream.io.window import has_display
+from dreamstream.stream.io.display import display_problem
 from dreamstream.stream.live.budget import Budget, make_levels
 from dreamstream.stream.live.looks import Looks
 from dreamstream.stream.live.loop import LiveLoop
@@ -177,11 +177,13 @@ def main(args, settings) -> int:
 
     _check(args)
     source = getattr(args, "source", None) or "camera:0"
-    window = not args.no_window and has_display()
+    no_display = None if args.no_window else display_problem()
+    window = not args.no_window and no_display is None
     if not window and not args.serve and not args.output:
-        raise InputError("no display: live mode needs --serve HOST:PORT and/or -o OUTPUT")
-    if not window and not args.no_window:
-        _say(args, "no display: running headless (preview/recording only)")
+        reason = f"no display ({no_display})" if no_display else "--no-window"
+        raise InputError(f"{reason}: live mode needs --serve HOST:PORT and/or -o OUTPUT")
+    if no_display:
+        _say(args, f"no display ({no_display}): running headless (preview/recording only)")
     address = parse_address(args.serve) if args.serve else None
     if address and not is_loopback(address[0]) and not args.serve_token:
         raise InputError(f"--serve {args.serve} is not loopback: it needs --serve-token")
