@@ -30,8 +30,8 @@ from dreamstream.core.errors import InputError
 from dreamstream.core.params import NUM_STYLES
 from dreamstream.stream import settings as settings_mod
 from dreamstream.stream.io.camera import Grabber, capture_opener
-from dreamstream.stream.io.specs import is_camera
 from dreamstream.stream.io.display import display_problem
+from dreamstream.stream.io.specs import is_camera
 from dreamstream.stream.live.budget import Budget, make_levels
 from dreamstream.stream.live.looks import Looks
 from dreamstream.stream.live.loop import LiveLoop

@@ -7,8 +7,7 @@ import socket
 import pytest
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.io import check_output
-from dreamstream.stream.io import display
+from dreamstream.stream.io import check_output, display
 
 
 @pytest.fixture
