@@ -202,7 +202,8 @@ def main(args, settings) -> int:
         preview = PreviewServer(*address, token=args.serve_token) if address else None
         if preview:
             parts.append(preview.start())
-            _say(args, f"preview at {preview.url}")
+            need = " (requests need the token: ?token= or Authorization: Bearer)"
+            _say(args, f"preview at {preview.url}" + (need if preview.token else ""))
         recorder = _open_recorder(args, source, first_capture, settings)
         if recorder:
             parts.append(recorder)

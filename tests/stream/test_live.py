@@ -385,10 +385,11 @@ def test_main_plays_a_file_to_its_end_headless(monkeypatch, tmp_path, capsys):
     clip = str(make_clip(tmp_path / "c.mp4", frames=12, fps=25))
     rec = tmp_path / "rec.mkv"
     args = live_args(source=clip, mode="style", serve="127.0.0.1:0", output=str(rec), json=True)
-    args.quiet = False
+    args.quiet, args.serve_token = False, "s3cret"
     assert live.main(args, Settings(width=64)) == 0  # no --loop: it stops at the file's end
     out, err = capsys.readouterr()
     assert err.count("running headless") == 1 and "DISPLAY=:99" in err
+    assert "preview at http://127.0.0.1:" in err and "s3cret" not in err  # token not shown
     summary = json_summary(out)
     assert 1 <= summary["frames"] <= 12 and summary["interrupted"] is False
     assert summary["captured"] == 12
