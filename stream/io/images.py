@@ -30,6 +30,7 @@ import numpy as np
 
 from dreamstream.core.errors import InputError
 from dreamstream.stream.io.frame import Frame, Sink, Source, resize
+from dreamstream.stream.io.pngcheck import png_problem
 from dreamstream.stream.io.positions import Window
 from dreamstream.stream.io.specs import existing_indices, list_images, pattern_regex
 
@@ -47,12 +48,27 @@ def read_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
         InputError: the file cannot be decoded or has an unsupported sample type.
     """
     path = Path(path)
-    # The colour reader applies JPEG EXIF orientation; others need UNCHANGED for alpha/16 bit.
-    flag = cv2.IMREAD_COLOR if path.suffix.lower() in (".jpg", ".jpeg") else cv2.IMREAD_UNCHANGED
-    data = cv2.imread(str(path), flag)
+    if path.suffix.lower() == ".png":
+        data = _read_png(path, what)
+    else:
+        # The colour reader applies JPEG EXIF orientation; others need UNCHANGED for alpha/16 bit.
+        jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+        data = cv2.imread(str(path), cv2.IMREAD_COLOR if jpeg else cv2.IMREAD_UNCHANGED)
     if data is None:
         raise InputError(f"cannot read {what}: {path}")
     return to_rgb8(data, str(path))
+
+
+def _read_png(path: Path, what: str) -> np.ndarray | None:
+    """A PNG decoded from bytes whose chunks were checked first (libpng stays silent)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {path} ({exc.strerror})") from None
+    problem = png_problem(data)
+    if problem:
+        raise InputError(f"cannot read {what}: {path} ({problem})")
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
 
 
 def to_rgb8(data: np.ndarray, name: str = "image") -> np.ndarray:
