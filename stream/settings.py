@@ -84,10 +84,20 @@ class Settings:
     )
     seed: int = field(default=_DP.seed, metadata=_opt("random seed; same seed, same output"))
     # -- dream
-    model: str = field(default="vgg16", metadata=_opt("dream backbone", "dream", choices=BACKBONES))
+    model: str = field(
+        default="vgg16",
+        metadata=_opt(
+            "dream backbone: vgg16 = ImageNet VGG16, vgg16-hed = VGG16 tuned for edges",
+            "dream",
+            choices=BACKBONES,
+        ),
+    )
     weights: str | None = field(
         default=None,
-        metadata=_opt("local weights file for inception_v3 (.h5) or googlenet (.pb)", "dream"),
+        metadata=_opt(
+            "local weights file: vgg16 (Keras ImageNet .h5), inception_v3 (.h5), googlenet (.pb)",
+            "dream",
+        ),
     )
     layers: str | None = field(
         default=None,
