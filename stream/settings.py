@@ -172,7 +172,7 @@ class Settings:
     def __post_init__(self):
         for name in FIELDS:
             value = getattr(self, name)
-            typed = typed_value(name, value, _flag(name))
+            typed = typed_value(name, value, flag(name))
             if typed is not value:
                 object.__setattr__(self, name, typed)  # e.g. 2 -> 2.0 for a float setting
         self.dream_params()  # validates the engine's settings early, before any file is made
@@ -184,7 +184,7 @@ class Settings:
         for name in ("width", "frames"):
             value = getattr(self, name)
             if value is not None and value < 2:
-                raise InputError(f"--{name.replace('_', '-')} must be >= 2, got {value}")
+                raise InputError(f"{flag(name)} must be >= 2, got {value}")
         for name, allowed in (
             ("flow_method", FLOW_METHODS),
             ("flow_preset", FLOW_PRESETS),
@@ -195,8 +195,7 @@ class Settings:
         ):
             if getattr(self, name) not in allowed:
                 raise InputError(
-                    f"--{name.replace('_', '-')} must be one of "
-                    f"{', '.join(allowed)}, got {getattr(self, name)!r}"
+                    f"{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
         check_style_text(self.style)
 
@@ -257,14 +256,15 @@ def typed_value(name: str, value, label: str):
     return str(value) if name == "style" else value
 
 
-def _flag(name: str) -> str:
+def flag(name: str) -> str:
+    """The command-line option of a setting: ``steps_next`` -> ``--steps-next``."""
     return "--" + name.replace("_", "-")
 
 
 def _check_range(name: str, value: float, low: float, high: float | None) -> None:
     if value < low or (high is not None and value > high):
         span = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise InputError(f"--{name.replace('_', '-')} must be {span}, got {value}")
+        raise InputError(f"{flag(name)} must be {span}, got {value}")
 
 
 def check_style_text(text: str) -> None:
@@ -294,6 +294,15 @@ def from_mapping(values: dict, origin: str) -> dict:
             raise InputError(f"{origin}: unknown setting {key!r}")
         out[name] = typed_value(name, value, f"{origin}: {key}")
     return out
+
+
+def flags_of(args) -> dict:
+    """The settings given on a command line: the fields an ``argparse`` namespace holds.
+
+    Options left unset are absent from the namespace (``argparse.SUPPRESS``),
+    so presets and config files keep their values under them.
+    """
+    return {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
 
 
 def presets_dir() -> Path:

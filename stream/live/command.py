@@ -18,7 +18,6 @@ flow is current -> previous input, as in core.flow.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import sys
@@ -135,11 +134,7 @@ def _style_label(settings) -> str:
 
 def _preset_settings(args, name: str):
     """A preset's settings with the command line's own flags still on top."""
-    flags = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(settings_mod.Settings)
-        if hasattr(args, f.name)
-    }
+    flags = settings_mod.flags_of(args)
     return settings_mod.resolve(preset=name, config=getattr(args, "config", None), **flags)
 
 
