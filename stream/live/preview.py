@@ -28,6 +28,8 @@ import hmac
 import html
 import ipaddress
 import logging
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -274,14 +276,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             slots.give_back(client)
 
+    def _viewer_left(self) -> bool:
+        """Whether the viewer closed its end (readable, with nothing to read)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
     def _stream_parts(self) -> None:
         latest, closing, sent = self.preview.latest, self.preview.closing, -1
         while not closing.is_set():
             with latest.cond:
                 if latest.version == sent:
-                    latest.cond.wait(1.0)
+                    latest.cond.wait(0.5)
             version, data = latest.jpeg()
             if data is None or version == sent:
+                if self._viewer_left():  # no write would tell us while the picture is still
+                    return
                 continue
             head = (
                 f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"

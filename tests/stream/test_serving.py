@@ -168,6 +168,18 @@ def test_slow_stream_readers_are_dropped_and_others_keep_watching(preview):
             sock.close()
 
 
+def test_a_viewer_that_leaves_while_the_picture_is_still_frees_its_slot(preview):
+    viewer = connect(preview.port, source="127.0.0.1")
+    viewer.sendall(f"GET /stream.mjpg?token={TOKEN} HTTP/1.0\r\n\r\n".encode())
+    viewer.settimeout(3)
+    got = b""
+    while b"--dreamstreamframe" not in got:  # the headers may come in a packet of their own
+        got += viewer.recv(4096)
+    assert preview.streams.held() == 1
+    reset(viewer)  # gone, and no new picture will come to fail a write (a paused output)
+    assert wait_until(lambda: preview.streams.held() == 0, 2)
+
+
 def hostile_client(port: int, kind: int, deadline: float) -> None:
     """One kind of misbehaviour, repeated until ``deadline``."""
     good = f"GET /stream.mjpg?token={TOKEN} HTTP/1.0\r\n\r\n".encode()
