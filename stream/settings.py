@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
 import numbers
 import re
 import tomllib
@@ -271,7 +272,9 @@ def typed_value(name: str, value, label: str):
     what, fits = _KINDS[kind]
     if isinstance(value, bool) and kind != "bool" or not (fits(value) or isinstance(value, also)):
         raise InputError(f"{label} must be {what}, got {value!r}")
-    if kind == "float" and not isinstance(value, float):
+    if kind == "float":
+        if not math.isfinite(value):  # nan passes every range check: refuse it here
+            raise InputError(f"{label} must be a finite number, got {value!r}")
         return float(value)
     return str(value) if name == "style" else value
 

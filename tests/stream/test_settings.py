@@ -97,6 +97,8 @@ def test_readme_options_tables_match_the_cli(repo):
         ("crf = true", "crf must be a whole number, got True"),
         ('step-size = "big"', "step-size must be a number, got 'big'"),
         ("layers = 3", "layers must be text, got 3"),
+        ("blend = nan", "blend must be a finite number, got nan"),
+        ("step_size = inf", "step_size must be a finite number, got inf"),
     ],
 )
 def test_config_values_are_type_checked_against_each_setting(tmp_path, line, message):
