@@ -304,7 +304,7 @@ def _add_bench_command(sub) -> None:
     )
     cmd.add_argument("--all", action="store_true", help="run every benchmark")
     cmd.add_argument(
-        "--only", metavar="NAMES", help="comma-separated: dream,style,pipeline,live,artstyle"
+        "--only", metavar="NAMES", help="comma-separated: demo,dream,style,pipeline,live,artstyle"
     )
     cmd.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     cmd.add_argument(
