@@ -58,7 +58,13 @@ class DreamProcessor:
     def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
         s = self.settings
         start = temporal.dream_start(
-            frame, warped_out, mask, s.blend, warped_prev_in=warped_in, mode=s.carry
+            frame,
+            warped_out,
+            mask,
+            s.blend,
+            warped_prev_in=warped_in,
+            mode=s.carry,
+            anchor=s.anchor,
         )
         return self.dreamer(frame, init=start, steps=s.steps_next, seed=s.seed + index)
 

@@ -131,6 +131,14 @@ class Settings:
         default=0.9,
         metadata=_opt("share of the carried dream in the next frame's start image (0-1)", "dream"),
     )
+    anchor: float = field(
+        default=1.0,
+        metadata=_opt(
+            "share of each frame's own low frequencies (light, shade, colour) put back "
+            "into the carried dream's start, so the scene cannot erode (0-1)",
+            "dream",
+        ),
+    )
     carry: str = field(
         default="blend",
         metadata=_opt(
@@ -159,6 +167,7 @@ class Settings:
     def __post_init__(self):
         self.dream_params()  # validates the engine's settings early, before any file is made
         _check_range("blend", self.blend, 0, 1)
+        _check_range("anchor", self.anchor, 0, 1)
         _check_range("temporal", self.temporal, 0, 1)
         _check_range("strength", self.strength, 0, 1)
         _check_range("crf", self.crf, 0, 51)
