@@ -1,39 +1,31 @@
 """Rebuild the README's pictures from the sample media.
 
-    .venv/bin/python docs/make_figures.py [DREAM_RENDER.mp4]
+    .venv/bin/python docs/make_figures.py
 
-- docs/gallery.jpg: input, dream and style frames of samples/clip.mp4 (first,
-  middle, last). The dream frames come from DREAM_RENDER (``make demo``'s
-  out/demo.mp4 by default); the style render is made here.
+- docs/gallery.jpg: frame 0, the middle and the last frame of the temporal
+  benchmark's long camera-like clip (samples/make_footage.py, 320 frames):
+  input, the flow-carried dream (the CPU demo's ``subtle`` preset) and style
+  7, both rendered here with the default temporal settings. A long dream
+  shows whether the scene survives the carry. Needs scikit-image.
 - docs/presets.jpg: each shipped preset on samples/chelsea.jpg.
 - docs/dream_example.jpg: samples/astronaut.jpg dreamt with the default settings.
 """
 
 from __future__ import annotations
 
-import sys
-import tempfile
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from dreamstream.stream import dream
-from dreamstream.stream.jobs import render_file
-from dreamstream.stream.settings import Settings, list_presets
+from dreamstream.stream import dream, render
+from dreamstream.stream.settings import list_presets
 from dreamstream.stream.sources import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
-PICKS = (0, 50, 99)
-
-
-def frames_of(path: Path, width: int) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    height = round(width * frames[0].shape[0] / frames[0].shape[1])
-    return [cv2.resize(frames[i], (width, height), interpolation=cv2.INTER_AREA) for i in PICKS]
+LONG = 320
+PICKS = (0, LONG // 2, LONG - 1)
 
 
 def labelled(image: np.ndarray, text: str) -> np.ndarray:
@@ -53,22 +45,16 @@ def grid(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
     return sheet
 
 
-def gallery(dream_render: Path) -> None:
-    clip = ROOT / "samples" / "clip.mp4"
-    with tempfile.TemporaryDirectory() as tmp:
-        styled = Path(tmp) / "style.mp4"
-        render_file("style", str(clip), str(styled), Settings(style="7", width=320))
-        rows = [
-            [labelled(f, f"input {i}") for f, i in zip(frames_of(clip, 320), PICKS, strict=True)],
-            [
-                labelled(f, f"dream {i}")
-                for f, i in zip(frames_of(dream_render, 320), PICKS, strict=True)
-            ],
-            [
-                labelled(f, f"style 7, {i}")
-                for f, i in zip(frames_of(styled, 320), PICKS, strict=True)
-            ],
-        ]
+def gallery() -> None:
+    from dreamstream.stream.bench.temporal import DREAM, long_clip
+
+    inputs = long_clip(LONG)
+    dreamt = list(render(inputs, "dream", **DREAM))
+    styled = list(render(inputs, "style", style="7"))
+    rows = [
+        [labelled(frames[i], f"{name} {i}") for i in PICKS]
+        for name, frames in (("input", inputs), ("dream", dreamt), ("style 7,", styled))
+    ]
     Image.fromarray(grid(rows)).save(ROOT / "docs" / "gallery.jpg", quality=85)
 
 
@@ -87,7 +73,7 @@ def example() -> None:
 
 
 if __name__ == "__main__":
-    gallery(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "out" / "demo.mp4")
+    gallery()
     presets()
     example()
     print("wrote docs/gallery.jpg, docs/presets.jpg and docs/dream_example.jpg")
