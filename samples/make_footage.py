@@ -89,11 +89,13 @@ class Scene:
 def camera(t: float, frames: int) -> tuple[float, float]:
     """Camera position (x, y) in far-layer pixels at time ``t`` (in frames).
 
-    A slow pan that reverses once (so a long clip stays inside the photo), plus
-    hand-held shake: a few incommensurate sines of 1-3 px.
+    A pan out and back that ends where it began (so the first and last frames
+    of a clip show the same view, and a long render can be judged by comparing
+    them), plus hand-held shake: a few incommensurate sines of 1-3 px.
     """
     u = t / max(frames - 1, 1)
-    x = 320 + 130 * np.sin(np.pi * (u - 0.5)) * min(1.0, frames / 100)
+    reach = 130 * min(1.0, frames / 300)
+    x = 320 - reach * np.cos(2 * np.pi * u)
     y = 150 + 30 * np.sin(2 * np.pi * u)
     x += 2.2 * np.sin(t * 0.93 + 0.3) + 1.1 * np.sin(t * 2.71 + 1.7)
     y += 1.8 * np.sin(t * 1.17 + 2.1) + 0.9 * np.sin(t * 3.31 + 0.4)
@@ -128,7 +130,9 @@ def render(scene: Scene, t: float, frames: int) -> np.ndarray:
     # the cat and the cup walk, so the camera half follows them.
     px, py = cx - 320, cy - 150
     canvas = _place(canvas, scene.hedge, -350 - 2.0 * px, 100 - 1.5 * py)
-    period = 120.0  # the cat and the cup cross every 120 frames, in opposite directions
+    # The cat and the cup cross about every 120 frames, in opposite directions,
+    # a whole number of times per clip.
+    period = frames / max(1, round(frames / 120))
     u = (t % period) / period
     canvas = _place(canvas, scene.cat, -100 + 520 * u - 0.5 * px, 70 - 0.5 * py)
     v = ((t + 50) % period) / period
@@ -138,10 +142,9 @@ def render(scene: Scene, t: float, frames: int) -> np.ndarray:
 
 
 def exposure(t: int, frames: int) -> float:
-    """Exposure gain: dims to 0.6 and recovers to 0.9 (auto-exposure hunting)."""
+    """Exposure gain: dims to 0.6 mid-clip and recovers (auto-exposure hunting)."""
     u = t / max(frames - 1, 1)
-    dip = np.exp(-(((u - 0.45) / 0.12) ** 2))
-    return float(1.0 - 0.4 * dip - 0.1 * np.clip((u - 0.45) / 0.55, 0, 1))
+    return float(1.0 - 0.4 * np.exp(-(((u - 0.5) / 0.12) ** 2)))
 
 
 def develop(linear_rgb: np.ndarray, gain: float, rng: np.random.Generator) -> np.ndarray:
