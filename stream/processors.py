@@ -28,7 +28,9 @@ class DreamProcessor:
     Frames after the first start their ascent from the warped previous dream
     (blended with the current frame where the flow is reliable) and take
     ``steps_next`` steps per octave instead of ``steps``: the carried dream
-    already holds the pattern, so fewer steps keep it alive. Each frame's jitter
+    already holds the pattern, so fewer steps keep it alive. With ``anchor`` the
+    start takes each frame's own low frequencies (light, shade, colour), so the
+    scene cannot erode under the carry. Each frame's jitter
     is seeded with ``seed + index``, so a resumed render equals an uninterrupted one.
     """
 
@@ -53,7 +55,15 @@ class DreamProcessor:
         self.dreamer = Dreamer(backbone, objective, params)
 
     def first(self, frame: np.ndarray, index: int) -> np.ndarray:
-        return self.dreamer(frame, seed=self.settings.seed + index)
+        out = self.dreamer(frame, seed=self.settings.seed + index)
+        s = self.settings
+        if s.flow and s.anchor > 0 and s.steps_next > 0:
+            # Every carried frame ends anchored and then dreamt steps_next more steps;
+            # so does the first one (and the first after a cut), or the colour
+            # cast of its longer dream would pop away on the frame after it.
+            still = np.ones(frame.shape[:2], np.float32)
+            out = self.next(frame, index, out, still, frame)
+        return out
 
     def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
         s = self.settings
