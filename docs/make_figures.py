@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from dreamstream.stream import dream, render
+from dreamstream.stream.io import read_image
 from dreamstream.stream.settings import list_presets
-from dreamstream.stream.sources import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG = 320
