@@ -1,6 +1,8 @@
 """Rebuild the README's pictures from the sample media.
 
-    .venv/bin/python docs/make_figures.py
+    .venv/bin/python docs/make_figures.py [FIGURE ...]
+
+FIGURE is any of gallery, presets, example, layers (default: all of them).
 
 - docs/gallery.jpg: frame 0, the middle and the last frame of the temporal
   benchmark's long camera-like clip (samples/make_footage.py, 320 frames):
@@ -9,10 +11,13 @@
   shows whether the scene survives the carry. Needs scikit-image.
 - docs/presets.jpg: each shipped preset on samples/chelsea.jpg.
 - docs/dream_example.jpg: samples/astronaut.jpg dreamt with the default settings.
+- docs/layers.jpg: samples/chelsea.jpg dreamt with the default settings at
+  each of :data:`STRIP_LAYERS` alone.
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import cv2
@@ -26,6 +31,7 @@ from dreamstream.stream.settings import list_presets
 ROOT = Path(__file__).resolve().parents[1]
 LONG = 320
 PICKS = (0, LONG // 2, LONG - 1)
+STRIP_LAYERS = ("block3_conv3", "block4_conv1", "block4_conv3", "block5_conv1", "block5_conv3")
 
 
 def labelled(image: np.ndarray, text: str) -> np.ndarray:
@@ -58,9 +64,13 @@ def gallery() -> None:
     Image.fromarray(grid(rows)).save(ROOT / "docs" / "gallery.jpg", quality=85)
 
 
-def presets() -> None:
+def small_cat() -> np.ndarray:
     still = read_image(ROOT / "samples" / "chelsea.jpg")
-    still = cv2.resize(still, (300, 200), interpolation=cv2.INTER_AREA)
+    return cv2.resize(still, (300, 200), interpolation=cv2.INTER_AREA)
+
+
+def presets() -> None:
+    still = small_cat()
     cells = [labelled(still, "input")]
     for name in list_presets():
         cells.append(labelled(dream(still, preset=name), name))
@@ -72,8 +82,25 @@ def example() -> None:
     Image.fromarray(dream(still)).save(ROOT / "docs" / "dream_example.jpg", quality=85)
 
 
+def layer_strip() -> None:
+    still = small_cat()
+    cells = [labelled(still, "input")]
+    for layer in STRIP_LAYERS:
+        cells.append(labelled(dream(still, layers=layer), layer))
+    Image.fromarray(grid([cells])).save(ROOT / "docs" / "layers.jpg", quality=85)
+
+
+FIGURES = {"gallery": gallery, "presets": presets, "example": example, "layers": layer_strip}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Rebuild the README's pictures.")
+    parser.add_argument("figures", nargs="*", choices=list(FIGURES), metavar="FIGURE")
+    args = parser.parse_args()
+    for name in args.figures or list(FIGURES):
+        FIGURES[name]()
+        print("wrote", name)
+
+
 if __name__ == "__main__":
-    gallery()
-    presets()
-    example()
-    print("wrote docs/gallery.jpg, docs/presets.jpg and docs/dream_example.jpg")
+    main()
