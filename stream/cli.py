@@ -35,6 +35,9 @@ STYLE_EXAMPLES = """examples:
   dreamstream style samples/clip.mp4 -o out/style.mp4 --style 7
   dreamstream style clip.mp4 -o out/blend.mp4 --style 3:0.5,12:0.5 --preserve-color
   dreamstream style samples/coffee.jpg --sheet -o out/sheet.jpg
+  dreamstream style clip.mp4 -o out/paint.mp4 --method optimize --style-image painting.jpg
+  dreamstream style photo.jpg -o out/paint.jpg --preset painting --style-image painting.jpg \
+      --weights imagenet-vgg-verydeep-19.mat
 """
 LIVE_EXAMPLES = """examples:
   dreamstream live --mode style --style 7 --width 640
@@ -56,16 +59,12 @@ class _StderrWarnings(logging.Handler):
         print(f"dreamstream: warning: {record.getMessage()}", file=sys.stderr)
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def _add_setting(group, f: dataclasses.Field) -> None:
     """One option for a Settings field; unset options keep the lower layers' values."""
     meta, default = f.metadata, f.default
     kwargs = {"dest": f.name, "default": argparse.SUPPRESS}
     if f.type == "bool":
-        flag = _flag(("no_" if default else "") + f.name)
+        flag = settings_mod.flag(("no_" if default else "") + f.name)
         action = "store_false" if default else "store_true"
         group.add_argument(flag, action=action, help=meta["help"], **kwargs)
         return
@@ -77,11 +76,20 @@ def _add_setting(group, f: dataclasses.Field) -> None:
         text += f" (default: {default})"
     kind = {"int": int, "float": float}.get(f.type.split(" ")[0], str)
     group.add_argument(
-        _flag(f.name), type=kind, metavar=f.name.split("_")[-1].upper(), help=text, **kwargs
+        settings_mod.flag(f.name),
+        type=kind,
+        metavar=f.name.split("_")[-1].upper(),
+        help=text,
+        **kwargs,
     )
 
 
-_TITLES = {"common": "common settings", "dream": "dream settings", "style": "style settings"}
+_TITLES = {
+    "common": "common settings",
+    "dream": "dream settings",
+    "style": "style settings",
+    "optimize": "style by optimisation (--method optimize)",
+}
 
 
 def _add_run_options(cmd, *, render: bool):
@@ -183,11 +191,7 @@ def _add_live_command(sub) -> None:
 
 
 def _settings_from(args: argparse.Namespace) -> settings_mod.Settings:
-    flags = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(settings_mod.Settings)
-        if hasattr(args, f.name)
-    }
+    flags = settings_mod.flags_of(args)
     return settings_mod.resolve(preset=args.preset, config=args.config, **flags)
 
 
@@ -299,7 +303,9 @@ def _add_bench_command(sub) -> None:
         help="warping error of OUTPUT against the flow of INPUT, and its floor",
     )
     cmd.add_argument("--all", action="store_true", help="run every benchmark")
-    cmd.add_argument("--only", metavar="NAMES", help="comma-separated: dream,style,pipeline,live")
+    cmd.add_argument(
+        "--only", metavar="NAMES", help="comma-separated: dream,style,pipeline,live,artstyle"
+    )
     cmd.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     cmd.add_argument(
         "--out",
@@ -330,9 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render_command(
         sub,
         "style",
-        "fast neural style on a video, frames, an image or a camera",
+        "neural style on a video, frames, an image or a camera",
         STYLE_EXAMPLES,
-        ("style",),
+        ("style", "optimize"),
     )
     _add_live_command(sub)
     _add_bench_command(sub)
