@@ -28,6 +28,7 @@ DREAM_EXAMPLES = """examples:
   dreamstream dream samples/clip.mp4 -o out/dream.mp4
   dreamstream dream holiday.mov -o out/deep.mp4 --preset deep --width 960
   dreamstream dream frames/ -o out/frames/ --layers block4_conv3:1,block5_conv1[12]:0.5 --resume
+  dreamstream dream film.mp4 -o out/film.mp4 --workers 4   (segments on Ray: 4 GPUs or cores)
 """
 STYLE_EXAMPLES = """examples:
   dreamstream style samples/clip.mp4 -o out/style.mp4 --style 7
@@ -74,12 +75,16 @@ def _add_setting(group, f: dataclasses.Field) -> None:
     elif default is not None:
         text += f" (default: {default})"
     kind = {"int": int, "float": float}.get(f.type.split(" ")[0], str)
-    group.add_argument(
-        _flag(f.name), type=kind, metavar=f.name.split("_")[-1].upper(), help=text, **kwargs
-    )
+    metavar = meta.get("metavar", f.name.split("_")[-1].upper())
+    group.add_argument(_flag(f.name), type=kind, metavar=metavar, help=text, **kwargs)
 
 
-_TITLES = {"common": "common settings", "dream": "dream settings", "style": "style settings"}
+_TITLES = {
+    "common": "common settings",
+    "dream": "dream settings",
+    "style": "style settings",
+    "farm": "segment rendering on Ray (pip install 'dreamstream[ray]')",
+}
 
 
 def _add_run_options(cmd, *, render: bool):
@@ -96,7 +101,8 @@ def _add_run_options(cmd, *, render: bool):
         run.add_argument(
             "--resume",
             action="store_true",
-            help="image-sequence output: keep frames on disk, continue after them",
+            help="image-sequence output: keep frames on disk, continue after them; "
+            "with --workers/--ray: reuse the segments an earlier run finished",
         )
     run.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     run.add_argument("--quiet", action="store_true", help="no progress line")
@@ -320,14 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
         "dream",
         "DeepDream a video, a frame folder, an image or a camera",
         DREAM_EXAMPLES,
-        ("dream",),
+        ("dream", "farm"),
     )
     _add_render_command(
         sub,
         "style",
         "fast neural style on a video, frames, an image or a camera",
         STYLE_EXAMPLES,
-        ("style",),
+        ("style", "farm"),
     )
     _add_live_command(sub)
     _add_bench_command(sub)

@@ -8,6 +8,7 @@ name) only when everything else is ready.
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import sys
 import threading
 import time
@@ -51,6 +52,22 @@ def render_file(
         InputError: bad input, output or settings (nothing is created).
     """
     s = settings
+    if s.workers or s.ray:  # segments on Ray: Ray is imported only here
+        from dreamstream.stream.farm.job import render_segmented
+
+        metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
+        return render_segmented(
+            mode,
+            input_spec,
+            output_spec,
+            s,
+            metadata=metadata,
+            overwrite=overwrite,
+            resume=resume,
+            progress=progress,
+            stop=stop,
+            use_gpu=os.environ.get("CUDA_VISIBLE_DEVICES") != "-1",  # --device cpu
+        )
     with open_source(
         input_spec, start=s.start, end=s.end, frames=s.frames, width=s.width
     ) as source:
