@@ -235,9 +235,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:
-        print(
+        wrote = (
             f"wrote {summary['output']} ({summary['frames']} frames, {summary['fps'] or 0:.2f} fps)"
         )
+        print(summary.get("message") or wrote)  # a message: a segmented render that stopped
     return EXIT_INTERRUPTED if summary["interrupted"] else 0
 
 
@@ -300,7 +301,9 @@ def _add_bench_command(sub) -> None:
         help="warping error of OUTPUT against the flow of INPUT, and its floor",
     )
     cmd.add_argument("--all", action="store_true", help="run every benchmark")
-    cmd.add_argument("--only", metavar="NAMES", help="comma-separated: dream,style,pipeline,live")
+    cmd.add_argument(
+        "--only", metavar="NAMES", help="comma-separated: dream,style,pipeline,live,farm"
+    )
     cmd.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     cmd.add_argument(
         "--out",

@@ -6,10 +6,12 @@ loads; the final video appears under its name only when whole.
 
 Where things go, for ``-o out/clip.mp4``: the segments are encoded to
 ``out/.clip.mp4.segments/`` (beside the output, so on the same storage),
-listed in ``manifest.json`` there as they finish, joined into
-``out/clip.mp4`` and removed. For ``-o out/frames/`` every task writes its
-frames into the folder, and ``.dreamstream-segments.json`` there lists the
-finished segments.
+listed in ``manifest.json`` there as they finish, their seam frames kept in
+``seams/`` there; at the end the seams are cross-faded and encoded, all is
+joined into ``out/clip.mp4`` and the folder removed. For ``-o out/frames/``
+every task writes its frames into the folder, the seam frames wait in
+``.dreamstream-seams/`` and ``.dreamstream-segments.json`` lists the finished
+segments; both go once the seams are written.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from dreamstream.core.errors import InputError
 from dreamstream.stream.farm import plan as planning
 from dreamstream.stream.farm.frames import FrameRange, frame_range
+from dreamstream.stream.farm.seams import HEAD, LEAD_OUT, has_raw
 from dreamstream.stream.farm.task import SegmentJob, render_segment
 from dreamstream.stream.settings import Settings
 
@@ -98,18 +101,17 @@ def render_segmented(
         segments = planning.plan_segments(span.first, span.last, count, s.warmup)
         work.mkdir(parents=True, exist_ok=True)
         cluster.check_shared([_input_file(input_path)], work)
-        todo = [g for g in segments if not _reusable(manifest, g, key, kind, out_path)]
+        todo = [g for g in segments if not _reusable(manifest, g, key, kind, out_path, work)]
         jobs = [_job(mode, input_path, kind, out_path, work, g, s, metadata) for g in todo]
         bar = _Bar(sum(g.frames for g in todo)) if progress and sys.stderr.isatty() else None
         results: dict[int, dict] = {}
 
         def finished(job: SegmentJob, result: dict) -> None:
-            if result["frames"] != job.segment.frames:
-                raise RuntimeError(
-                    f"segment {job.segment.number} delivered {result['frames']} of "
-                    f"{job.segment.frames} frames"
-                )
-            results[job.segment.number] = result
+            g = job.segment
+            got = (result["head"], result["frames"], result["lead_out"])
+            if got != (g.fade, g.last - g.own_first, g.lead_out):
+                raise RuntimeError(f"segment {g.number} rendered {sum(got)} of its frames only")
+            results[g.number] = result
             manifest.record(job.segment, key, **result)
 
         with StopOnSignal(stop):
@@ -118,11 +120,17 @@ def render_segmented(
             )
     if bar:
         bar.done()
-    if complete and kind == "video":
-        _join(segments, manifest, out_path, input_path if has_audio else None, span, metadata)
-        shutil.rmtree(work, ignore_errors=True)
+    if complete:
+        seams = _make_seams(mode, input_path, kind, out_path, work, segments, s, metadata)
+        if kind == "video":
+            audio = input_path if has_audio else None
+            _join(segments, manifest, seams, out_path, audio, span, metadata)
+            shutil.rmtree(work, ignore_errors=True)
+        else:  # the frames are all in place: only the bookkeeping goes
+            shutil.rmtree(_seams_folder(kind, work), ignore_errors=True)
+            manifest.path.unlink(missing_ok=True)
     seconds = time.perf_counter() - begin
-    frames = sum(r["frames"] for r in results.values())
+    frames = sum(r["frames"] + r["head"] for r in results.values())
     compute = next((r["compute"] for r in results.values() if r.get("compute")), None)
     return {
         "frames": frames,
@@ -135,6 +143,7 @@ def render_segmented(
         "segments_reused": sorted(g.number for g in segments if g not in todo),
         "where": {n: f"{r['node']}:{r['pid']}" for n, r in sorted(results.items())},
         "warning": None,
+        **({} if complete else {"message": _stopped(len(manifest.entries), len(segments), work)}),
         **metadata,
         **({"compute": compute} if compute else {}),
     }
@@ -168,36 +177,66 @@ def _open_manifest(kind: str, work: Path, overwrite: bool, resume: bool) -> plan
     return planning.Manifest(path)
 
 
-def _reusable(manifest, segment, key: str, kind: str, out_path: Path) -> bool:
-    """Whether ``segment`` was finished with these settings and its output is all there."""
-    entry = manifest.finished(segment, key)
+def _seams_folder(kind: str, work: Path) -> Path:
+    return work / ("seams" if kind == "video" else ".dreamstream-seams")
+
+
+def _reusable(manifest, g, key: str, kind: str, out_path: Path, work: Path) -> bool:
+    """Whether segment ``g`` was finished with these settings and all it made is there."""
+    entry = manifest.finished(g, key)
     if entry is None:
         return False
+    seams = _seams_folder(kind, work)
+    kept = has_raw(seams, g.number, HEAD, g.first, g.fade) and has_raw(
+        seams, g.number + 1, LEAD_OUT, g.last, g.lead_out
+    )
     if kind == "video":
-        return Path(entry["output"]).is_file()
+        return kept and Path(entry["output"]).is_file()
     from dreamstream.stream.sinks import existing_indices
 
-    return set(range(segment.first, segment.last)) <= existing_indices(out_path)
+    return kept and set(range(g.own_first, g.last)) <= existing_indices(out_path)
 
 
-def _job(mode, input_path, kind, out_path, work, segment, settings, metadata) -> SegmentJob:
+def _job(mode, input_path, kind, out_path, work, g, settings, metadata, part="segment"):
     output = out_path
     if kind == "video":
-        output = work / f"segment-{segment.number:04d}{out_path.suffix}"
-    return SegmentJob(mode, str(input_path), str(output), segment, settings, metadata)
+        output = work / f"{part}-{g.number:04d}{out_path.suffix}"
+    seams = str(_seams_folder(kind, work))
+    return SegmentJob(mode, str(input_path), str(output), g, settings, metadata, seams)
 
 
-def _join(segments, manifest, out_path: Path, audio_from, span: FrameRange, metadata) -> None:
+def _make_seams(mode, input_path, kind, out_path, work, segments, s, metadata) -> dict:
+    """Cross-fade every seam (cheap: a few frames each); returns number -> result."""
+    from dreamstream.stream.farm.seams import make_seam
+
+    made = {}
+    for g in segments:
+        if g.fade:
+            job = _job(mode, input_path, kind, out_path, work, g, s, metadata, part="seam")
+            made[g.number] = {**make_seam(job, _seams_folder(kind, work)), "output": job.output}
+    return made
+
+
+def _join(segments, manifest, seams, out_path: Path, audio_from, span: FrameRange, metadata):
+    """Seams and segments, in order, into the final video by stream copy."""
     from dreamstream.stream.farm.join import join_videos
 
     parts = []
-    for segment in segments:
-        entry = manifest.entries[str(segment.number)]
-        parts.append((Path(entry["output"]), Fraction(entry["start_time"]) - span.origin))
-    last_start = Fraction(manifest.entries[str(segments[-1].number)]["start_time"]) - span.origin
-    end = last_start + segments[-1].frames / span.fps
+    for g in segments:
+        pieces = [seams[g.number]] if g.number in seams else []
+        for entry in [*pieces, manifest.entries[str(g.number)]]:
+            parts.append((Path(entry["output"]), Fraction(entry["start_time"]) - span.origin))
+    own_first = Fraction(manifest.entries[str(segments[-1].number)]["start_time"])
+    end = own_first - span.origin + (segments[-1].last - segments[-1].own_first) / span.fps
     join_videos(
         parts, out_path, audio_from=audio_from, origin=span.origin, end=end, metadata=metadata
+    )
+
+
+def _stopped(done: int, total: int, work: Path) -> str:
+    return (
+        f"stopped: {done} of {total} segments finished, kept in {work}; "
+        "run the same command with --resume to render the rest"
     )
 
 

@@ -24,19 +24,32 @@ MIN_SEGMENT_PER_WARMUP = 4  # a segment is at least 4x its warm-up: <= 25% extra
 
 @dataclass(frozen=True)
 class Segment:
-    """One contiguous piece of a render.
+    """One contiguous piece of a render, and how it meets its neighbours.
+
+    A segment renders ``warm_first <= index < last + lead_out``:
+
+    - ``warm_first <= index < first``: warm-up frames, rendered to settle the
+      temporal carry and discarded;
+    - ``first <= index < first + fade``: its head, kept aside and cross-faded with
+      the previous segment's lead-out into the seam (see :mod:`.seams`);
+    - ``first + fade <= index < last``: its own frames, written as they come;
+    - ``last <= index < last + lead_out``: its lead-out, the previous segment's
+      carry continued into the next segment's head, kept aside for that seam.
 
     Attributes:
         number: 0-based position of the segment in the render.
-        first, last: the frames it delivers, ``first <= index < last``.
-        warm_first: the first frame it renders; frames before ``first`` are warm-up
-            frames, rendered only to settle the temporal carry and then discarded.
+        first, last: the frames it is responsible for, ``first <= index < last``.
+        warm_first: the first frame it renders.
+        fade: frames of its head that the seam before it cross-fades (0 for the first).
+        lead_out: frames it renders past ``last`` for the seam after it (0 for the last).
     """
 
     number: int
     first: int
     last: int
     warm_first: int
+    fade: int = 0
+    lead_out: int = 0
 
     @property
     def frames(self) -> int:
@@ -45,6 +58,11 @@ class Segment:
     @property
     def warmup(self) -> int:
         return self.first - self.warm_first
+
+    @property
+    def own_first(self) -> int:
+        """The first frame written straight from this segment's render."""
+        return self.first + self.fade
 
 
 def default_segment_count(frames: int, slots: int, warmup: int) -> int:
@@ -63,7 +81,8 @@ def plan_segments(first: int, last: int, count: int, warmup: int) -> list[Segmen
 
     The first segment starts cold at ``first``, exactly like an uninterrupted
     render; every later one starts its warm-up ``warmup`` frames earlier (never
-    before ``first``).
+    before ``first``) and fades in over its first ``warmup`` frames (at most all
+    but one of its frames) from the previous segment's lead-out.
 
     Raises:
         InputError: an empty range, ``count`` < 1 or more segments than frames.
@@ -74,9 +93,18 @@ def plan_segments(first: int, last: int, count: int, warmup: int) -> list[Segmen
     if count < 1 or count > total:
         raise InputError(f"--segments must be from 1 to the {total} frames to render, got {count}")
     bounds = [first + (total * k) // count for k in range(count + 1)]
+    spans = list(zip(bounds, bounds[1:], strict=False))
+    fades = [0] + [min(warmup, b - a - 1) for a, b in spans[1:]]
     return [
-        Segment(k, a, b, a if k == 0 else max(first, a - warmup))
-        for k, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))
+        Segment(
+            k,
+            a,
+            b,
+            a if k == 0 else max(first, a - warmup),
+            fade=fades[k],
+            lead_out=fades[k + 1] if k + 1 < count else 0,
+        )
+        for k, (a, b) in enumerate(spans)
     ]
 
 

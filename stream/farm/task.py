@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dreamstream.stream import pipeline
 from dreamstream.stream.farm.plan import Segment
+from dreamstream.stream.farm.seams import HEAD, LEAD_OUT, raw_file, save_raw
 from dreamstream.stream.framesink import Sink
 from dreamstream.stream.settings import Settings
 
@@ -30,9 +31,10 @@ class SegmentJob:
         mode: "dream" or "style".
         input: the input file, frame folder or pattern.
         output: the segment's video file, or the render's frame pattern (``%05d``).
-        segment: which frames to warm up on and to deliver.
+        segment: which frames to warm up on, deliver and keep for the seams.
         settings: the render's settings.
         metadata: written into the segment's file (video) or sidecar (frames).
+        seams: the folder where head and lead-out frames wait for their seams.
     """
 
     mode: str
@@ -41,23 +43,37 @@ class SegmentJob:
     segment: Segment
     settings: Settings
     metadata: dict
+    seams: str = ""
 
 
-class _Delivered(Sink):
-    """Passes frames from ``first`` on to ``sink``; the warm-up frames before it are dropped."""
+class _Router(Sink):
+    """Sends each rendered frame where its index says (see :class:`.plan.Segment`).
 
-    def __init__(self, sink: Sink, first: int, tally=None):
+    Warm-up frames are dropped, head and lead-out frames saved for the seams,
+    the segment's own frames passed to ``sink``.
+    """
+
+    def __init__(self, sink: Sink, segment: Segment, seams: Path, tally=None):
         super().__init__()
-        self.sink, self.first, self.tally = sink, first, tally
-        self.first_frame = None
+        self.sink, self.segment, self.seams, self.tally = sink, segment, seams, tally
+        self.first_own = None
+        self.head = self.lead_out = 0
 
     def write(self, frame) -> None:
-        if frame.index < self.first:
+        g, index = self.segment, frame.index
+        if index < g.first:
             return
-        if self.first_frame is None:
-            self.first_frame = frame
-        self.sink.write(frame)
-        super().write(frame)
+        if index < g.own_first:
+            save_raw(raw_file(self.seams, g.number, HEAD, index), frame.image)
+            self.head += 1
+        elif index < g.last:
+            self.first_own = frame if self.first_own is None else self.first_own
+            self.sink.write(frame)
+            super().write(frame)
+        else:
+            save_raw(raw_file(self.seams, g.number + 1, LEAD_OUT, index), frame.image)
+            self.lead_out += 1
+            return
         if self.tally is not None:
             self.tally.add.remote(1)
 
@@ -81,25 +97,33 @@ def processor_for(mode: str, settings: Settings):
     return _cached[key]
 
 
+def first_time(frame, fps) -> str:
+    """A frame's time on the input's clock, as exact "num/den" seconds."""
+    if frame.pts is not None:
+        return str(Fraction(frame.pts) * frame.time_base)
+    return str(Fraction(frame.index) / Fraction(fps or 25))
+
+
 def render_segment(job: SegmentJob, tally=None) -> dict:
-    """Render one segment: its warm-up frames (discarded), then its own frames.
+    """Render one segment: warm-up (discarded), head, own frames and lead-out.
 
     Args:
         job: the segment and everything about the render.
         tally: a progress actor with ``add(frames)``, or ``None``.
 
     Returns:
-        ``frames`` delivered, ``start_time`` (the first delivered frame's time on the
-        input's clock, as "num/den" seconds), ``compute`` (dream precision), ``node``,
-        ``pid`` and ``seconds``.
+        ``frames`` written, ``head`` and ``lead_out`` frames kept for the seams,
+        ``start_time`` (the first written frame's time on the input's clock),
+        ``compute`` (dream precision), ``node``, ``pid`` and ``seconds``.
     """
     from dreamstream.stream.sinks import open_sink
     from dreamstream.stream.sources import open_source
 
     begin = time.perf_counter()
-    s, seg = job.settings, job.segment
+    s, g = job.settings, job.segment
     processor = processor_for(job.mode, s)
-    with open_source(job.input, start=seg.warm_first, end=seg.last, width=s.width) as source:
+    end = g.last + g.lead_out
+    with open_source(job.input, start=g.warm_first, end=end, width=s.width) as source:
         sink = open_sink(
             job.output,
             source=source,
@@ -110,22 +134,18 @@ def render_segment(job: SegmentJob, tally=None) -> dict:
             resume=True,
             audio=False,  # the join muxes the source's audio once
         )
-        delivered = _Delivered(sink, seg.first, tally)
-        pipeline.run(
-            source,
-            processor,
-            delivered,
-            flow=s.flow,
-            flow_method=s.flow_method,
-            flow_preset=s.flow_preset,
-        )
-        fps = source.fps or Fraction(25)
-    first = delivered.first_frame
-    start = first.pts * first.time_base if first.pts is not None else Fraction(first.index) / fps
+        router = _Router(sink, g, Path(job.seams), tally)
+        options = {"flow_method": s.flow_method, "flow_preset": s.flow_preset}
+        pipeline.run(source, processor, router, flow=s.flow, **options)
+        fps = source.fps
+    if router.first_own is None:
+        raise RuntimeError(f"segment {g.number}: no frame of {g.own_first}-{g.last - 1} rendered")
     compute = getattr(getattr(processor, "dreamer", None), "params", None)
     return {
-        "frames": delivered.frames_written,
-        "start_time": str(Fraction(start)),
+        "frames": router.frames_written,
+        "head": router.head,
+        "lead_out": router.lead_out,
+        "start_time": first_time(router.first_own, fps),
         "compute": {"precision": compute.precision, "xla": compute.xla} if compute else None,
         "node": socket.gethostname(),
         "pid": os.getpid(),
