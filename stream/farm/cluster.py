@@ -20,6 +20,7 @@ from dreamstream.core.errors import InputError
 INSTALL_HINT = "pip install 'dreamstream[ray]'"
 RETRIES = 2  # a task whose worker dies (killed, out of memory, node lost) runs again
 POLL_SECONDS = 0.25
+CANCEL_GRACE = 5.0  # seconds a cancelled task has to finish its frame in flight
 # Passed on to every worker, which may run on another machine with its own environment.
 FORWARDED_ENV = (
     "KERAS_BACKEND",
@@ -196,9 +197,24 @@ def run_tasks(
                 on_progress(ray.get(tally.read.remote()))
         return True
     finally:
-        for ref in running:
-            ray.cancel(ref, force=True)
+        _cancel(ray, list(running))
         ray.kill(tally)
+
+
+def _cancel(ray, refs: list) -> None:
+    """Cancel running tasks: politely first, so their workers live on; then by force.
+
+    A plain cancel is a SIGINT in the worker: the segment's pipeline stops after
+    the frame in flight (the manifest does not list the segment, so a resume
+    renders it again). A worker still busy after ``CANCEL_GRACE`` is killed.
+    """
+    if not refs:
+        return
+    for ref in refs:
+        ray.cancel(ref)
+    _, stuck = ray.wait(refs, num_returns=len(refs), timeout=CANCEL_GRACE)
+    for ref in stuck:
+        ray.cancel(ref, force=True)
 
 
 def _result(ray, ref, running: dict) -> dict:
