@@ -13,7 +13,7 @@ Three networks, each described as a table of layers that reads like its paper:
 Conventions for every network here: images are ``float32`` NHWC, **RGB, range
 0-1**, in and out. Weights come as a ``dict[str, np.ndarray]`` whose kernels are
 already in Keras layout (``kh, kw, in, out``; depthwise ``kh, kw, channels, 1``);
-reading and converting weight files is ``dreamstream.stream.styles``'s job.
+reading and converting weight files is ``dreamstream.stream.weights.style``'s job.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import numpy as np
 from keras import layers, ops
 
 from dreamstream.core.backend import compile_forward, to_numpy
+from dreamstream.core.params import NUM_STYLES
 
-NUM_STYLES = 26  # built-in styles of the 26-style network
 STYLE_DIM = 100  # length of the arbitrary network's style vector
 PREDICTOR_SIZE = 256  # side of the square picture the style predictor expects
 STRIDE = 4  # both transformers downsample twice by 2: frame sides pad to this

@@ -27,8 +27,8 @@ import numpy as np
 
 from dreamstream.core import flow as coreflow
 from dreamstream.core import measures
+from dreamstream.stream.io import open_source, read_image
 from dreamstream.stream.settings import Settings, load_preset
-from dreamstream.stream.sources import open_source, read_image
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SEGMENTS = 4

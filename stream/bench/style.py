@@ -19,8 +19,8 @@ import numpy as np
 
 from dreamstream.core.backend import backend_name
 from dreamstream.core.style import Stylizer, pad_to_stride, parse_style
-from dreamstream.stream import styles
-from dreamstream.stream.assets import embedded_path
+from dreamstream.stream.weights import style as styles
+from dreamstream.stream.weights.assets import embedded_path
 
 SIZES = {"480p": (480, 854), "720p": (720, 1280)}
 QUICK_SIZES = {"144p": (144, 256)}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.positions import Window
+from dreamstream.stream.io.positions import Window
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def frame_range(source) -> FrameRange:
         pts, tb = _video_pts(source.path)
         times = [p * tb for p in pts]  # seconds on the file's clock
     elif source.kind == "images":
-        from dreamstream.stream.imagefiles import list_images
+        from dreamstream.stream.io import list_images
 
         times = [Fraction(i) / source.fps for i in range(len(list_images(source.spec)))]
     else:

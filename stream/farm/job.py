@@ -71,14 +71,13 @@ def render_segmented(
             cluster's nodes do not share.
     """
     from dreamstream.stream.farm import cluster as clusters
+    from dreamstream.stream.io import check_output, open_source, output_kind
     from dreamstream.stream.pipeline import StopOnSignal
-    from dreamstream.stream.sinks import check_output, output_kind
-    from dreamstream.stream.sources import open_source
 
     clusters.require_ray()
     s = settings
     with open_source(input_spec, start=s.start, end=s.end, frames=s.frames, width=s.width) as src:
-        check_output(output_spec, src.path or input_spec, overwrite, resume=resume)
+        check_output(output_spec, src.path or input_spec, overwrite, resume=resume, count=src.count)
         span = frame_range(src)
         size, has_audio = src.size, src.has_audio
     kind, out_path = output_kind(output_spec)
@@ -192,7 +191,7 @@ def _reusable(manifest, g, key: str, kind: str, out_path: Path, work: Path) -> b
     )
     if kind == "video":
         return kept and Path(entry["output"]).is_file()
-    from dreamstream.stream.sinks import existing_indices
+    from dreamstream.stream.io import existing_indices
 
     return kept and set(range(g.own_first, g.last)) <= existing_indices(out_path)
 

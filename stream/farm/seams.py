@@ -76,8 +76,7 @@ def make_seam(job, folder: Path) -> dict:
         ``frames`` written and ``start_time`` of the first (see ``render_segment``).
     """
     from dreamstream.stream.farm.task import first_time
-    from dreamstream.stream.sinks import open_sink
-    from dreamstream.stream.sources import open_source, read_image
+    from dreamstream.stream.io import open_sink, open_source, read_image, sink_options
 
     g, s = job.segment, job.settings
     indices = range(g.first, g.first + g.fade)
@@ -88,13 +87,12 @@ def make_seam(job, folder: Path) -> dict:
     with open_source(job.input, start=g.first, end=g.first + g.fade, width=s.width) as source:
         with open_sink(
             job.output,
-            source=source,
+            **{**sink_options(source), "audio_from": None},
             crf=s.crf,
             preset=s.encoder_preset,
             metadata=job.metadata,
             overwrite=True,
             resume=True,
-            audio=False,
         ) as sink:
             first = None
             for frame in source:

@@ -17,7 +17,7 @@ from pathlib import Path
 from dreamstream.stream import pipeline
 from dreamstream.stream.farm.plan import Segment
 from dreamstream.stream.farm.seams import HEAD, LEAD_OUT, raw_file, save_raw
-from dreamstream.stream.framesink import Sink
+from dreamstream.stream.io.frame import Sink
 from dreamstream.stream.settings import Settings
 
 _cached: dict = {}  # (mode, settings) -> processor: one, the models are large
@@ -116,23 +116,22 @@ def render_segment(job: SegmentJob, tally=None) -> dict:
         ``start_time`` (the first written frame's time on the input's clock),
         ``compute`` (dream precision), ``node``, ``pid`` and ``seconds``.
     """
-    from dreamstream.stream.sinks import open_sink
-    from dreamstream.stream.sources import open_source
+    from dreamstream.stream.io import open_sink, open_source, sink_options
 
     begin = time.perf_counter()
     s, g = job.settings, job.segment
     processor = processor_for(job.mode, s)
     end = g.last + g.lead_out
     with open_source(job.input, start=g.warm_first, end=end, width=s.width) as source:
+        options = {**sink_options(source), "audio_from": None}  # the join adds the audio once
         sink = open_sink(
             job.output,
-            source=source,
+            **options,
             crf=s.crf,
             preset=s.encoder_preset,
             metadata=job.metadata,
             overwrite=True,
             resume=True,
-            audio=False,  # the join muxes the source's audio once
         )
         router = _Router(sink, g, Path(job.seams), tally)
         options = {"flow_method": s.flow_method, "flow_preset": s.flow_preset}

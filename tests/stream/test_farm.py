@@ -12,8 +12,8 @@ import pytest
 from dreamstream.core.errors import InputError
 from dreamstream.stream.farm import plan
 from dreamstream.stream.farm.frames import frame_range
+from dreamstream.stream.io import open_source
 from dreamstream.stream.settings import Settings
-from dreamstream.stream.sources import open_source
 from tests.stream.test_pipeline import moving_frames, write_clip
 
 

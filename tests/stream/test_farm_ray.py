@@ -27,9 +27,9 @@ import numpy as np
 import pytest
 
 from dreamstream.core.errors import InputError
+from dreamstream.stream.io import read_image
 from dreamstream.stream.jobs import render_file
 from dreamstream.stream.settings import Settings
-from dreamstream.stream.sources import read_image
 from tests.stream.test_pipeline import moving_frames, write_clip
 
 ray = pytest.importorskip("ray")
