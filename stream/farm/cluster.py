@@ -67,8 +67,8 @@ class Cluster:
             try:
                 if self.address:
                     ray.init(address=self.address, **options)
-                else:
-                    ray.init(num_cpus=self.workers, include_dashboard=False, **options)
+                else:  # "local": a new cluster, even where `ray start` made one
+                    ray.init("local", num_cpus=self.workers, include_dashboard=False, **options)
             except ConnectionError as exc:
                 raise InputError(f"--ray {self.address}: cannot join the cluster ({exc})") from None
             self.started = True

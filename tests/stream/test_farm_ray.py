@@ -42,7 +42,13 @@ FIRSTS = [0, 6, 12, 18]  # the segments' first frames: 24 frames cut in 4
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    ray.init(
+        "local",  # its own cluster, even where `ray start` made one
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level=logging.ERROR,
+        log_to_driver=False,
+    )
     yield
     ray.shutdown()
 
