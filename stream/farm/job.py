@@ -16,6 +16,7 @@ segments; both go once the seams are written.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import threading
@@ -95,7 +96,10 @@ def render_segmented(
     manifest = _open_manifest(kind, work, overwrite, resume)
     stop = stop if stop is not None else threading.Event()
     begin = time.perf_counter()
-    with clusters.Cluster(s.workers, s.ray, use_gpu=use_gpu) as cluster:
+    # Ray prints what its daemons report (a worker that died and is retried) to stdout,
+    # which belongs to --json: send it to stderr while the cluster is up.
+    quiet_stdout = contextlib.redirect_stdout(sys.stderr)
+    with quiet_stdout, clusters.Cluster(s.workers, s.ray, use_gpu=use_gpu) as cluster:
         count = s.segments or planning.default_segment_count(span.frames, cluster.slots, s.warmup)
         segments = planning.plan_segments(span.first, span.last, count, s.warmup)
         work.mkdir(parents=True, exist_ok=True)
