@@ -21,6 +21,7 @@ import shutil
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,6 +33,74 @@ from dreamstream.stream.farm.task import SegmentJob, render_segment
 from dreamstream.stream.settings import Settings
 
 IMAGES_MANIFEST = ".dreamstream-segments.json"
+
+
+@dataclass(frozen=True)
+class _Render:
+    """What every part of one segmented render shares: where things are and go."""
+
+    mode: str
+    input_path: Path  # absolute: workers may run on other machines
+    kind: str  # "video" or "images"
+    out_path: Path  # the video file, or the frame pattern
+    settings: Settings
+    metadata: dict
+    key: str  # the hash of what decides the pixels (see plan.render_key)
+
+    @property
+    def work(self) -> Path:
+        """Segments and manifest: a hidden folder beside a video, the frame folder itself."""
+        if self.kind == "video":
+            return self.out_path.parent / f".{self.out_path.name}.segments"
+        return self.out_path.parent
+
+    @property
+    def seams(self) -> Path:
+        return self.work / ("seams" if self.kind == "video" else ".dreamstream-seams")
+
+    def job(self, g: planning.Segment, part: str = "segment") -> SegmentJob:
+        """The worker's job for segment ``g`` (``part="seam"``: the seam before it)."""
+        output = self.out_path
+        if self.kind == "video":
+            output = self.work / f"{part}-{g.number:04d}{self.out_path.suffix}"
+        return SegmentJob(
+            self.mode,
+            str(self.input_path),
+            str(output),
+            g,
+            self.settings,
+            self.metadata,
+            str(self.seams),
+        )
+
+    def reusable(self, manifest: planning.Manifest, g: planning.Segment) -> bool:
+        """Whether ``g`` was finished with these settings and all it made is still there."""
+        entry = manifest.finished(g, self.key)
+        if entry is None:
+            return False
+        kept = has_raw(self.seams, g.number, HEAD, g.first, g.fade) and has_raw(
+            self.seams, g.number + 1, LEAD_OUT, g.last, g.lead_out
+        )
+        if self.kind == "video":
+            return kept and Path(entry["output"]).is_file()
+        from dreamstream.stream.io import existing_indices
+
+        return kept and set(range(g.own_first, g.last)) <= existing_indices(self.out_path)
+
+    def open_manifest(self, overwrite: bool, resume: bool) -> planning.Manifest:
+        """The manifest of finished segments; an earlier run's is only kept with ``resume``."""
+        path = self.work / ("manifest.json" if self.kind == "video" else IMAGES_MANIFEST)
+        if path.exists() and not resume:
+            if not overwrite:
+                raise InputError(
+                    f"an earlier segmented render left finished segments in {self.work}: "
+                    "add --resume to continue it or --overwrite to start again"
+                )
+            if self.kind == "video":
+                shutil.rmtree(self.work)
+            else:
+                path.unlink()
+        return planning.Manifest(path)
 
 
 def render_segmented(
@@ -65,18 +134,47 @@ def render_segmented(
 
     Returns:
         The run's summary: frames, seconds, fps, interrupted, output, the segments
-        rendered now and reused, and ``metadata``.
+        rendered now and reused, where each ran, and ``metadata``.
 
     Raises:
         InputError: bad input, output or settings, a missing Ray, or storage the
             cluster's nodes do not share.
     """
     from dreamstream.stream.farm import cluster as clusters
-    from dreamstream.stream.io import check_output, open_source, output_kind
-    from dreamstream.stream.pipeline import StopOnSignal
 
     clusters.require_ray()
+    r, span, has_audio = _prepare(
+        mode, input_spec, output_spec, settings, metadata, overwrite, resume
+    )
+    manifest = r.open_manifest(overwrite, resume)
+    begin = time.perf_counter()
+    # Ray prints what its daemons report (a worker that died and is retried) to stdout,
+    # which belongs to --json: send it to stderr while the cluster is up.
     s = settings
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        clusters.Cluster(s.workers, s.ray, use_gpu=use_gpu) as cluster,
+    ):
+        count = s.segments or planning.default_segment_count(span.frames, cluster.slots, s.warmup)
+        segments = planning.plan_segments(span.first, span.last, count, s.warmup)
+        r.work.mkdir(parents=True, exist_ok=True)
+        cluster.check_shared([_input_file(r.input_path)], r.work)
+        todo = [g for g in segments if not r.reusable(manifest, g)]
+        results = _run(cluster, r, manifest, todo, progress, stop)
+    complete = len(results) == len(todo)
+    if complete:
+        _finish(r, manifest, segments, span, has_audio)
+    summary = _summary(results, segments, todo, time.perf_counter() - begin, complete)
+    if not complete:
+        summary["message"] = _stopped(len(manifest.entries), len(segments), r.work)
+    summary["output"] = str(r.out_path if r.kind == "video" else output_spec)
+    return {**summary, **metadata}
+
+
+def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume):
+    """Check the input and output (before any cluster starts) and find the exact frames."""
+    from dreamstream.stream.io import check_output, open_source, output_kind
+
     with open_source(input_spec, start=s.start, end=s.end, frames=s.frames, width=s.width) as src:
         check_output(output_spec, src.path or input_spec, overwrite, resume=resume, count=src.count)
         span = frame_range(src)
@@ -92,62 +190,65 @@ def render_segmented(
         _check_dream_size(size)
     input_path = Path(input_spec).resolve()
     key = planning.render_key(mode, planning.input_identity(_input_file(input_path)), s)
-    work = _work_folder(kind, out_path)
-    manifest = _open_manifest(kind, work, overwrite, resume)
+    return _Render(mode, input_path, kind, out_path, s, metadata, key), span, has_audio
+
+
+def _run(cluster, r: _Render, manifest, todo, progress: bool, stop) -> dict[int, dict]:
+    """Render the segments ``todo`` on ``cluster``; returns number -> result of those done."""
+    from dreamstream.stream.farm.cluster import run_tasks
+    from dreamstream.stream.pipeline import StopOnSignal
+
     stop = stop if stop is not None else threading.Event()
-    begin = time.perf_counter()
-    # Ray prints what its daemons report (a worker that died and is retried) to stdout,
-    # which belongs to --json: send it to stderr while the cluster is up.
-    quiet_stdout = contextlib.redirect_stdout(sys.stderr)
-    with quiet_stdout, clusters.Cluster(s.workers, s.ray, use_gpu=use_gpu) as cluster:
-        count = s.segments or planning.default_segment_count(span.frames, cluster.slots, s.warmup)
-        segments = planning.plan_segments(span.first, span.last, count, s.warmup)
-        work.mkdir(parents=True, exist_ok=True)
-        cluster.check_shared([_input_file(input_path)], work)
-        todo = [g for g in segments if not _reusable(manifest, g, key, kind, out_path, work)]
-        jobs = [_job(mode, input_path, kind, out_path, work, g, s, metadata) for g in todo]
-        bar = _Bar(sum(g.frames for g in todo)) if progress and sys.stderr.isatty() else None
-        results: dict[int, dict] = {}
+    bar = _Bar(sum(g.frames for g in todo)) if progress and sys.stderr.isatty() else None
+    results: dict[int, dict] = {}
 
-        def finished(job: SegmentJob, result: dict) -> None:
-            g = job.segment
-            got = (result["head"], result["frames"], result["lead_out"])
-            if got != (g.fade, g.last - g.own_first, g.lead_out):
-                raise RuntimeError(f"segment {g.number} rendered {sum(got)} of its frames only")
-            results[g.number] = result
-            manifest.record(job.segment, key, **result)
+    def finished(job: SegmentJob, result: dict) -> None:
+        g = job.segment
+        got = (result["head"], result["frames"], result["lead_out"])
+        if got != (g.fade, g.last - g.own_first, g.lead_out):
+            raise RuntimeError(f"segment {g.number} rendered {sum(got)} of its frames only")
+        results[g.number] = result
+        manifest.record(g, r.key, **result)
 
-        with StopOnSignal(stop):
-            complete = clusters.run_tasks(
-                cluster, render_segment, jobs, on_done=finished, on_progress=bar, stop=stop
-            )
+    with StopOnSignal(stop):
+        jobs = [r.job(g) for g in todo]
+        run_tasks(cluster, render_segment, jobs, on_done=finished, on_progress=bar, stop=stop)
     if bar:
         bar.done()
-    if complete:
-        seams = _make_seams(mode, input_path, kind, out_path, work, segments, s, metadata)
-        if kind == "video":
-            audio = input_path if has_audio else None
-            _join(segments, manifest, seams, out_path, audio, span, metadata)
-            shutil.rmtree(work, ignore_errors=True)
-        else:  # the frames are all in place: only the bookkeeping goes
-            shutil.rmtree(_seams_folder(kind, work), ignore_errors=True)
-            manifest.path.unlink(missing_ok=True)
-    seconds = time.perf_counter() - begin
-    frames = sum(r["frames"] + r["head"] for r in results.values())
-    compute = next((r["compute"] for r in results.values() if r.get("compute")), None)
+    return results
+
+
+def _finish(r: _Render, manifest, segments, span: FrameRange, has_audio: bool) -> None:
+    """Cross-fade the seams (a few frames each, here), then join a video or tidy a folder."""
+    from dreamstream.stream.farm.seams import make_seam
+
+    seams = {}
+    for g in segments:
+        if g.fade:
+            job = r.job(g, part="seam")
+            seams[g.number] = {**make_seam(job, r.seams), "output": job.output}
+    if r.kind == "video":
+        audio = r.input_path if has_audio else None
+        _join(segments, manifest, seams, r.out_path, audio, span, r.metadata)
+        shutil.rmtree(r.work, ignore_errors=True)
+    else:  # the frames are all in place: only the bookkeeping goes
+        shutil.rmtree(r.seams, ignore_errors=True)
+        manifest.path.unlink(missing_ok=True)
+
+
+def _summary(results: dict, segments, todo, seconds: float, complete: bool) -> dict:
+    frames = sum(x["frames"] + x["head"] for x in results.values())
+    compute = next((x["compute"] for x in results.values() if x.get("compute")), None)
     return {
         "frames": frames,
         "seconds": round(seconds, 3),
         "fps": round(frames / seconds, 3) if seconds > 0 else None,
         "interrupted": not complete,
-        "output": str(out_path if kind == "video" else output_spec),
         "segments": len(segments),
         "segments_rendered": sorted(results),
         "segments_reused": sorted(g.number for g in segments if g not in todo),
-        "where": {n: f"{r['node']}:{r['pid']}" for n, r in sorted(results.items())},
+        "where": {n: f"{x['node']}:{x['pid']}" for n, x in sorted(results.items())},
         "warning": None,
-        **({} if complete else {"message": _stopped(len(manifest.entries), len(segments), work)}),
-        **metadata,
         **({"compute": compute} if compute else {}),
     }
 
@@ -155,69 +256,6 @@ def render_segmented(
 def _input_file(path: Path) -> Path:
     """The file or folder that holds the input (the folder of a ``%05d`` pattern)."""
     return path.parent if "%" in path.name else path
-
-
-def _work_folder(kind: str, out_path: Path) -> Path:
-    """Where the segments and the manifest go: beside a video, in a frame folder."""
-    if kind == "video":
-        return out_path.parent / f".{out_path.name}.segments"
-    return out_path.parent
-
-
-def _open_manifest(kind: str, work: Path, overwrite: bool, resume: bool) -> planning.Manifest:
-    """The manifest of finished segments; an earlier run's is only kept with ``resume``."""
-    path = work / ("manifest.json" if kind == "video" else IMAGES_MANIFEST)
-    if path.exists() and not resume:
-        if not overwrite:
-            raise InputError(
-                f"an earlier segmented render left finished segments in {work}: "
-                "add --resume to continue it or --overwrite to start again"
-            )
-        if kind == "video":
-            shutil.rmtree(work)
-        else:
-            path.unlink()
-    return planning.Manifest(path)
-
-
-def _seams_folder(kind: str, work: Path) -> Path:
-    return work / ("seams" if kind == "video" else ".dreamstream-seams")
-
-
-def _reusable(manifest, g, key: str, kind: str, out_path: Path, work: Path) -> bool:
-    """Whether segment ``g`` was finished with these settings and all it made is there."""
-    entry = manifest.finished(g, key)
-    if entry is None:
-        return False
-    seams = _seams_folder(kind, work)
-    kept = has_raw(seams, g.number, HEAD, g.first, g.fade) and has_raw(
-        seams, g.number + 1, LEAD_OUT, g.last, g.lead_out
-    )
-    if kind == "video":
-        return kept and Path(entry["output"]).is_file()
-    from dreamstream.stream.io import existing_indices
-
-    return kept and set(range(g.own_first, g.last)) <= existing_indices(out_path)
-
-
-def _job(mode, input_path, kind, out_path, work, g, settings, metadata, part="segment"):
-    output = out_path
-    if kind == "video":
-        output = work / f"{part}-{g.number:04d}{out_path.suffix}"
-    seams = str(_seams_folder(kind, work))
-    return SegmentJob(mode, str(input_path), str(output), g, settings, metadata, seams)
-
-
-def _make_seams(mode, input_path, kind, out_path, work, segments, s, metadata) -> dict:
-    """Cross-fade every seam (cheap: a few frames each); returns number -> result."""
-    from dreamstream.stream.farm.seams import make_seam
-
-    made = {}
-    for g in segments:
-        if g.fade:
-            job = _job(mode, input_path, kind, out_path, work, g, s, metadata, part="seam")
-            made[g.number] = {**make_seam(job, _seams_folder(kind, work)), "output": job.output}
-    return made
 
 
 def _join(segments, manifest, seams, out_path: Path, audio_from, span: FrameRange, metadata):
