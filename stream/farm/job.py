@@ -30,6 +30,7 @@ from dreamstream.stream.farm import plan as planning
 from dreamstream.stream.farm.frames import FrameRange, frame_range
 from dreamstream.stream.farm.seams import HEAD, LEAD_OUT, has_raw
 from dreamstream.stream.farm.task import SegmentJob, render_segment
+from dreamstream.stream.io import sink_options
 from dreamstream.stream.settings import Settings
 
 IMAGES_MANIFEST = ".dreamstream-segments.json"
@@ -109,7 +110,7 @@ def render_segmented(
     output_spec: str,
     settings: Settings,
     *,
-    metadata: dict,
+    software: str = "dreamstream",
     overwrite: bool = False,
     resume: bool = False,
     progress: bool = False,
@@ -124,7 +125,7 @@ def render_segmented(
         output_spec: a video file or a frame folder/pattern.
         settings: the render's settings; ``workers``/``ray`` say which cluster,
             ``segments`` and ``warmup`` how the range is cut.
-        metadata: software, mode and settings, written with the output.
+        software: the name and version written with the output.
         overwrite: replace an existing output (and unfinished segments of an earlier run).
         resume: reuse the segments an earlier run with the same settings finished.
         progress: draw one progress line for the whole render on stderr.
@@ -134,7 +135,8 @@ def render_segmented(
 
     Returns:
         The run's summary: frames, seconds, fps, interrupted, output, the segments
-        rendered now and reused, where each ran, and ``metadata``.
+        rendered now and reused, where each ran, and the metadata written with
+        the output (software, mode, settings, segments).
 
     Raises:
         InputError: bad input, output or settings, a missing Ray, or storage the
@@ -143,6 +145,7 @@ def render_segmented(
     from dreamstream.stream.farm import cluster as clusters
 
     clusters.require_ray()
+    metadata = _metadata(software, mode, settings)
     r, span, has_audio = _prepare(
         mode, input_spec, output_spec, settings, metadata, overwrite, resume
     )
@@ -171,12 +174,27 @@ def render_segmented(
     return {**summary, **metadata}
 
 
+def _metadata(software: str, mode: str, s: Settings) -> dict:
+    """What the output records: the settings that decide its pixels, and how it was cut.
+
+    Where it ran (``workers``, ``ray``) and how many ``segments`` are kept apart from
+    the settings, so that resuming with other workers is not taken for other settings.
+    """
+    values = s.as_dict()
+    run = {name: values.pop(name) for name in planning.RUN_ONLY_SETTINGS}
+    return {"software": software, "mode": mode, "settings": values, "segmented": run}
+
+
 def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume):
     """Check the input and output (before any cluster starts) and find the exact frames."""
-    from dreamstream.stream.io import check_output, open_source, output_kind
+    from dreamstream.stream.io import check_resume, check_sink, open_source, output_kind
+    from dreamstream.stream.processors import check_pictures
 
-    with open_source(input_spec, start=s.start, end=s.end, frames=s.frames, width=s.width) as src:
-        check_output(output_spec, src.path or input_spec, overwrite, resume=resume, count=src.count)
+    with open_source(input_spec, **s.source_options()) as src:
+        encoder = {"crf": s.crf, "preset": s.encoder_preset}
+        check_sink(output_spec, sink_options(src), overwrite=overwrite, resume=resume, **encoder)
+        if resume:
+            check_resume(output_spec, mode, metadata["settings"])
         span = frame_range(src)
         size, has_audio = src.size, src.has_audio
     kind, out_path = output_kind(output_spec)
@@ -188,6 +206,7 @@ def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume):
         from dreamstream.stream.jobs import _check_dream_size
 
         _check_dream_size(size)
+    check_pictures(mode, s)
     input_path = Path(input_spec).resolve()
     key = planning.render_key(mode, planning.input_identity(_input_file(input_path)), s)
     return _Render(mode, input_path, kind, out_path, s, metadata, key), span, has_audio

@@ -84,7 +84,8 @@ def make_seam(job, folder: Path) -> dict:
     head = [read_image(raw_file(folder, g.number, HEAD, i)) for i in indices]
     faded = dict(zip(indices, crossfade(lead_out, head), strict=True))
     # The input is read again for the frames' own timestamps and the same encoder set-up.
-    with open_source(job.input, start=g.first, end=g.first + g.fade, width=s.width) as source:
+    window = {**s.source_options(), "start": g.first, "end": g.first + g.fade, "frames": None}
+    with open_source(job.input, **window) as source:
         with open_sink(
             job.output,
             **{**sink_options(source), "audio_from": None},

@@ -122,7 +122,8 @@ def render_segment(job: SegmentJob, tally=None) -> dict:
     s, g = job.settings, job.segment
     processor = processor_for(job.mode, s)
     end = g.last + g.lead_out
-    with open_source(job.input, start=g.warm_first, end=end, width=s.width) as source:
+    window = {**s.source_options(), "start": g.warm_first, "end": end, "frames": None}
+    with open_source(job.input, **window) as source:
         options = {**sink_options(source), "audio_from": None}  # the join adds the audio once
         sink = open_sink(
             job.output,
