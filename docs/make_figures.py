@@ -2,7 +2,8 @@
 
     .venv/bin/python docs/make_figures.py [FIGURE ...] [--render DREAM_RENDER.mp4]
 
-FIGURE is any of gallery, presets, example, layers (default: all of them).
+FIGURE is any of gallery, presets, example, layers (default: all of them), and
+paintings (only when named: slow on a CPU).
 
 - docs/gallery.jpg: input, dream and style frames of samples/clip.mp4 (first,
   middle, last). The dream frames come from DREAM_RENDER (``make demo``'s
@@ -11,6 +12,9 @@ FIGURE is any of gallery, presets, example, layers (default: all of them).
 - docs/dream_example.jpg: samples/astronaut.jpg dreamt with the default settings.
 - docs/layers.jpg: samples/chelsea.jpg dreamt with the default settings at
   each of :data:`STRIP_LAYERS` alone.
+- docs/paintings.jpg: samples/retina.jpg as the style of a still and of the
+  first 16 frames of the clip at 256 px, the fast arbitrary-style network
+  beside ``--method optimize``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from PIL import Image, ImageDraw
 from dreamstream.stream import dream
 from dreamstream.stream.io import read_image
 from dreamstream.stream.jobs import render_file
-from dreamstream.stream.settings import Settings, list_presets
+from dreamstream.stream.settings import Settings, dream_presets
 
 ROOT = Path(__file__).resolve().parents[1]
 PICKS = (0, 50, 99)
@@ -85,7 +89,7 @@ def small_cat() -> np.ndarray:
 def presets() -> None:
     still = small_cat()
     cells = [labelled(still, "input")]
-    for name in list_presets():
+    for name in dream_presets():
         cells.append(labelled(dream(still, preset=name), name))
     Image.fromarray(grid([cells])).save(ROOT / "docs" / "presets.jpg", quality=85)
 
@@ -106,13 +110,65 @@ def layer_strip() -> None:
 FIGURES = {"presets": presets, "example": example, "layers": layer_strip}
 
 
+def paintings(width: int = 256, frames: int = 16) -> None:
+    style = ROOT / "samples" / "retina.jpg"
+    still = ROOT / "samples" / "chelsea.jpg"
+    clip = ROOT / "samples" / "clip.mp4"
+    picks = (0, frames // 2, frames - 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        cells, clips = {}, {}
+        for name, extra in (("fast", {}), ("optimize", {"method": "optimize"})):
+            settings = Settings(style_image=str(style), width=width, frames=frames, **extra)
+            render_file("style", str(still), f"{tmp}/{name}.png", settings)
+            cells[name] = read_image(Path(tmp) / f"{name}.png")
+            render_file("style", str(clip), f"{tmp}/{name}.mp4", settings)
+            clips[name] = frames_of_render(Path(tmp) / f"{name}.mp4", picks)
+    h, w = cells["fast"].shape[:2]
+    source = cv2.resize(read_image(still), (w, h), interpolation=cv2.INTER_AREA)
+    painting = cv2.resize(read_image(style), (h, h), interpolation=cv2.INTER_AREA)
+    painting = np.pad(painting, ((0, 0), (0, w - h), (0, 0)), constant_values=255)
+    rows = [
+        [
+            labelled(source, "input"),
+            labelled(painting, "style picture"),
+            labelled(cells["fast"], "fast arbitrary"),
+            labelled(cells["optimize"], "optimize"),
+        ],
+    ]
+    inputs = frames_of_render(clip, picks, width)
+    for name in ("fast", "optimize"):
+        rows.append(
+            [labelled(inputs[0], f"input {picks[0]}")]
+            + [labelled(f, f"{name} {i}") for f, i in zip(clips[name], picks, strict=True)]
+        )
+    top, bottom = grid(rows[:1]), grid(rows[1:])  # the still and the clip differ in height
+    gap = np.full((4, top.shape[1], 3), 255, np.uint8)
+    sheet = np.vstack([top, gap, bottom])
+    Image.fromarray(sheet).save(ROOT / "docs" / "paintings.jpg", quality=85)
+
+
+def frames_of_render(path: Path, picks: tuple, width: int | None = None) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    picked = [frames[i] for i in picks]
+    if width is None:
+        return picked
+    height = round(width * picked[0].shape[0] / picked[0].shape[1] / 2) * 2
+    return [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in picked]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Rebuild the README's pictures.")
-    parser.add_argument("figures", nargs="*", choices=["gallery", *FIGURES], metavar="FIGURE")
+    parser.add_argument(
+        "figures", nargs="*", choices=["gallery", "paintings", *FIGURES], metavar="FIGURE"
+    )
     parser.add_argument("--render", type=Path, default=ROOT / "out" / "demo.mp4")
     args = parser.parse_args()
     for name in args.figures or ["gallery", *FIGURES]:
-        gallery(args.render) if name == "gallery" else FIGURES[name]()
+        if name in ("gallery", "paintings"):
+            gallery(args.render) if name == "gallery" else paintings()
+        else:
+            FIGURES[name]()
         print("wrote", name)
 
 

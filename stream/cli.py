@@ -36,6 +36,9 @@ STYLE_EXAMPLES = """examples:
   dreamstream style samples/clip.mp4 -o out/style.mp4 --style 7
   dreamstream style clip.mp4 -o out/blend.mp4 --style 3:0.5,12:0.5 --preserve-color
   dreamstream style samples/coffee.jpg --sheet -o out/sheet.jpg
+  dreamstream style clip.mp4 -o out/paint.mp4 --method optimize --style-image painting.jpg
+  dreamstream style photo.jpg -o out/paint.jpg --preset painting --style-image painting.jpg \
+      --weights imagenet-vgg-verydeep-19.mat
 """
 LIVE_EXAMPLES = """examples:
   dreamstream live --mode style --style 7 --width 640
@@ -86,6 +89,7 @@ _TITLES = {
     "dream": "dream settings",
     "style": "style settings",
     "farm": "segment rendering on Ray (pip install 'dreamstream[ray]')",
+    "optimize": "style by optimisation (--method optimize)",
 }
 
 
@@ -307,7 +311,9 @@ def _add_bench_command(sub) -> None:
     )
     cmd.add_argument("--all", action="store_true", help="run every benchmark")
     cmd.add_argument(
-        "--only", metavar="NAMES", help="comma-separated: dream,style,pipeline,live,farm"
+        "--only",
+        metavar="NAMES",
+        help="comma-separated: dream,style,pipeline,live,artstyle,farm",
     )
     cmd.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     cmd.add_argument(
@@ -339,9 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render_command(
         sub,
         "style",
-        "fast neural style on a video, frames, an image or a camera",
+        "neural style on a video, frames, an image or a camera",
         STYLE_EXAMPLES,
-        ("style", "farm"),
+        ("style", "optimize", "farm"),
     )
     _add_live_command(sub)
     _add_bench_command(sub)

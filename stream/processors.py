@@ -23,6 +23,7 @@ import dataclasses
 import numpy as np
 
 from dreamstream.core import temporal
+from dreamstream.core.errors import InputError
 from dreamstream.stream.machine import dream_compute
 from dreamstream.stream.settings import Settings
 
@@ -99,9 +100,21 @@ def check_pictures(mode: str, settings: Settings) -> None:
     Raises:
         InputError: a picture is missing, unreadable or over the pixel limit.
     """
+    if mode == "style":
+        check_style_method(settings)
     for name in _PICTURES.get(mode, {}):
         if getattr(settings, name):
             _picture(settings, name)
+
+
+def check_style_method(settings: Settings) -> None:
+    """Refuse settings the chosen ``--method`` cannot use, before any model loads."""
+    if settings.method == "optimize":
+        from dreamstream.stream.artstyle import check_settings
+
+        check_settings(settings)
+    elif settings.weights is not None:
+        raise InputError("--weights applies to dreams and to style --method optimize")
 
 
 class StyleProcessor:
@@ -124,8 +137,14 @@ class StyleProcessor:
 
 
 def make_processor(mode: str, settings: Settings):
-    """The processor for ``mode`` ("dream" or "style")."""
+    """The processor for ``mode`` ("dream" or "style"; style by ``settings.method``)."""
     from dreamstream.stream.machine import load_framework
 
+    if mode == "style":
+        check_style_method(settings)
     load_framework()
+    if mode == "style" and settings.method == "optimize":
+        from dreamstream.stream.artstyle import ArtStyleProcessor
+
+        return ArtStyleProcessor(settings)
     return DreamProcessor(settings) if mode == "dream" else StyleProcessor(settings)

@@ -27,12 +27,15 @@ from dreamstream.core.params import (
     NUM_STYLES,
     POOLINGS,
     PRECISIONS,
+    STYLE_METHODS,
+    ArtParams,
     DreamParams,
     is_builtin_style,
     parse_style,
 )
 
 _DP = DreamParams()
+_AP = ArtParams()
 ENCODER_PRESETS = (
     "ultrafast",
     "superfast",
@@ -103,8 +106,8 @@ class Settings:
     weights: str | None = field(
         default=None,
         metadata=_opt(
-            "local weights file: vgg16 (Keras ImageNet .h5), inception_v3 (.h5), googlenet (.pb)",
-            "dream",
+            "local weights file: vgg16 (Keras ImageNet .h5), inception_v3 (.h5), googlenet (.pb) "
+            "for dreams; MatConvNet imagenet-vgg-verydeep-19.mat for style --method optimize"
         ),
     )
     layers: str | None = field(
@@ -203,6 +206,54 @@ class Settings:
         ),
     )
 
+    # -- style by optimisation (Gatys et al. 2015; Ruder et al. 2016 for video)
+    method: str = field(
+        default="fast",
+        metadata=_opt(
+            "fast: a feed-forward style network; optimize: optimise each frame towards "
+            "--style-image (Gatys et al.), slow but faithful",
+            "optimize",
+            choices=STYLE_METHODS,
+        ),
+    )
+    iterations: int = field(
+        default=_AP.iterations,
+        metadata=_opt("Adam steps per coarse-to-fine level for a frame started afresh", "optimize"),
+    )
+    iterations_next: int = field(
+        default=_AP.iterations_next,
+        metadata=_opt("Adam steps for frames started from the warped previous result", "optimize"),
+    )
+    style_weight: float = field(
+        default=_AP.style_weight, metadata=_opt("weight of the Gram (style) loss", "optimize")
+    )
+    content_weight: float = field(
+        default=_AP.content_weight,
+        metadata=_opt("weight of the content loss (block4_conv2 features)", "optimize"),
+    )
+    smoothness: float = field(
+        default=_AP.tv_weight, metadata=_opt("total-variation weight: smoother output", "optimize")
+    )
+    temporal_weight: float = field(
+        default=_AP.temporal_weight,
+        metadata=_opt(
+            "weight of the temporal loss (stay close to the warped previous output where the "
+            "flow is reliable)",
+            "optimize",
+        ),
+    )
+    learning_rate: float = field(
+        default=_AP.learning_rate, metadata=_opt("Adam step in 0-255 pixel units", "optimize")
+    )
+    levels: int = field(
+        default=_AP.levels,
+        metadata=_opt("coarse-to-fine levels, each half the size of the next", "optimize"),
+    )
+    style_scale: float = field(
+        default=_AP.style_scale,
+        metadata=_opt("size of the style picture relative to the output (brush size)", "optimize"),
+    )
+
     def __post_init__(self):
         self.dream_params()  # validates the engine's settings early, before any file is made
         _check_range("blend", self.blend, 0, 1)
@@ -226,6 +277,7 @@ class Settings:
             ("model", BACKBONES),
             ("encoder_preset", ENCODER_PRESETS),
             ("precision", PRECISIONS),
+            ("method", STYLE_METHODS),
         ):
             if getattr(self, name) not in allowed:
                 raise InputError(
@@ -233,6 +285,22 @@ class Settings:
                     f"{', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
         check_style_text(self.style)
+        self.art_params()  # validates the optimisation's settings early
+
+    def art_params(self) -> ArtParams:
+        """The style optimisation's parameters taken from these settings."""
+        return ArtParams(
+            iterations=self.iterations,
+            iterations_next=self.iterations_next,
+            content_weight=self.content_weight,
+            style_weight=self.style_weight,
+            tv_weight=self.smoothness,
+            temporal_weight=self.temporal_weight,
+            learning_rate=self.learning_rate,
+            levels=self.levels,
+            style_scale=self.style_scale,
+            preserve_color=self.preserve_color,
+        )
 
     def dream_params(self) -> DreamParams:
         """The dream engine's parameters taken from these settings."""
@@ -308,6 +376,15 @@ def presets_dir() -> Path:
         if Path(location).is_dir():
             return Path(location)
     return Path(__file__).resolve().parents[1] / "samples" / "presets"
+
+
+def dream_presets() -> list[str]:
+    """Names of the shipped presets that are dream looks (not style-by-optimisation ones)."""
+    return [
+        path.stem
+        for path in sorted(presets_dir().glob("*.toml"))
+        if "method" not in tomllib.loads(path.read_text())
+    ]
 
 
 def list_presets() -> dict[str, str]:

@@ -123,7 +123,7 @@ def looks_for(args, mode: str, settings) -> list[tuple[str, object]]:
     if names is None:
         if getattr(args, "cycle", None) is None:
             return [(getattr(args, "preset", None) or "dream", settings)]
-        names = list(settings_mod.list_presets())
+        names = settings_mod.dream_presets()
         start = [(getattr(args, "preset", None) or "dream", settings)]
         return start + [(n, _preset_settings(args, n)) for n in names]
     return [(n, _preset_settings(args, n)) for n in names]

@@ -43,7 +43,7 @@ def negative(monkeypatch):
     monkeypatch.setattr(jobs, "make_processor", lambda mode, settings: lambda f: 255 - f)
 
 
-def write_png_header_only(path: Path, width: int, height: int) -> Path:
+def write_black_png(path: Path, width: int, height: int) -> Path:
     """A valid black RGB PNG of ``width`` x ``height``, compressed row by row (no big array)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -70,7 +70,7 @@ def media(tmp_path_factory) -> Path:
     make_clip(folder / "sound.mp4", n=3)  # AAC audio, which WebM cannot hold
     cv2.imwrite(str(folder / "pic.png"), np.full((H, W, 3), 90, np.uint8))
     (folder / "notes.png").write_text("not a picture\n")
-    write_png_header_only(folder / "huge.png", 8000, 4500)  # 36 Mpx, over 8K's 33.2 Mpx
+    write_black_png(folder / "huge.png", 8000, 4500)  # 36 Mpx, over 8K's 33.2 Mpx
     (folder / "config.d").mkdir()
     (folder / "crf.toml").write_text("crf = true\n")
     return folder

@@ -26,7 +26,9 @@ def test_shipped_presets_load_and_differ():
     presets = S.list_presets()
     assert {"subtle", "classic", "deep", "eyes"} <= set(presets)
     loaded = {name: S.resolve(preset=name) for name in presets}
-    assert len({(s.layers, s.octaves, s.steps) for s in loaded.values()}) == len(loaded)
+    dreams = {(s.layers, s.octaves, s.steps) for n, s in loaded.items() if s.method == "fast"}
+    assert len(dreams) == len(S.dream_presets())
+    assert len({repr(s.as_dict()) for s in loaded.values()}) == len(loaded)
 
 
 def test_precedence_preset_then_config_then_flags(tmp_path):
