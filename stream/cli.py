@@ -60,16 +60,12 @@ class _StderrWarnings(logging.Handler):
         print(f"dreamstream: warning: {record.getMessage()}", file=sys.stderr)
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def _add_setting(group, f: dataclasses.Field) -> None:
     """One option for a Settings field; unset options keep the lower layers' values."""
     meta, default = f.metadata, f.default
     kwargs = {"dest": f.name, "default": argparse.SUPPRESS}
     if f.type == "bool":
-        flag = _flag(("no_" if default else "") + f.name)
+        flag = settings_mod.flag(("no_" if default else "") + f.name)
         action = "store_false" if default else "store_true"
         group.add_argument(flag, action=action, help=meta["help"], **kwargs)
         return
@@ -81,7 +77,7 @@ def _add_setting(group, f: dataclasses.Field) -> None:
         text += f" (default: {default})"
     kind = {"int": int, "float": float}.get(f.type.split(" ")[0], str)
     metavar = meta.get("metavar", f.name.split("_")[-1].upper())
-    group.add_argument(_flag(f.name), type=kind, metavar=metavar, help=text, **kwargs)
+    group.add_argument(settings_mod.flag(f.name), type=kind, metavar=metavar, help=text, **kwargs)
 
 
 _TITLES = {
@@ -193,11 +189,7 @@ def _add_live_command(sub) -> None:
 
 
 def _settings_from(args: argparse.Namespace) -> settings_mod.Settings:
-    flags = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(settings_mod.Settings)
-        if hasattr(args, f.name)
-    }
+    flags = settings_mod.flags_of(args)
     return settings_mod.resolve(preset=args.preset, config=args.config, **flags)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
+import numbers
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -255,6 +257,11 @@ class Settings:
     )
 
     def __post_init__(self):
+        for name in FIELDS:
+            value = getattr(self, name)
+            typed = typed_value(name, value, flag(name))
+            if typed is not value:
+                object.__setattr__(self, name, typed)  # e.g. 2 -> 2.0 for a float setting
         self.dream_params()  # validates the engine's settings early, before any file is made
         _check_range("blend", self.blend, 0, 1)
         _check_range("temporal", self.temporal, 0, 1)
@@ -269,7 +276,7 @@ class Settings:
         for name, least in (("width", 2), ("frames", 1)):
             value = getattr(self, name)
             if value is not None and value < least:
-                raise InputError(f"--{name.replace('_', '-')} must be >= {least}, got {value}")
+                raise InputError(f"{flag(name)} must be >= {least}, got {value}")
         for name, allowed in (
             ("flow_method", FLOW_METHODS),
             ("flow_preset", FLOW_PRESETS),
@@ -281,8 +288,7 @@ class Settings:
         ):
             if getattr(self, name) not in allowed:
                 raise InputError(
-                    f"--{name.replace('_', '-')} must be one of "
-                    f"{', '.join(allowed)}, got {getattr(self, name)!r}"
+                    f"{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
         check_style_text(self.style)
         self.art_params()  # validates the optimisation's settings early
@@ -334,10 +340,52 @@ class Settings:
         return dataclasses.asdict(self)
 
 
+# Besides its own type, what a setting accepts: positions take an index or seconds,
+# and a built-in style may be written as a bare number (style = 7 in TOML).
+_ALSO_ACCEPTED = {"start": (int, float), "end": (int, float), "style": (int,)}
+_KINDS = {
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "int": ("a whole number", lambda v: isinstance(v, numbers.Integral)),
+    "float": ("a number", lambda v: isinstance(v, numbers.Real)),
+    "str": ("text", lambda v: isinstance(v, str)),
+}
+
+
+def typed_value(name: str, value, label: str):
+    """``value`` checked against the type of setting ``name`` (ints widen to float).
+
+    Args:
+        name: a :class:`Settings` field.
+        value: what a flag, a TOML file or an API call gave.
+        label: how the message names the setting (``--octaves``, ``config file x: octaves``).
+
+    Raises:
+        InputError: the value has the wrong type; a bool is never taken for a number.
+    """
+    declared = FIELDS[name].type
+    if value is None and declared.endswith("| None"):
+        return value
+    kind = declared.split(" ")[0]
+    also = _ALSO_ACCEPTED.get(name, ())
+    what, fits = _KINDS[kind]
+    if isinstance(value, bool) and kind != "bool" or not (fits(value) or isinstance(value, also)):
+        raise InputError(f"{label} must be {what}, got {value!r}")
+    if kind == "float":
+        if not math.isfinite(value):  # nan passes every range check: refuse it here
+            raise InputError(f"{label} must be a finite number, got {value!r}")
+        return float(value)
+    return str(value) if name == "style" else value
+
+
+def flag(name: str) -> str:
+    """The command-line option of a setting: ``steps_next`` -> ``--steps-next``."""
+    return "--" + name.replace("_", "-")
+
+
 def _check_range(name: str, value: float, low: float, high: float | None) -> None:
     if value < low or (high is not None and value > high):
         span = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise InputError(f"--{name.replace('_', '-')} must be {span}, got {value}")
+        raise InputError(f"{flag(name)} must be {span}, got {value}")
 
 
 def check_style_text(text: str) -> None:
@@ -365,8 +413,17 @@ def from_mapping(values: dict, origin: str) -> dict:
         name = key.replace("-", "_")
         if name not in FIELDS:
             raise InputError(f"{origin}: unknown setting {key!r}")
-        out[name] = value
+        out[name] = typed_value(name, value, f"{origin}: {key}")
     return out
+
+
+def flags_of(args) -> dict:
+    """The settings given on a command line: the fields an ``argparse`` namespace holds.
+
+    Options left unset are absent from the namespace (``argparse.SUPPRESS``),
+    so presets and config files keep their values under them.
+    """
+    return {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
 
 
 def presets_dir() -> Path:

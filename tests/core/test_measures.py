@@ -31,11 +31,15 @@ def test_warping_error_zero_for_identical_and_larger_with_flicker():
 def test_dream_strength():
     frames = [texture(16, s) for s in range(3)]
     assert dream_strength(frames, frames) == 0.0
-    brighter = [np.clip(f.astype(np.int16) + 51, 0, 255).astype(np.uint8) for f in frames]
-    expected = np.mean(
-        [np.abs(b.astype(float) - f).mean() / 255 for b, f in zip(brighter, frames, strict=True)]
-    )
-    assert dream_strength(brighter, frames) == pytest.approx(expected)
+
+    def full(value: int) -> np.ndarray:
+        return np.full((4, 6, 3), value, np.uint8)
+
+    half = full(0)
+    half[:, :3] = 255  # half the pixels 255 away from black: 0.5 on average
+    # 51/255 = 0.2 for the first pair, 0.5 for the second: their mean is 0.35.
+    assert dream_strength([full(151), half], [full(100), full(0)]) == pytest.approx(0.35)
+    assert dream_strength([full(49)], [full(100)]) == pytest.approx(0.2)  # no uint8 wrap-around
 
 
 def test_bad_input_raises_input_error():
