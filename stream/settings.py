@@ -191,6 +191,32 @@ class Settings:
         default=0.7,
         metadata=_opt("weight of the warped previous output in each styled frame (0-1)", "style"),
     )
+    # -- segment rendering on Ray (stream/farm): where a render runs, and how it is cut
+    workers: int | None = field(
+        default=None,
+        metadata=_opt(
+            "render in segments on a local Ray cluster of N workers (a GPU each when there are)",
+            "farm",
+        ),
+    )
+    ray: str | None = field(
+        default=None,
+        metadata=_opt(
+            "render in segments on the running Ray cluster at ADDRESS, or auto",
+            "farm",
+            metavar="ADDRESS",
+        ),
+    )
+    segments: int | None = field(
+        default=None,
+        metadata=_opt("segments to cut the render into; default: 3 per worker", "farm"),
+    )
+    warmup: int = field(
+        default=8,
+        metadata=_opt(
+            "frames rendered and discarded before each segment, to settle the carry", "farm"
+        ),
+    )
 
     # -- style by optimisation (Gatys et al. 2015; Ruder et al. 2016 for video)
     method: str = field(
@@ -253,6 +279,10 @@ class Settings:
         _check_range("strength", self.strength, 0, 1)
         _check_range("crf", self.crf, 0, 51)
         _check_range("steps_next", self.steps_next, 0, None)
+        _check_range("warmup", self.warmup, 0, None)
+        for name in ("workers", "segments"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
         _check_range("max_pixels", self.max_pixels, 1, None)
         for name, least in (("width", 2), ("frames", 1)):
             value = getattr(self, name)

@@ -15,7 +15,7 @@ import platform
 import time
 from pathlib import Path
 
-SUBJECTS = ("dream", "style", "pipeline", "live", "artstyle", "temporal")
+SUBJECTS = ("dream", "style", "pipeline", "live", "artstyle", "farm", "temporal")
 
 
 def machine() -> dict:
