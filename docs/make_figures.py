@@ -1,13 +1,15 @@
 """Rebuild the README's pictures from the sample media.
 
-    .venv/bin/python docs/make_figures.py [FIGURE ...] [--render DREAM_RENDER.mp4]
+    .venv/bin/python docs/make_figures.py [FIGURE ...]
 
 FIGURE is any of gallery, presets, example, layers (default: all of them), and
 paintings (only when named: slow on a CPU).
 
-- docs/gallery.jpg: input, dream and style frames of samples/clip.mp4 (first,
-  middle, last). The dream frames come from DREAM_RENDER (``make demo``'s
-  out/demo.mp4 by default); the style render is made here.
+- docs/gallery.jpg: frame 0, the middle and the last frame of the temporal
+  benchmark's long camera-like clip (samples/make_footage.py, 320 frames):
+  input, the flow-carried dream (the CPU demo's ``subtle`` preset) and style
+  7, both rendered here with the default temporal settings. A long dream
+  shows whether the scene survives the carry. Needs scikit-image.
 - docs/presets.jpg: each shipped preset on samples/chelsea.jpg.
 - docs/dream_example.jpg: samples/astronaut.jpg dreamt with the default settings.
 - docs/layers.jpg: samples/chelsea.jpg dreamt with the default settings at
@@ -28,21 +30,15 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from dreamstream.stream import dream
+from dreamstream.stream import dream, render
 from dreamstream.stream.io import read_image
 from dreamstream.stream.jobs import render_file
 from dreamstream.stream.settings import Settings, dream_presets
 
 ROOT = Path(__file__).resolve().parents[1]
-PICKS = (0, 50, 99)
+LONG = 320
+PICKS = (0, LONG // 2, LONG - 1)
 STRIP_LAYERS = ("block3_conv3", "block4_conv1", "block4_conv3", "block5_conv1", "block5_conv3")
-
-
-def frames_of(path: Path, width: int) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    height = round(width * frames[0].shape[0] / frames[0].shape[1])
-    return [cv2.resize(frames[i], (width, height), interpolation=cv2.INTER_AREA) for i in PICKS]
 
 
 def labelled(image: np.ndarray, text: str) -> np.ndarray:
@@ -62,22 +58,16 @@ def grid(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
     return sheet
 
 
-def gallery(dream_render: Path) -> None:
-    clip = ROOT / "samples" / "clip.mp4"
-    with tempfile.TemporaryDirectory() as tmp:
-        styled = Path(tmp) / "style.mp4"
-        render_file("style", str(clip), str(styled), Settings(style="7", width=320))
-        rows = [
-            [labelled(f, f"input {i}") for f, i in zip(frames_of(clip, 320), PICKS, strict=True)],
-            [
-                labelled(f, f"dream {i}")
-                for f, i in zip(frames_of(dream_render, 320), PICKS, strict=True)
-            ],
-            [
-                labelled(f, f"style 7, {i}")
-                for f, i in zip(frames_of(styled, 320), PICKS, strict=True)
-            ],
-        ]
+def gallery() -> None:
+    from dreamstream.stream.bench.temporal import DREAM, long_clip
+
+    inputs = long_clip(LONG)
+    dreamt = list(render(inputs, "dream", **DREAM))
+    styled = list(render(inputs, "style", style="7"))
+    rows = [
+        [labelled(frames[i], f"{name} {i}") for i in PICKS]
+        for name, frames in (("input", inputs), ("dream", dreamt), ("style 7,", styled))
+    ]
     Image.fromarray(grid(rows)).save(ROOT / "docs" / "gallery.jpg", quality=85)
 
 
@@ -107,7 +97,7 @@ def layer_strip() -> None:
     Image.fromarray(grid([cells])).save(ROOT / "docs" / "layers.jpg", quality=85)
 
 
-FIGURES = {"presets": presets, "example": example, "layers": layer_strip}
+FIGURES = {"gallery": gallery, "presets": presets, "example": example, "layers": layer_strip}
 
 
 def paintings(width: int = 256, frames: int = 16) -> None:
@@ -159,16 +149,10 @@ def frames_of_render(path: Path, picks: tuple, width: int | None = None) -> list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Rebuild the README's pictures.")
-    parser.add_argument(
-        "figures", nargs="*", choices=["gallery", "paintings", *FIGURES], metavar="FIGURE"
-    )
-    parser.add_argument("--render", type=Path, default=ROOT / "out" / "demo.mp4")
+    parser.add_argument("figures", nargs="*", choices=[*FIGURES, "paintings"], metavar="FIGURE")
     args = parser.parse_args()
-    for name in args.figures or ["gallery", *FIGURES]:
-        if name in ("gallery", "paintings"):
-            gallery(args.render) if name == "gallery" else paintings()
-        else:
-            FIGURES[name]()
+    for name in args.figures or list(FIGURES):
+        paintings() if name == "paintings" else FIGURES[name]()
         print("wrote", name)
 
 

@@ -30,6 +30,7 @@ DREAM_EXAMPLES = """examples:
   dreamstream dream samples/clip.mp4 -o out/dream.mp4
   dreamstream dream holiday.mov -o out/deep.mp4 --preset deep --width 960
   dreamstream dream frames/ -o out/frames/ --layers block4_conv3:1,block5_conv1[12]:0.5 --resume
+  dreamstream dream film.mp4 -o out/film.mp4 --workers 4   (segments on Ray: 4 GPUs or cores)
 """
 STYLE_EXAMPLES = """examples:
   dreamstream style samples/clip.mp4 -o out/style.mp4 --style 7
@@ -75,19 +76,15 @@ def _add_setting(group, f: dataclasses.Field) -> None:
     elif default is not None:
         text += f" (default: {default})"
     kind = {"int": int, "float": float}.get(f.type.split(" ")[0], str)
-    group.add_argument(
-        settings_mod.flag(f.name),
-        type=kind,
-        metavar=f.name.split("_")[-1].upper(),
-        help=text,
-        **kwargs,
-    )
+    metavar = meta.get("metavar", f.name.split("_")[-1].upper())
+    group.add_argument(settings_mod.flag(f.name), type=kind, metavar=metavar, help=text, **kwargs)
 
 
 _TITLES = {
     "common": "common settings",
     "dream": "dream settings",
     "style": "style settings",
+    "farm": "segment rendering on Ray (pip install 'dreamstream[ray]')",
     "optimize": "style by optimisation (--method optimize)",
 }
 
@@ -106,7 +103,8 @@ def _add_run_options(cmd, *, render: bool):
         run.add_argument(
             "--resume",
             action="store_true",
-            help="image-sequence output: keep frames on disk, continue after them",
+            help="image-sequence output: keep frames on disk, continue after them; "
+            "with --workers/--ray: reuse the segments an earlier run finished",
         )
     run.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     run.add_argument("--quiet", action="store_true", help="no progress line")
@@ -235,9 +233,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:
-        print(
+        wrote = (
             f"wrote {summary['output']} ({summary['frames']} frames, {summary['fps'] or 0:.2f} fps)"
         )
+        print(summary.get("message") or wrote)  # a message: a segmented render that stopped
     return EXIT_INTERRUPTED if summary["interrupted"] else 0
 
 
@@ -304,7 +303,9 @@ def _add_bench_command(sub) -> None:
     )
     cmd.add_argument("--all", action="store_true", help="run every benchmark")
     cmd.add_argument(
-        "--only", metavar="NAMES", help="comma-separated: demo,dream,style,pipeline,live,artstyle"
+        "--only",
+        metavar="NAMES",
+        help="comma-separated: demo,dream,style,pipeline,live,artstyle,farm",
     )
     cmd.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     cmd.add_argument(
@@ -331,14 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
         "dream",
         "DeepDream a video, a frame folder, an image or a camera",
         DREAM_EXAMPLES,
-        ("dream",),
+        ("dream", "farm"),
     )
     _add_render_command(
         sub,
         "style",
         "neural style on a video, frames, an image or a camera",
         STYLE_EXAMPLES,
-        ("style", "optimize"),
+        ("style", "optimize", "farm"),
     )
     _add_live_command(sub)
     _add_bench_command(sub)

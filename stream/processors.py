@@ -35,7 +35,9 @@ class DreamProcessor:
     (blended with the current frame where the flow is reliable) and take
     ``steps_next`` steps per octave instead of ``steps``, on the finest
     ``octaves_next`` levels: the carried dream already holds the pattern, so
-    fewer steps (and no coarse levels) keep it alive. Each frame's jitter
+    fewer steps (and no coarse levels) keep it alive. With ``anchor`` the
+    start takes each frame's own low frequencies (light, shade, colour), so the
+    scene cannot erode under the carry. Each frame's jitter
     is seeded with ``seed + index``, so a resumed render equals an uninterrupted one.
     """
 
@@ -62,13 +64,27 @@ class DreamProcessor:
 
     def first(self, frame: np.ndarray, index: int, steps: int | None = None, **work):
         """Dream ``frame`` from scratch, ``steps`` per octave (default: ``settings.steps``)."""
-        return self.dreamer(frame, steps=steps, seed=self.settings.seed + index)
+        out = self.dreamer(frame, steps=steps, seed=self.settings.seed + index)
+        s = self.settings
+        if s.flow and s.anchor > 0 and work.get("steps_next", s.steps_next) > 0:
+            # Every carried frame ends anchored and then dreamt steps_next more steps;
+            # so does the first one (and the first after a cut), or the colour
+            # cast of its longer dream would pop away on the frame after it.
+            still = np.ones(frame.shape[:2], np.float32)
+            out = self.next(frame, index, out, still, frame, **work)
+        return out
 
     def next(self, frame, index, warped_out, mask, warped_in, steps_next=None, **work):
         """Dream ``frame`` from the carried dream; ``steps_next`` default: settings'."""
         s = self.settings
         start = temporal.dream_start(
-            frame, warped_out, mask, s.blend, warped_prev_in=warped_in, mode=s.carry
+            frame,
+            warped_out,
+            mask,
+            s.blend,
+            warped_prev_in=warped_in,
+            mode=s.carry,
+            anchor=s.anchor,
         )
         steps = s.steps_next if steps_next is None else steps_next
         return self.dreamer(

@@ -165,6 +165,14 @@ class Settings:
         default=0.9,
         metadata=_opt("share of the carried dream in the next frame's start image (0-1)", "dream"),
     )
+    anchor: float = field(
+        default=1.0,
+        metadata=_opt(
+            "share of each frame's own low frequencies (light, shade, colour) put back "
+            "into the carried dream's start, so the scene cannot erode (0-1)",
+            "dream",
+        ),
+    )
     carry: str = field(
         default="blend",
         metadata=_opt(
@@ -185,9 +193,37 @@ class Settings:
         default=False,
         metadata=_opt("keep the input's colours, take luminance from the style", "style"),
     )
+    # 0.7: on camera-like footage (samples/street.mp4) a quarter of the flicker
+    # (excess warping error) of a plain 0.5 moving average, as sharp; 0.5 gave 0.55x.
     temporal: float = field(
-        default=0.5,
+        default=0.7,
         metadata=_opt("weight of the warped previous output in each styled frame (0-1)", "style"),
+    )
+    # -- segment rendering on Ray (stream/farm): where a render runs, and how it is cut
+    workers: int | None = field(
+        default=None,
+        metadata=_opt(
+            "render in segments on a local Ray cluster of N workers (a GPU each when there are)",
+            "farm",
+        ),
+    )
+    ray: str | None = field(
+        default=None,
+        metadata=_opt(
+            "render in segments on the running Ray cluster at ADDRESS, or auto",
+            "farm",
+            metavar="ADDRESS",
+        ),
+    )
+    segments: int | None = field(
+        default=None,
+        metadata=_opt("segments to cut the render into; default: 3 per worker", "farm"),
+    )
+    warmup: int = field(
+        default=8,
+        metadata=_opt(
+            "frames rendered and discarded before each segment, to settle the carry", "farm"
+        ),
     )
 
     # -- style by optimisation (Gatys et al. 2015; Ruder et al. 2016 for video)
@@ -246,12 +282,17 @@ class Settings:
                 object.__setattr__(self, name, typed)  # e.g. 2 -> 2.0 for a float setting
         self.dream_params()  # validates the engine's settings early, before any file is made
         _check_range("blend", self.blend, 0, 1)
+        _check_range("anchor", self.anchor, 0, 1)
         _check_range("temporal", self.temporal, 0, 1)
         _check_range("strength", self.strength, 0, 1)
         _check_range("crf", self.crf, 0, 51)
         _check_range("steps_next", self.steps_next, 0, None)
         if self.octaves_next is not None and self.octaves_next < 1:
             raise InputError(f"--octaves-next must be >= 1, got {self.octaves_next}")
+        _check_range("warmup", self.warmup, 0, None)
+        for name in ("workers", "segments"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
         _check_range("max_pixels", self.max_pixels, 1, None)
         for name, least in (("width", 2), ("frames", 1)):
             value = getattr(self, name)
