@@ -13,12 +13,16 @@ Two kinds of style:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
-from dreamstream.core.stylenets import NUM_STYLES, PREDICTOR_SIZE, STRIDE, StyleNet
+from dreamstream.core.stylekernels import NUM_STYLES, PREDICTOR_SIZE, STRIDE
+
+if TYPE_CHECKING:  # any network with kind, style_dim and __call__ does; Keras is not needed
+    from dreamstream.core.stylenets import StyleNet
 
 MIN_PADDED = 8  # smallest padded side: two stride-2 stages must leave 2 px to reflect
 

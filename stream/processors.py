@@ -77,11 +77,16 @@ class StyleProcessor:
     """Fast neural style, blended with the warped previous output where reliable."""
 
     def __init__(self, settings: Settings):
-        from dreamstream.stream.styles import load_stylizer
+        from dreamstream.stream.runtimes import load_stylizer
 
         self.settings = settings
-        style = settings.style_image if settings.style_image else settings.style
-        self.stylizer = load_stylizer(style, settings.strength, settings.preserve_color)
+        self.stylizer, self.runtime = load_stylizer(
+            settings.style,
+            settings.strength,
+            settings.preserve_color,
+            style_image=settings.style_image,
+            runtime=settings.runtime,
+        )
 
     def first(self, frame: np.ndarray, index: int) -> np.ndarray:
         return self.stylizer(frame)
@@ -96,5 +101,7 @@ def make_processor(mode: str, settings: Settings):
     """The processor for ``mode`` ("dream" or "style")."""
     from dreamstream.stream import frameworks
 
+    if mode != "dream":  # the style runtime loads Keras only if it runs on Keras
+        return StyleProcessor(settings)
     frameworks.load()
-    return DreamProcessor(settings) if mode == "dream" else StyleProcessor(settings)
+    return DreamProcessor(settings)

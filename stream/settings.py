@@ -20,6 +20,7 @@ from pathlib import Path
 from dreamstream.core.errors import InputError
 from dreamstream.core.params import DreamParams
 from dreamstream.stream.compute import PRECISIONS
+from dreamstream.stream.runtimes import RUNTIMES
 
 _DP = DreamParams()
 STYLE_COUNT = 26
@@ -155,6 +156,15 @@ class Settings:
         default=0.5,
         metadata=_opt("weight of the warped previous output in each styled frame (0-1)", "style"),
     )
+    runtime: str = field(
+        default="auto",
+        metadata=_opt(
+            "what runs the style network: auto = onnxruntime on a CPU, Keras on a GPU "
+            "and for --style-image",
+            "style",
+            choices=RUNTIMES,
+        ),
+    )
 
     def __post_init__(self):
         self.dream_params()  # validates the engine's settings early, before any file is made
@@ -174,6 +184,7 @@ class Settings:
             ("model", MODELS),
             ("encoder_preset", ENCODER_PRESETS),
             ("precision", PRECISIONS),
+            ("runtime", RUNTIMES),
         ):
             if getattr(self, name) not in allowed:
                 raise InputError(
