@@ -32,9 +32,9 @@ from keras import ops
 from dreamstream.core import backend
 from dreamstream.core.errors import InputError
 from dreamstream.core.objectives import Objective, total_variation
-from dreamstream.core.params import MIN_SIDE, PRECISIONS, DreamParams
+from dreamstream.core.params import MIN_SIDE, POLICIES, DreamParams
 
-__all__ = ["MIN_SIDE", "PRECISIONS", "DreamParams", "Dreamer", "as_rgb"]
+__all__ = ["MIN_SIDE", "POLICIES", "DreamParams", "Dreamer", "as_rgb"]
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:

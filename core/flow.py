@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import FLOW_METHODS, FLOW_PRESETS
 
-METHODS = ("dis", "farneback")
-PRESETS = ("ultrafast", "fast", "medium")
+METHODS, PRESETS = FLOW_METHODS, FLOW_PRESETS
 
 # Measured on a pan over a photograph: DIS "medium" at half size, upsampled,
 # runs 3x faster than at full size (35 vs 110 ms at 1280x720 on 2 CPU cores)

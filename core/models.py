@@ -5,13 +5,14 @@ Every backbone takes the same input, whatever its network was trained on:
 :attr:`Backbone.min_size`. Each network's own convention (channel order, mean,
 scale) is applied inside its Keras model, in one place per backbone:
 
-- ``vgg16``: BGR minus the ImageNet mean (103.939, 116.779, 123.68), 0-255.
+- ``vgg16`` (ImageNet weights) and ``vgg16-hed`` (the same network with
+  edge-tuned weights): BGR minus the ImageNet mean (103.939, 116.779, 123.68), 0-255.
 - ``inception_v3``: RGB scaled to [-1, 1].
 - ``googlenet``: RGB 0-255 minus 117 (the inception5h TensorFlow graph).
 
 The model outputs a list of NHWC ``float32`` activations, one per requested
 layer, in the order asked for. Builders take weights already in memory
-(arrays, a Keras network, GraphDef bytes); ``dreamstream.stream.models`` reads files.
+(arrays, a Keras network, GraphDef bytes); ``dreamstream.stream.weights.dream`` reads files.
 """
 
 from __future__ import annotations
@@ -24,19 +25,20 @@ import numpy as np
 from keras import ops
 
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import BACKBONES, POOLINGS
 
-BACKBONES: tuple[str, ...] = ("vgg16", "inception_v3", "googlenet")
+# Backbones built by build_vgg16; they differ only in their weights.
+VGG16_BACKBONES: tuple[str, ...] = ("vgg16", "vgg16-hed")
 
 ALL_BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
 
 # Layer weights that give recognisable dreams with each network's own weights.
 DEFAULT_LAYERS: dict[str, dict[str, float]] = {
     "vgg16": {"block4_conv3": 1.0},
+    "vgg16-hed": {"block4_conv3": 1.0},
     "inception_v3": {"mixed3": 1.0, "mixed5": 1.5},
     "googlenet": {"mixed4c": 1.0},
 }
-
-POOLINGS: tuple[str, ...] = ("max", "avg")
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,15 @@ def _googlenet_strides() -> dict[str, int]:
 
 _VGG16_STRIDES = _vgg16_strides()
 _GOOGLENET_STRIDES = _googlenet_strides()
-_BACKENDS = {"vgg16": ALL_BACKENDS, "inception_v3": ALL_BACKENDS, "googlenet": ("tensorflow",)}
+_BACKENDS = {
+    "vgg16": ALL_BACKENDS,
+    "vgg16-hed": ALL_BACKENDS,
+    "inception_v3": ALL_BACKENDS,
+    "googlenet": ("tensorflow",),
+}
 _LAYERS = {
     "vgg16": tuple(_VGG16_STRIDES),
+    "vgg16-hed": tuple(_VGG16_STRIDES),
     "inception_v3": tuple(f"mixed{i}" for i in range(11)),
     "googlenet": tuple(_GOOGLENET_STRIDES),
 }
@@ -236,6 +244,7 @@ def build_vgg16(
     weights: dict[str, tuple[np.ndarray, np.ndarray]],
     layers: Iterable[str] | str | None = None,
     pooling: str = "max",
+    name: str = "vgg16",
 ) -> Backbone:
     """VGG16 convolutions cut after the deepest requested layer.
 
@@ -244,6 +253,8 @@ def build_vgg16(
             least every convolution up to the deepest requested layer.
         layers: layer names (see :func:`available_layers`); None for the default.
         pooling: "max" (as trained) or "avg" (often smoother dreams).
+        name: the backbone's name, one of :data:`VGG16_BACKBONES` (which
+            weights these are; the network is the same).
 
     Returns:
         The backbone; its model takes RGB 0-255 and converts to BGR minus mean itself.
@@ -251,6 +262,8 @@ def build_vgg16(
     Raises:
         InputError: unknown layer or pooling, missing or misshapen weights.
     """
+    if name not in VGG16_BACKBONES:
+        raise InputError(f"build_vgg16 builds {', '.join(VGG16_BACKBONES)}, not {name!r}")
     chosen = check_layers("vgg16", layers)
     pool_layer = _POOL_LAYERS[check_pooling(pooling)]
     deepest = _deepest("vgg16", chosen)
@@ -259,28 +272,28 @@ def build_vgg16(
     outputs, in_channels = {}, 3
     for block, convs, filters in VGG16_TABLE:
         for i in range(1, convs + 1):
-            name = f"block{block}_conv{i}"
-            if name not in weights:
-                raise InputError(f"vgg16 weights lack {name} (needed up to {deepest})")
-            kernel, bias = _check_conv_weights(name, weights[name], (3, 3, in_channels, filters))
-            conv = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)
-            x = outputs[name] = conv(x)
+            layer = f"block{block}_conv{i}"
+            if layer not in weights:
+                raise InputError(f"vgg16 weights lack {layer} (needed up to {deepest})")
+            kernel, bias = _check_conv_weights(layer, weights[layer], (3, 3, in_channels, filters))
+            conv = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=layer)
+            x = outputs[layer] = conv(x)
             conv.set_weights([kernel, bias])
             in_channels = filters
-            if name == deepest:
-                return _vgg16_backbone(rgb, outputs, chosen)
+            if layer == deepest:
+                return _vgg16_backbone(rgb, outputs, chosen, name)
         # "same" padding keeps odd-sized borders in the picture (and in the gradient).
-        name = f"block{block}_pool"
-        x = outputs[name] = pool_layer(2, strides=2, padding="same", name=name)(x)
-        if name == deepest:
-            return _vgg16_backbone(rgb, outputs, chosen)
+        layer = f"block{block}_pool"
+        x = outputs[layer] = pool_layer(2, strides=2, padding="same", name=layer)(x)
+        if layer == deepest:
+            return _vgg16_backbone(rgb, outputs, chosen, name)
     raise AssertionError("unreachable: the deepest layer is in the table")
 
 
-def _vgg16_backbone(rgb, outputs: dict, chosen: tuple[str, ...]) -> Backbone:
+def _vgg16_backbone(rgb, outputs: dict, chosen: tuple[str, ...], name: str) -> Backbone:
     model = _dream_model(rgb, [outputs[n] for n in chosen], "vgg16_dream")
     stride = _VGG16_STRIDES[_deepest("vgg16", chosen)]
-    return Backbone("vgg16", chosen, model, stride, ALL_BACKENDS)
+    return Backbone(name, chosen, model, stride, ALL_BACKENDS)
 
 
 # ----------------------------------------------------------------- InceptionV3

@@ -1,7 +1,9 @@
-"""Parameters of the dream engine, importable without loading a framework.
+"""The core's vocabulary, importable without loading a framework.
 
-The CLI and the settings type read their defaults from here, so ``--help``
-stays fast and the defaults live in one place.
+Every choice list the product offers is defined here once (core modules and
+``dreamstream.stream.settings`` import it), with the dream engine's
+parameters and the parser of built-in style text, so ``--help`` and the
+checks of a bad option stay fast and the defaults live in one place.
 """
 
 from __future__ import annotations
@@ -9,9 +11,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from dreamstream.core.errors import InputError
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# Dream backbones (dreamstream.core.models) and VGG16 pooling.
+BACKBONES = ("vgg16", "vgg16-hed", "inception_v3", "googlenet")
+POOLINGS = ("max", "avg")
+# Optical flow (dreamstream.core.flow): algorithm and speed/quality preset.
+FLOW_METHODS = ("dis", "farneback")
+FLOW_PRESETS = ("ultrafast", "fast", "medium")
+# What a carried dream keeps of the previous output (dreamstream.core.temporal).
+CARRY_MODES = ("blend", "residual")
+# What a user asks for (``--precision``) and the Keras dtype policies a network runs in.
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+# Built-in styles of the 26-style network (dreamstream.core.stylenets).
+NUM_STYLES = 26
 MIN_SIDE = 8  # smaller pictures carry too little to dream on
 
 
@@ -31,8 +47,8 @@ class DreamParams:
         seed: seed of the random rolls; the same seed gives the same dream.
         tile_batch: how many same-size tiles go through the network at once.
         xla: compile the gradient with XLA on TensorFlow.
-        precision: "float32", or a Keras mixed policy ("mixed_float16",
-            "mixed_bfloat16") for GPUs; it only pays off on a GPU, so it is off by default.
+        precision: one of :data:`POLICIES`: "float32", or a Keras mixed policy
+            ("mixed_float16", "mixed_bfloat16") for the network's layers.
     """
 
     octaves: int = 4
@@ -62,5 +78,75 @@ class DreamParams:
             value = getattr(self, name)
             if not ok or not math.isfinite(value):
                 raise InputError(f"{name} must be {rule}, got {value!r}")
-        if self.precision not in PRECISIONS:
-            raise InputError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.precision not in POLICIES:
+            raise InputError(f"precision must be one of {POLICIES}, got {self.precision!r}")
+
+
+def _index(text: str, spec: str) -> int:
+    """A style index from text, checked to be 0-25."""
+    try:
+        idx = int(text)
+    except ValueError:
+        raise InputError(
+            f"bad style {spec!r}: use an index 0-25 or a blend like 3:0.5,12:0.5"
+        ) from None
+    if not 0 <= idx < NUM_STYLES:
+        raise InputError(f"style index must be 0-{NUM_STYLES - 1}, got {idx}")
+    return idx
+
+
+def _parse_text(spec: str) -> np.ndarray:
+    """Raw (unnormalised) weights from ``"7"`` or ``"3:0.5,12:0.5"``."""
+    w = np.zeros(NUM_STYLES, np.float64)
+    parts = [p.strip() for p in spec.split(",")]
+    if not any(parts):
+        raise InputError(f"bad style {spec!r}: use an index 0-25 or a blend like 3:0.5,12:0.5")
+    for part in parts:
+        idx_text, colon, weight_text = part.partition(":")
+        idx = _index(idx_text.strip(), spec)
+        try:
+            weight = float(weight_text) if colon else 1.0
+        except ValueError:
+            raise InputError(f"bad weight {weight_text.strip()!r} in style {spec!r}") from None
+        w[idx] += weight
+    return w
+
+
+def parse_style(spec) -> np.ndarray:
+    """A built-in style, or a blend, as 26 float32 weights summing to 1.
+
+    Args:
+        spec: an index (``7`` or ``"7"``), blend text ``"3:0.5,12:0.5"`` (weights
+            may be any non-negative numbers; they are normalised), or 26 weights.
+
+    Raises:
+        InputError: an index outside 0-25, unparseable text, negative weights or
+            weights that sum to zero.
+    """
+    if isinstance(spec, int | np.integer):
+        w = np.zeros(NUM_STYLES, np.float64)
+        w[_index(str(int(spec)), str(spec))] = 1.0
+    elif isinstance(spec, str):
+        w = _parse_text(spec)
+    else:
+        w = np.asarray(spec, np.float64)
+        if w.shape != (NUM_STYLES,):
+            raise InputError(f"a style weight vector needs {NUM_STYLES} values, got {w.shape}")
+    if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
+        raise InputError(f"style weights must be non-negative and not all zero, got {spec!r}")
+    return (w / w.sum()).astype(np.float32)
+
+
+def is_builtin_style(text: str) -> bool:
+    """Whether style text means built-in styles (``"7"``, ``"3:0.5,12:0.5"``), not a file.
+
+    Text made only of digits, spaces and ``.:,+-``, or starting with a style
+    index and a colon (``3:x``: a blend with a bad weight, which gets its own
+    error), is built-in style text; anything else is a picture's path (write
+    ``./3:x.png`` for a picture whose name starts that way).
+    """
+    text = str(text).strip()
+    head, colon, _ = text.partition(":")
+    if colon and head.strip().isdigit():
+        return True
+    return bool(text) and all(c.isdigit() or c in " .:,+-" for c in text)

@@ -7,79 +7,24 @@ Two kinds of style:
 - built-in: a weight vector over the 26 styles of the 26-style network (one
   style, or a blend whose weights are normalised to sum 1);
 - any picture: Magenta's 100-value style vector of that picture (computed by
-  ``dreamstream.stream.styles``, which owns files and caches).
+  ``dreamstream.stream.weights.style``, which owns files and caches).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
-from dreamstream.core.stylekernels import NUM_STYLES, PREDICTOR_SIZE, STRIDE
+from dreamstream.core.params import NUM_STYLES, parse_style  # noqa: F401 -- the style API
+from dreamstream.core.stylekernels import PREDICTOR_SIZE, STRIDE
 
 if TYPE_CHECKING:  # any network with kind, style_dim and __call__ does; Keras is not needed
     from dreamstream.core.stylenets import StyleNet
 
 MIN_PADDED = 8  # smallest padded side: two stride-2 stages must leave 2 px to reflect
-
-
-def _index(text: str, spec: str) -> int:
-    """A style index from text, checked to be 0-25."""
-    try:
-        idx = int(text)
-    except ValueError:
-        raise InputError(
-            f"bad style {spec!r}: use an index 0-25 or a blend like 3:0.5,12:0.5"
-        ) from None
-    if not 0 <= idx < NUM_STYLES:
-        raise InputError(f"style index must be 0 to {NUM_STYLES - 1}, got {idx}")
-    return idx
-
-
-def _parse_text(spec: str) -> np.ndarray:
-    """Raw (unnormalised) weights from ``"7"`` or ``"3:0.5,12:0.5"``."""
-    w = np.zeros(NUM_STYLES, np.float64)
-    parts = [p.strip() for p in spec.split(",")]
-    if not any(parts):
-        raise InputError(f"bad style {spec!r}: use an index 0-25 or a blend like 3:0.5,12:0.5")
-    for part in parts:
-        idx_text, colon, weight_text = part.partition(":")
-        idx = _index(idx_text.strip(), spec)
-        try:
-            weight = float(weight_text) if colon else 1.0
-        except ValueError:
-            raise InputError(f"bad weight {weight_text.strip()!r} in style {spec!r}") from None
-        w[idx] += weight
-    return w
-
-
-def parse_style(spec: str | int | Sequence[float] | np.ndarray) -> np.ndarray:
-    """A built-in style, or a blend, as 26 float32 weights summing to 1.
-
-    Args:
-        spec: an index (``7`` or ``"7"``), blend text ``"3:0.5,12:0.5"`` (weights
-            may be any non-negative numbers; they are normalised), or 26 weights.
-
-    Raises:
-        InputError: an index outside 0-25, unparseable text, negative weights or
-            weights that sum to zero.
-    """
-    if isinstance(spec, int | np.integer):
-        w = np.zeros(NUM_STYLES, np.float64)
-        w[_index(str(int(spec)), str(spec))] = 1.0
-    elif isinstance(spec, str):
-        w = _parse_text(spec)
-    else:
-        w = np.asarray(spec, np.float64)
-        if w.shape != (NUM_STYLES,):
-            raise InputError(f"a style weight vector needs {NUM_STYLES} values, got {w.shape}")
-    if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
-        raise InputError(f"style weights must be non-negative and not all zero, got {spec!r}")
-    return (w / w.sum()).astype(np.float32)
 
 
 def check_strength(strength: float) -> float:

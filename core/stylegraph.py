@@ -100,7 +100,7 @@ def build_multistyle26_graph(weights: Mapping[str, np.ndarray]):
     Args:
         weights: ``contract.{0,1,2}``, ``res.{0..5}.{0,1}``, ``expand.{0,1,2}``,
             each with ``.w`` (Keras layout) and ``.norm.gamma``/``.norm.beta``
-            (26 x channels), as ``dreamstream.stream.styles.multistyle26_weights``
+            (26 x channels), as ``dreamstream.stream.weights.style.multistyle26_weights``
             returns them.
 
     Returns:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-NUM_STYLES = 26  # built-in styles of the 26-style network
+from dreamstream.core.params import NUM_STYLES  # noqa: F401 (re-exported)
+
 STYLE_DIM = 100  # length of the arbitrary network's style vector
 PREDICTOR_SIZE = 256  # side of the square picture the style predictor expects
 STRIDE = 4  # both transformers downsample twice by 2: frame sides pad to this

@@ -13,7 +13,7 @@ Three networks, each described as a table of layers that reads like its paper:
 Conventions for every network here: images are ``float32`` NHWC, **RGB, range
 0-1**, in and out. Weights come as a ``dict[str, np.ndarray]`` whose kernels are
 already in Keras layout (``kh, kw, in, out``; depthwise ``kh, kw, channels, 1``);
-reading and converting weight files is ``dreamstream.stream.styles``'s job.
+reading and converting weight files is ``dreamstream.stream.weights.style``'s job.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import numpy as np
 from keras import layers, ops
 
 from dreamstream.core.backend import compile_forward, to_numpy
+from dreamstream.core.params import NUM_STYLES
 
 # Re-exported: the sizes and kernel rewrites belong to these networks.
 from dreamstream.core.stylekernels import (  # noqa: F401
     NORM_EPS,
-    NUM_STYLES,
     PREDICTOR_SIZE,
     STRIDE,
     STYLE_DIM,

@@ -16,8 +16,9 @@ import numpy as np
 
 from dreamstream.core.errors import InputError
 from dreamstream.core.flow import FlowEstimator, _check_pair, consistency_mask
+from dreamstream.core.params import CARRY_MODES
 
-DREAM_MODES = ("blend", "residual")
+DREAM_MODES = CARRY_MODES
 DEFAULT_DRIFT_GUARD = 0.25
 
 

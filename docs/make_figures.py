@@ -21,9 +21,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from dreamstream.stream import dream
+from dreamstream.stream.io import read_image
 from dreamstream.stream.jobs import render_file
 from dreamstream.stream.settings import Settings, list_presets
-from dreamstream.stream.sources import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 PICKS = (0, 50, 99)

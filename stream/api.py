@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from dreamstream.stream import pipeline
+from dreamstream.stream.io import Frame, open_source
 from dreamstream.stream.settings import Settings, resolve
-from dreamstream.stream.sources import Frame, open_source
 
 
 @functools.lru_cache(maxsize=2)

@@ -167,7 +167,7 @@ def _add_live_command(sub, *, live_options: bool = True) -> None:
     cmd.set_defaults(run=_cmd_live)
     if not live_options:  # live's options come from its modules, which import OpenCV and more
         return
-    from dreamstream.stream import live
+    from dreamstream.stream.live import command as live
 
     cmd.add_argument(
         "source",
@@ -198,7 +198,7 @@ def _select_device(args: argparse.Namespace) -> None:
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     elif args.device == "gpu":
-        from dreamstream.stream.info import devices
+        from dreamstream.stream.machine import devices
 
         if not any(
             "GPU" in d.upper() or "CUDA" in d.upper() for names in devices().values() for d in names
@@ -242,7 +242,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
         return _print_presets()
     settings = _settings_from(args)
     _select_device(args)
-    from dreamstream.stream import live
+    from dreamstream.stream.live import command as live
 
     return live.main(args, settings)
 
@@ -257,20 +257,19 @@ def _write_sheet(input_spec: str, output: str, overwrite: bool) -> int:
     from pathlib import Path
 
     from dreamstream.core.style import contact_sheet
-    from dreamstream.stream.sinks import open_sink
-    from dreamstream.stream.sources import Frame, read_image
-    from dreamstream.stream.styles import multistyle_net
+    from dreamstream.stream.io import Frame, open_sink, read_image
+    from dreamstream.stream.weights.style import multistyle_net
 
     if not Path(input_spec).is_file():
         raise InputError(f"--sheet needs a picture as INPUT, got {input_spec}")
-    with open_sink(output, source=None, overwrite=overwrite) as sink:
+    with open_sink(output, overwrite=overwrite) as sink:
         sink.write(Frame(contact_sheet(read_image(Path(input_spec)), multistyle_net()), 0))
     print(f"wrote {output}")
     return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from dreamstream.stream import info
+    from dreamstream.stream import machine as info
 
     report = info.report()
     print(json.dumps(report, indent=2) if args.json else info.format_report(report))
@@ -377,9 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     if not any(isinstance(h, _StderrWarnings) for h in logger.handlers):
         logger.addHandler(_StderrWarnings(logging.WARNING))
     if args.command != "info":
-        from dreamstream.stream import frameworks
+        from dreamstream.stream import machine
 
-        frameworks.QUIET = not args.debug
+        machine.QUIET = not args.debug
     try:
         return args.run(args)
     except InputError as error:

@@ -14,10 +14,10 @@ import time
 
 from dreamstream.core.errors import InputError
 from dreamstream.stream import pipeline
+from dreamstream.stream.io import check_output, open_sink, open_source, read_image, sink_options
+from dreamstream.stream.io.positions import index_of
 from dreamstream.stream.processors import make_processor
 from dreamstream.stream.settings import Settings
-from dreamstream.stream.sinks import check_output, open_sink
-from dreamstream.stream.sources import open_source, read_image
 
 
 def render_file(
@@ -54,7 +54,10 @@ def render_file(
     with open_source(
         input_spec, start=s.start, end=s.end, frames=s.frames, width=s.width
     ) as source:
-        check_output(output_spec, source.path or input_spec, overwrite, resume=resume)
+        options = sink_options(source)
+        check_output(
+            output_spec, options["input_spec"], overwrite, resume=resume, count=source.count
+        )
         if mode == "dream":
             _check_dream_size(source.size)
         processor = make_processor(mode, s)
@@ -66,7 +69,7 @@ def render_file(
             metadata["compute"] = processor.runtime.as_dict()
         sink = open_sink(
             output_spec,
-            source=source,
+            **options,
             crf=s.crf,
             preset=s.encoder_preset,
             metadata=metadata,
@@ -74,7 +77,11 @@ def render_file(
             resume=resume,
         )
         try:
-            state = _resume_state(sink) if resume else None
+            state = (
+                _resume_state(sink, index_of(source.window.start, source.fps, 0))
+                if resume
+                else None
+            )
         except BaseException:
             sink.abort()
             raise
@@ -113,12 +120,19 @@ def _check_dream_size(size: tuple[int, int]) -> None:
         )
 
 
-def _resume_state(sink) -> pipeline.ResumeState | None:
-    """Where to pick up an image-sequence render, from the frames already on disk."""
+def _resume_state(sink, start: int | None) -> pipeline.ResumeState | None:
+    """Where to pick up an image-sequence render of frames ``start`` on, from the disk.
+
+    Only frames from this render's own start count: the frames done in a row
+    from ``start`` are kept, and rendering resumes at the first one missing
+    (frames on disk after a gap are rendered again, with the carry restored).
+    Frames before ``start`` or after this range (another part of a split
+    render) are neither skipped nor used.
+    """
     done = sink.existing() if hasattr(sink, "existing") else set()
-    if not done:
+    index = start or 0
+    if index not in done:
         return None
-    index = min(done)
     while index in done:
         index += 1
     return pipeline.ResumeState(next_index=index, last_output=read_image(sink.file_for(index - 1)))

@@ -5,11 +5,12 @@ Four stages run concurrently, joined by small bounded queues, so the model
 
     decode thread --> flow thread --> model (this thread) --> encode thread
 
-The flow thread measures optical flow on the *input* frames (current ->
-previous, see ``dreamstream.core.flow``) and the reliability mask, so flow of
-frame t+1 is computed while the model works on frame t. The pipeline owns all
-state (previous input, previous output); the processors and core functions are
-stateless. Frames between stages are :class:`~dreamstream.stream.sources.Frame`
+The flow thread measures the motion between consecutive *input* frames
+(flow current -> previous, reliability mask, scene cut: see
+:mod:`dreamstream.stream.carry`), so the flow of frame t+1 is computed while
+the model works on frame t. The pipeline owns all state (through a
+:class:`~dreamstream.stream.carry.Carry`); the processors and core functions
+are stateless. Frames between stages are :class:`~dreamstream.stream.io.Frame`
 objects holding ``uint8`` ``HxWx3`` RGB images with the source's pts.
 """
 
@@ -25,10 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dreamstream.core import flow as coreflow
-from dreamstream.core import temporal
 from dreamstream.core.errors import InputError
-from dreamstream.stream.sources import Frame
+from dreamstream.stream.carry import Carry, Motion, MotionMeter, as_processor
+from dreamstream.stream.io.frame import Frame
 
 QUEUE_SIZE = 4
 _END = object()
@@ -39,9 +39,7 @@ class FlowItem:
     """An input frame with what the flow stage learnt about it."""
 
     frame: Frame
-    flow: np.ndarray | None = None  # HxWx2 float32, current -> previous input
-    mask: np.ndarray | None = None  # HxW float32 in [0, 1], 1 = reliable
-    cut: bool = False  # a scene cut: start afresh
+    motion: Motion | None = None  # from the previous input frame; None: start afresh
     skip: bool = False  # already rendered (resume): only its input is needed
 
 
@@ -73,19 +71,6 @@ class Stats:
             "stage_fps": per_stage,
             "interrupted": self.interrupted,
         }
-
-
-class Stateless:
-    """Adapts a plain ``frame -> frame`` function to the processor interface."""
-
-    def __init__(self, fn: Callable[[np.ndarray], np.ndarray]):
-        self.fn = fn
-
-    def first(self, frame: np.ndarray, index: int) -> np.ndarray:
-        return self.fn(frame)
-
-    def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
-        return self.fn(frame)
 
 
 class _Worker(threading.Thread):
@@ -139,25 +124,6 @@ def _timed_iter(items: Iterable, stats: Stats, stage: str) -> Iterator:
         yield item
 
 
-class _FlowStage:
-    """Flow, mask and scene-cut detection on consecutive input frames."""
-
-    def __init__(self, method: str, preset: str, enabled: bool, skip_below: int):
-        self.enabled = enabled
-        self.skip_below = skip_below
-        self.estimator = coreflow.FlowEstimator(method=method, preset=preset) if enabled else None
-        self.prev: np.ndarray | None = None
-
-    def __call__(self, frame: Frame) -> FlowItem:
-        item = FlowItem(frame, skip=frame.index < self.skip_below)
-        prev, self.prev = self.prev, frame.image
-        if not self.enabled or prev is None or item.skip or prev.shape != frame.image.shape:
-            return item
-        motion = temporal.measure_motion(self.estimator, frame.image, prev)
-        item.flow, item.mask, item.cut = motion.flow, motion.mask, motion.cut
-        return item
-
-
 @dataclass
 class ResumeState:
     """Where a resumed render picks up: frames below ``next_index`` are on disk.
@@ -196,12 +162,12 @@ def render(
     Yields:
         Output frames: the input's index/pts with the processed image.
     """
-    if not hasattr(processor, "first"):
-        processor = Stateless(processor)
+    processor = as_processor(processor)
     stats = stats if stats is not None else Stats()
     stop = stop if stop is not None else threading.Event()
     halt = threading.Event()  # ends the worker threads when the consumer goes away
-    stage = _FlowStage(flow_method, flow_preset, flow, resume.next_index if resume else 0)
+    meter = MotionMeter(flow_method, flow_preset, enabled=flow)
+    skip_below = resume.next_index if resume else 0
     decoded: queue.Queue = queue.Queue(QUEUE_SIZE)
     flowed: queue.Queue = queue.Queue(QUEUE_SIZE)
 
@@ -213,7 +179,11 @@ def render(
     def measure(put):
         for frame in _consume(decoded):
             begin = time.perf_counter()
-            item = stage(frame)
+            if frame.index < skip_below:  # already on disk: its input is the next one's previous
+                meter.reset(frame.image)
+                item = FlowItem(frame, skip=True)
+            else:
+                item = FlowItem(frame, meter(frame.image))
             stats.stage_seconds["flow"] += time.perf_counter() - begin
             if not put(item):
                 return
@@ -236,29 +206,21 @@ def _model_loop(
     resume: ResumeState | None,
     stop: threading.Event,
 ) -> Iterator[Frame]:
-    prev_in = prev_out = None
+    carry = Carry()
     for item in items:
         if stop.is_set():  # finish the frame in flight only, not the ones queued behind it
             return
         frame = item.frame
         if item.skip:
             stats.skipped += 1
-            prev_in = frame.image
-            if resume is not None and frame.index == resume.next_index - 1:
-                prev_out = resume.last_output
+            last = resume is not None and frame.index == resume.next_index - 1
+            carry.restore(frame.image, resume.last_output if last else None)
             continue
         begin = time.perf_counter()
-        carried = item.flow is not None and prev_out is not None and not item.cut
-        if carried:
-            warped_out = coreflow.warp(prev_out, item.flow)
-            warped_in = coreflow.warp(prev_in, item.flow)
-            image = processor.next(frame.image, frame.index, warped_out, item.mask, warped_in)
-        else:
-            stats.cuts += int(item.cut)
-            image = processor.first(frame.image, frame.index)
+        image = carry.step(processor, frame.image, frame.index, item.motion)
         stats.stage_seconds["model"] += time.perf_counter() - begin
         stats.frames += 1
-        prev_in, prev_out = frame.image, image
+        stats.cuts = carry.cuts
         yield dataclasses.replace(frame, image=image)
 
 

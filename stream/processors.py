@@ -3,12 +3,17 @@
 A processor turns one input frame into one output frame; it holds models but
 no temporal state (the pipeline owns that). Both kinds answer two calls:
 
-- ``first(frame, index)``: a frame with nothing to carry (the first frame, a
-  scene cut, ``--no-flow``);
-- ``next(frame, index, warped_out, mask, warped_in)``: a frame whose previous
-  output, warped along the input's flow, can be carried forward.
+- ``first(frame, index, **work)``: a frame with nothing to carry (the first
+  frame, a scene cut, ``--no-flow``);
+- ``next(frame, index, warped_out, mask, warped_in, **work)``: a frame whose
+  previous output, warped along the input's flow, can be carried forward
+  (see :mod:`dreamstream.stream.carry`).
 
 Frames are ``uint8`` ``HxWx3`` RGB; ``mask`` is ``HxW`` float32, 1 = reliable.
+``work`` is how much to do for this call, chosen by the caller (live mode's
+latency budget), named like the settings it overrides for that call:
+``steps`` and ``steps_next`` for dreams; styles take none. A processor never
+changes its own settings.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import dataclasses
 import numpy as np
 
 from dreamstream.core import temporal
-from dreamstream.stream.compute import dream_compute
+from dreamstream.stream.machine import dream_compute
 from dreamstream.stream.settings import Settings
 
 
@@ -36,7 +41,7 @@ class DreamProcessor:
         from dreamstream.core.dream import Dreamer
         from dreamstream.core.models import DEFAULT_LAYERS, available_layers
         from dreamstream.core.objectives import make_objective
-        from dreamstream.stream.models import load_backbone
+        from dreamstream.stream.weights.dream import load_backbone
 
         self.settings = settings
         spec = settings.layers or DEFAULT_LAYERS[settings.model]
@@ -52,24 +57,29 @@ class DreamProcessor:
         params = dataclasses.replace(settings.dream_params(), **dream_compute(settings.precision))
         self.dreamer = Dreamer(backbone, objective, params)
 
-    def first(self, frame: np.ndarray, index: int) -> np.ndarray:
-        return self.dreamer(frame, seed=self.settings.seed + index)
+    def first(self, frame: np.ndarray, index: int, steps: int | None = None, **work):
+        """Dream ``frame`` from scratch, ``steps`` per octave (default: ``settings.steps``)."""
+        return self.dreamer(frame, steps=steps, seed=self.settings.seed + index)
 
-    def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
+    def next(self, frame, index, warped_out, mask, warped_in, steps_next=None, **work):
+        """Dream ``frame`` from the carried dream; ``steps_next`` default: settings'."""
         s = self.settings
         start = temporal.dream_start(
             frame, warped_out, mask, s.blend, warped_prev_in=warped_in, mode=s.carry
         )
-        return self.dreamer(frame, init=start, steps=s.steps_next, seed=s.seed + index)
+        steps = s.steps_next if steps_next is None else steps_next
+        return self.dreamer(frame, init=start, steps=steps, seed=s.seed + index)
 
 
 def _guide_term(backbone, path: str):
     """A term that pulls the dream towards a guide picture's deepest features."""
     from dreamstream.core.objectives import guide, guide_features
-    from dreamstream.stream.sources import read_image
+    from dreamstream.stream.io.images import read_image
 
     layer = backbone.layers[-1]
-    features = guide_features(backbone.model, backbone.layers, read_image(path), layer)
+    features = guide_features(
+        backbone.model, backbone.layers, read_image(path, "guide image"), layer
+    )
     return guide(layer, features)
 
 
@@ -88,10 +98,10 @@ class StyleProcessor:
             runtime=settings.runtime,
         )
 
-    def first(self, frame: np.ndarray, index: int) -> np.ndarray:
+    def first(self, frame: np.ndarray, index: int, **work) -> np.ndarray:
         return self.stylizer(frame)
 
-    def next(self, frame, index, warped_out, mask, warped_in) -> np.ndarray:
+    def next(self, frame, index, warped_out, mask, warped_in, **work) -> np.ndarray:
         return temporal.temporal_blend(
             self.stylizer(frame), warped_out, mask, self.settings.temporal
         )
@@ -99,9 +109,9 @@ class StyleProcessor:
 
 def make_processor(mode: str, settings: Settings):
     """The processor for ``mode`` ("dream" or "style")."""
-    from dreamstream.stream import frameworks
+    from dreamstream.stream.machine import load_framework
 
     if mode != "dream":  # the style runtime loads Keras only if it runs on Keras
         return StyleProcessor(settings)
-    frameworks.load()
+    load_framework()
     return DreamProcessor(settings)

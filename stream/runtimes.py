@@ -70,15 +70,24 @@ def gpu_likely() -> bool:
 
 
 def _cache_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "dreamstream" / "runtimes.json"
+    """runtimes.json in the cache folder the weights use (vgg16_onnx.cache_dir's rule).
+
+    ``$DREAMSTREAM_CACHE``, else ``$XDG_CACHE_HOME/dreamstream``, else
+    ``~/.cache/dreamstream``; spelt out here because that module imports Keras.
+    """
+    chosen = os.environ.get("DREAMSTREAM_CACHE", "").strip()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    folder = (
+        Path(chosen) if chosen else (Path(xdg) if xdg else Path.home() / ".cache") / "dreamstream"
+    )
+    return folder.expanduser() / "runtimes.json"
 
 
 def machine_key() -> str:
     """Names this machine and software: CPU model and flags, runtime versions, backend."""
     import importlib.metadata
 
-    from dreamstream.stream.compute import cpu_flags
+    from dreamstream.stream.machine import cpu_flags
 
     parts = [_cpu_model(), " ".join(sorted(cpu_flags())), os.environ.get("KERAS_BACKEND", "")]
     for name in ("onnxruntime", "tensorflow", "keras", "jax"):
@@ -207,7 +216,7 @@ class OnnxStyleNet:
 def _graph_file() -> Path:
     """Where the built graph is kept: named by the weights file and the builder's code."""
     from dreamstream.core import stylegraph
-    from dreamstream.stream.assets import embedded_path
+    from dreamstream.stream.weights.assets import embedded_path
 
     weights = embedded_path("multistyle26")
     stat = weights.stat()
@@ -226,7 +235,7 @@ def multistyle_graph() -> str | bytes:
     if path.is_file():
         return str(path)
     from dreamstream.core.stylegraph import build_multistyle26_graph
-    from dreamstream.stream.styles import multistyle26_weights
+    from dreamstream.stream.weights.style import multistyle26_weights
 
     data = build_multistyle26_graph(multistyle26_weights()).SerializeToString()
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
@@ -284,8 +293,9 @@ def load_stylizer(
             choice = Choice("keras", f"onnxruntime failed to start: {exc}")
         else:
             return Stylizer(net, weights, strength=strength, preserve_color=preserve_color), choice
-    from dreamstream.stream import frameworks, styles
+    from dreamstream.stream.machine import load_framework
+    from dreamstream.stream.weights import style as style_weights
 
-    frameworks.load()
+    load_framework()
     picked = style_image if style_image else style
-    return styles.load_stylizer(picked, strength, preserve_color), choice
+    return style_weights.load_stylizer(picked, strength, preserve_color), choice

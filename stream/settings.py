@@ -12,22 +12,26 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dreamstream.core.errors import InputError
-from dreamstream.core.params import DreamParams
-from dreamstream.stream.compute import PRECISIONS
+from dreamstream.core.params import (
+    BACKBONES,
+    CARRY_MODES,
+    FLOW_METHODS,
+    FLOW_PRESETS,
+    NUM_STYLES,
+    POOLINGS,
+    PRECISIONS,
+    DreamParams,
+    is_builtin_style,
+    parse_style,
+)
 from dreamstream.stream.runtimes import RUNTIMES
 
 _DP = DreamParams()
-STYLE_COUNT = 26
-FLOW_METHODS = ("dis", "farneback")
-FLOW_PRESETS = ("ultrafast", "fast", "medium")
-CARRY_MODES = ("blend", "residual")
-MODELS = ("vgg16", "inception_v3", "googlenet")
 ENCODER_PRESETS = (
     "ultrafast",
     "superfast",
@@ -80,10 +84,20 @@ class Settings:
     )
     seed: int = field(default=_DP.seed, metadata=_opt("random seed; same seed, same output"))
     # -- dream
-    model: str = field(default="vgg16", metadata=_opt("dream backbone", "dream", choices=MODELS))
+    model: str = field(
+        default="vgg16",
+        metadata=_opt(
+            "dream backbone: vgg16 = ImageNet VGG16, vgg16-hed = VGG16 tuned for edges",
+            "dream",
+            choices=BACKBONES,
+        ),
+    )
     weights: str | None = field(
         default=None,
-        metadata=_opt("local weights file for inception_v3 (.h5) or googlenet (.pb)", "dream"),
+        metadata=_opt(
+            "local weights file: vgg16 (Keras ImageNet .h5), inception_v3 (.h5), googlenet (.pb)",
+            "dream",
+        ),
     )
     layers: str | None = field(
         default=None,
@@ -91,9 +105,7 @@ class Settings:
             "objective: layer:weight list, channels as layer[ch]; default: the model's", "dream"
         ),
     )
-    pooling: str = field(
-        default="max", metadata=_opt("VGG16 pooling", "dream", choices=("max", "avg"))
-    )
+    pooling: str = field(default="max", metadata=_opt("VGG16 pooling", "dream", choices=POOLINGS))
     octaves: int = field(default=_DP.octaves, metadata=_opt("pyramid levels", "dream"))
     octave_scale: float = field(
         default=_DP.octave_scale, metadata=_opt("size ratio between octaves", "dream")
@@ -181,7 +193,7 @@ class Settings:
             ("flow_method", FLOW_METHODS),
             ("flow_preset", FLOW_PRESETS),
             ("carry", CARRY_MODES),
-            ("model", MODELS),
+            ("model", BACKBONES),
             ("encoder_preset", ENCODER_PRESETS),
             ("precision", PRECISIONS),
             ("runtime", RUNTIMES),
@@ -223,17 +235,12 @@ def _check_range(name: str, value: float, low: float, high: float | None) -> Non
 
 def check_style_text(text: str) -> None:
     """Reject a style that is not an index 0-25 or an ``index:weight`` blend."""
-    text = str(text).strip()
-    parts = [p.strip() for p in text.split(",")]
-    for part in parts:
-        match = re.fullmatch(r"(\d+)(?::([0-9.]+))?", part)
-        if not match:
-            raise InputError(
-                f"--style must be an index 0-{STYLE_COUNT - 1} or a blend such as "
-                f"3:0.5,12:0.5, got {text!r}"
-            )
-        if int(match[1]) >= STYLE_COUNT:
-            raise InputError(f"style index must be 0-{STYLE_COUNT - 1}, got {match[1]}")
+    if not is_builtin_style(text):
+        raise InputError(
+            f"--style must be an index 0-{NUM_STYLES - 1} or a blend such as "
+            f"3:0.5,12:0.5, got {str(text)!r}"
+        )
+    parse_style(str(text))
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

@@ -28,7 +28,7 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    from dreamstream.stream.info import devices
+    from dreamstream.stream.machine import devices
 
     return {
         "cpu": cpu,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamstream.stream.compute import dream_compute, gpu_visible
+from dreamstream.stream.machine import dream_compute, gpu_visible
 
 BACKBONE, LAYER = "vgg16", "block4_conv3"
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "chelsea.jpg"
@@ -124,13 +124,13 @@ def _engines(octaves: int, steps: int, baseline_step: list):
     """``{name: dream(image) -> image}``: the engine as shipped, in float32, and the baseline.
 
     "engine" computes as the product does on this machine (``--precision
-    auto``, see :mod:`dreamstream.stream.compute`); "engine float32" forces
+    auto``, see :mod:`dreamstream.stream.machine`); "engine float32" forces
     float32. ``baseline_step`` is a one-item list, read at each call, so it
     can be recalibrated.
     """
     from dreamstream.core.dream import Dreamer, DreamParams
-    from dreamstream.stream.compute import dream_compute
-    from dreamstream.stream.models import load_backbone
+    from dreamstream.stream.machine import dream_compute
+    from dreamstream.stream.weights.dream import load_backbone
 
     backbone = load_backbone(BACKBONE, layers=(LAYER,))
     params = DreamParams(octaves=octaves, steps=steps, step_size=STEP_SIZE, tile=TILE)

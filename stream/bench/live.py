@@ -27,14 +27,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dreamstream.stream.grabber import FileCapture, Grabber
-from dreamstream.stream.live import DEFAULT_LATENCY_MS
-from dreamstream.stream.liveloop import LiveLoop
-from dreamstream.stream.liveparts import Budget, Looks, Recorder, make_levels
+from dreamstream.stream.io import open_sink, read_image
+from dreamstream.stream.io.camera import FileCapture, Grabber
+from dreamstream.stream.live.budget import Budget, make_levels
+from dreamstream.stream.live.command import DEFAULT_LATENCY_MS
+from dreamstream.stream.live.looks import Looks
+from dreamstream.stream.live.loop import LiveLoop
+from dreamstream.stream.live.recorder import Recorder
 from dreamstream.stream.processors import make_processor
 from dreamstream.stream.settings import Settings
-from dreamstream.stream.sinks import open_sink
-from dreamstream.stream.sources import read_image
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SIZES = {"480p": (854, 480), "720p": (1280, 720)}
@@ -164,9 +165,7 @@ def soak(seconds: float, every: float) -> dict:
             _later(seconds, stop.set)
 
     with tempfile.TemporaryDirectory() as tmp:
-        recorder = Recorder(
-            open_sink(Path(tmp) / "soak.mp4", source=None, fps=25, preset="veryfast")
-        )
+        recorder = Recorder(open_sink(Path(tmp) / "soak.mp4", fps=25, preset="veryfast"))
         grabber = Grabber(lambda: FileCapture(str(SAMPLES / "clip.mp4"), loop=True))
         loop = LiveLoop(
             grabber,

@@ -26,10 +26,9 @@ import numpy as np
 from dreamstream.core import flow as coreflow
 from dreamstream.core import measures
 from dreamstream.stream import pipeline
+from dreamstream.stream.io import open_sink, open_source, read_image, sink_options
 from dreamstream.stream.processors import make_processor
 from dreamstream.stream.settings import Settings
-from dreamstream.stream.sinks import open_sink
-from dreamstream.stream.sources import open_source, read_image
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -77,7 +76,7 @@ def _render(clip: Path, mode: str, settings: Settings, out: Path) -> tuple[list,
     with open_source(clip, frames=settings.frames, width=settings.width) as source:
         processor = make_processor(mode, settings)
         processor.first(np.zeros((source.size[1], source.size[0], 3), np.uint8), 0)  # warm up
-        sink = _Tee(open_sink(out, source=source, overwrite=True))
+        sink = _Tee(open_sink(out, **sink_options(source), overwrite=True))
         stats = pipeline.run(
             source,
             processor,

@@ -143,8 +143,10 @@ def _network_engines(frame: np.ndarray) -> dict:
     import onnxruntime as ort
 
     from dreamstream.core.style import Stylizer, pad_to_stride, parse_style
-    from dreamstream.stream import frameworks, runtimes, styles
-    from dreamstream.stream.assets import embedded_path
+    from dreamstream.stream import runtimes
+    from dreamstream.stream.machine import load_framework
+    from dreamstream.stream.weights import style as styles
+    from dreamstream.stream.weights.assets import embedded_path
 
     weights = parse_style(str(STYLE))
     options = ort.SessionOptions()
@@ -154,7 +156,7 @@ def _network_engines(frame: np.ndarray) -> dict:
     )
     nchw = np.ascontiguousarray(pad_to_stride(frame[None] / np.float32(255)).transpose(0, 3, 1, 2))
     ours_ort = Stylizer(runtimes.onnx_multistyle_net(), weights)
-    frameworks.load()
+    load_framework()
     keras_port = Stylizer(styles.multistyle_net(xla=True), weights)
     return {
         "onnxruntime, wheel's graph": lambda: wheel.run(

@@ -35,7 +35,7 @@ image = image.astype(np.uint8)
 params = DreamParams(octaves=2, steps=3, step_size=3.0, tile=32, jitter=6, seed=5)
 RESULTS = {"tiny": Dreamer(tiny(), "c1:0.5,c2[1+3]:1", params)(image)}
 try:
-    from dreamstream.stream.models import load_backbone
+    from dreamstream.stream.weights.dream import load_backbone
     vgg = load_backbone("vgg16", layers=("block3_conv1",))
     RESULTS["vgg16"] = Dreamer(vgg, "block3_conv1", params)(image)
 except Exception as err:  # weights not installed: compare the tiny network only

@@ -191,12 +191,12 @@ def test_rolled_tiles_leave_no_seam(tiny):
     assert _seam_ratio(rolled, whole, image) < 1.3
 
 
-@pytest.fixture(scope="module")
-def vgg16():
-    from dreamstream.stream.models import load_backbone
+@pytest.fixture(scope="module", params=["vgg16", "vgg16-hed"])
+def vgg16(request):
+    from dreamstream.stream.weights.dream import load_backbone
 
     try:
-        return load_backbone("vgg16", layers=("block3_conv3",))
+        return load_backbone(request.param, layers=("block3_conv3",))
     except WeightsNotFoundError as err:
         pytest.skip(str(err))
 

@@ -52,8 +52,9 @@ def image():
 
 
 def test_every_backbone_lists_its_layers_and_defaults_are_valid():
-    assert models.BACKBONES == ("vgg16", "inception_v3", "googlenet")
+    assert models.BACKBONES == ("vgg16", "vgg16-hed", "inception_v3", "googlenet")
     vgg = models.available_layers("vgg16")
+    assert models.available_layers("vgg16-hed") == vgg
     assert vgg[:3] == ("block1_conv1", "block1_conv2", "block1_pool")
     assert "block5_conv3" in vgg and len([n for n in vgg if "_conv" in n]) == 13
     assert models.available_layers("inception_v3") == tuple(f"mixed{i}" for i in range(11))
@@ -65,7 +66,7 @@ def test_every_backbone_lists_its_layers_and_defaults_are_valid():
 
 
 def test_unknown_backbone_and_layer_errors_name_the_value_and_the_choices():
-    with pytest.raises(InputError, match=r"unknown backbone 'alexnet'.*vgg16, inception_v3"):
+    with pytest.raises(InputError, match=r"unknown backbone 'alexnet'.*vgg16, vgg16-hed, incep"):
         models.available_layers("alexnet")
     with pytest.raises(InputError, match=r"no layer 'block6_conv1'.*block1_conv1, block1_conv2"):
         models.check_layers("vgg16", ["block1_conv1", "block6_conv1"])

@@ -69,7 +69,7 @@ def test_parse_style_normalises_blends():
 @pytest.mark.parametrize(
     "text, words",
     [
-        ("26", "0 to 25, got 26"),
+        ("26", "0-25, got 26"),
         ("-1", "got -1"),
         ("3:x", "bad weight 'x'"),
         ("a", "bad style"),

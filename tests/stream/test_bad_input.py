@@ -36,7 +36,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dreamstream.stream import cli, outputs
+from dreamstream.stream import cli
+from dreamstream.stream.io import specs as outputs
 
 W, H = 64, 48
 LONG = 10  # frames in the clip that gets truncated
@@ -210,7 +211,7 @@ REFUSED = {
     ),
     "unreadable guide image": (
         "dream {m}/clip.mp4 -o {o}/out.mp4 --guide {m}/notes.png --steps 1 --octaves 1",
-        "cannot read image",
+        "cannot read guide image",
         "notes.png",
     ),
     "missing weights": (

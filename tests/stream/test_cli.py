@@ -31,8 +31,10 @@ def test_info_reports_versions_devices_and_weights():
     assert any(d.startswith("CPU") for d in report["devices"]["tensorflow"])
     assert report["dream_compute"]["precision"] in ("float32", "mixed_bfloat16")
     assert report["style_runtime"]["runtime"] in ("keras", "onnxruntime")
-    for name in ("vgg16", "multistyle26", "arbitrary_predict", "arbitrary_transform"):
+    for name in ("vgg16", "vgg16-hed", "multistyle26", "arbitrary_predict", "arbitrary_transform"):
         assert Path(report["weights"][name]).is_file(), report["weights"][name]
+    assert report["vgg16"]["file"] == report["weights"]["vgg16"]
+    assert Path(report["vgg16"]["cache"]).name.startswith("vgg16-imagenet-")
 
 
 def test_help_and_bad_input_print_no_framework_chatter():

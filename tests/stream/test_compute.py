@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dreamstream.stream import compute
+from dreamstream.stream import machine as compute
 
 
 @pytest.fixture

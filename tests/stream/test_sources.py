@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.sources import Frame, open_source, parse_position, to_rgb8
+from dreamstream.stream.io import Frame, open_source, parse_position, to_rgb8
 
 W, H, N = 64, 48, 20
 

@@ -12,8 +12,8 @@ import pytest
 
 from dreamstream.core.errors import InputError
 from dreamstream.core.style import parse_style, predictor_input
-from dreamstream.stream import styles
-from dreamstream.stream.assets import embedded_path
+from dreamstream.stream.weights import style as styles
+from dreamstream.stream.weights.assets import embedded_path
 
 try:
     embedded_path("multistyle26")
@@ -152,7 +152,7 @@ def test_picture_style_is_cached_and_strength_moves_towards_the_frame(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "style, words", [(26, "0 to 25, got 26"), ("-1", "got -1"), ("3:x", "bad weight")]
+    "style, words", [(26, "0-25, got 26"), ("-1", "got -1"), ("3:x", "bad weight")]
 )
 def test_bad_built_in_style_is_a_one_line_input_error(style, words):
     with pytest.raises(InputError, match=words) as err:

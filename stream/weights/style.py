@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dreamstream.core.errors import InputError, WeightsNotFoundError
+from dreamstream.core.params import is_builtin_style
 from dreamstream.core.style import Stylizer, check_strength, parse_style, predictor_input
-from dreamstream.stream.assets import embedded_path
+from dreamstream.stream.io.images import read_image
+from dreamstream.stream.weights.assets import embedded_path
 
 if TYPE_CHECKING:
     from dreamstream.core.stylenets import StyleNet
-
-_BLEND_TEXT = re.compile(r"^[\d\s.:,+-]+$")  # "7", "3:0.5,12:0.5": numbers, colons, commas
 
 
 def _onnx_model(path: Path):
@@ -179,24 +179,6 @@ def predictor_net(xla: bool = True) -> StyleNet:
     return stylenets.StyleNet.compile("predictor", model, xla=xla)
 
 
-def read_style_image(path: str | os.PathLike) -> np.ndarray:
-    """A picture file as uint8 HxWx3 RGB (EXIF orientation applied, alpha on white)."""
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            if img.mode in ("RGBA", "LA", "P"):
-                img = img.convert("RGBA")
-                img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img)
-            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    except FileNotFoundError:
-        raise InputError(f"style image not found: {path}") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"cannot read style image {path}: {reason}") from None
-
-
 _vectors: dict[tuple, np.ndarray] = {}
 
 
@@ -220,17 +202,10 @@ def style_vector(image: np.ndarray | str | os.PathLike, xla: bool = True) -> np.
     """
     key = _image_key(image)
     if key not in _vectors:
-        pixels = image if isinstance(image, np.ndarray) else read_style_image(image)
+        pixels = image if isinstance(image, np.ndarray) else read_image(image, "style image")
         batch = predictor_input(pixels)[None]
         _vectors[key] = predictor_net(xla)(batch)[0].astype(np.float32)
     return _vectors[key]
-
-
-def _is_blend_text(text: str) -> bool:
-    """Whether ``text`` means built-in styles: numbers, or a ``:`` naming no file."""
-    if _BLEND_TEXT.match(text):
-        return True
-    return ":" in text and not Path(text).expanduser().exists()
 
 
 def load_stylizer(
@@ -255,7 +230,7 @@ def load_stylizer(
     """
     strength = check_strength(strength)
     kw = {"strength": strength, "preserve_color": preserve_color}
-    if isinstance(style, str) and _is_blend_text(style):
+    if isinstance(style, str) and is_builtin_style(style):
         return Stylizer(multistyle_net(xla), parse_style(style), **kw)
     if isinstance(style, int | np.integer):
         return Stylizer(multistyle_net(xla), parse_style(str(int(style))), **kw)

@@ -1,6 +1,6 @@
 """Live mode: a camera (or a file played like one) dreamed or styled in real time.
 
-Latency comes first: a :class:`~dreamstream.stream.grabber.Grabber` keeps only
+Latency comes first: a :class:`~dreamstream.stream.io.camera.Grabber` keeps only
 the newest camera frame, frames the model cannot keep up with are dropped
 (and counted), and a :class:`Budget` lowers the per-frame work (dream steps,
 then processing width) while the capture-to-display latency is over
@@ -12,8 +12,8 @@ written on its own thread. The loop never exits on a transient error: a lost
 camera shows the last good frame with a notice while the grabber reconnects.
 It stops on ``q``/Esc, SIGINT or SIGTERM, finalising the recording.
 
-Images inside the loop are ``uint8`` ``HxWx3`` **RGB** (the capture's BGR is
-converted on arrival); flow is current -> previous input, as in core.flow.
+Images inside the loop are ``uint8`` ``HxWx3`` **RGB** (captures deliver RGB);
+flow is current -> previous input, as in core.flow.
 """
 
 from __future__ import annotations
@@ -21,22 +21,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable
 from fractions import Fraction
 
-import cv2
-
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import NUM_STYLES
 from dreamstream.stream import settings as settings_mod
-from dreamstream.stream.grabber import Grabber, capture_opener, is_camera
-from dreamstream.stream.liveloop import LiveLoop
-from dreamstream.stream.liveparts import Budget, Looks, Recorder, make_levels
-from dreamstream.stream.preview import PreviewServer, is_loopback, parse_address
-
-__all__ = ["Budget", "LiveLoop", "Looks", "Recorder", "add_arguments", "main", "make_levels"]
+from dreamstream.stream.io.camera import Grabber, capture_opener
+from dreamstream.stream.io.specs import is_camera
+from dreamstream.stream.io.window import has_display
+from dreamstream.stream.live.budget import Budget, make_levels
+from dreamstream.stream.live.looks import Looks
+from dreamstream.stream.live.loop import LiveLoop
+from dreamstream.stream.live.preview import PreviewServer, is_loopback, parse_address
+from dreamstream.stream.live.recorder import Recorder
 
 log = logging.getLogger("dreamstream.stream.live")
 
@@ -113,10 +113,7 @@ def looks_for(args, mode: str, settings) -> list[tuple[str, object]]:
             return [(_style_label(settings), settings)]
         if names is None:
             first = settings.style if settings.style.isdigit() else "0"
-            names = [
-                str((int(first) + k) % settings_mod.STYLE_COUNT)
-                for k in range(settings_mod.STYLE_COUNT)
-            ]
+            names = [str((int(first) + k) % NUM_STYLES) for k in range(NUM_STYLES)]
             if settings.style_image or not settings.style.isdigit():
                 return [(_style_label(settings), settings)] + [
                     (f"style {n}", settings.replace(style=n, style_image=None)) for n in names
@@ -146,31 +143,9 @@ def _preset_settings(args, name: str):
     return settings_mod.resolve(preset=name, config=getattr(args, "config", None), **flags)
 
 
-def has_display() -> bool:
-    """Whether a window can be opened (on Linux: DISPLAY or WAYLAND_DISPLAY is set)."""
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
 def _say(args, text: str) -> None:
     if not getattr(args, "quiet", False):
         print(f"dreamstream live: {text}", file=sys.stderr, flush=True)
-
-
-class _LiveClock:
-    """What ``open_sink`` reads of a source: a recording timed by the wall clock.
-
-    Live output has no source timestamps (a camera has none; a file played live
-    runs on the wall clock), so each recorded frame's pts is its display time in
-    milliseconds since the loop started and the recording plays in real time.
-    """
-
-    kind, path, has_audio, count, size = "camera", None, False, None, None
-    time_base = Fraction(1, 1000)
-
-    def __init__(self, spec: str, fps: Fraction):
-        self.spec, self.fps = spec, fps
 
 
 def _check(args) -> None:
@@ -196,9 +171,9 @@ def main(args, settings) -> int:
     Raises:
         InputError: bad options, a missing input, or nowhere to show the output.
     """
+    from dreamstream.stream.io import check_output
     from dreamstream.stream.pipeline import StopOnSignal
     from dreamstream.stream.processors import make_processor
-    from dreamstream.stream.sinks import check_output
 
     _check(args)
     source = getattr(args, "source", None) or "camera:0"
@@ -274,11 +249,15 @@ def _open_recorder(args, source: str, capture, settings) -> Recorder | None:
     """The ``-o`` recording on its own thread, or ``None`` without ``-o``."""
     if not args.output:
         return None
-    from dreamstream.stream.sinks import open_sink
+    from dreamstream.stream.io import open_sink
 
+    # Live output has no source timestamps (a camera has none; a file played live runs on
+    # the wall clock): each frame's pts is its display time in ms since the loop started.
     sink = open_sink(
         args.output,
-        source=_LiveClock(source, _nominal_fps(capture)),
+        input_spec=None if is_camera(source) else source,
+        fps=_nominal_fps(capture),
+        time_base=Fraction(1, 1000),
         crf=settings.crf,
         preset=settings.encoder_preset,
         overwrite=args.overwrite,
@@ -290,9 +269,7 @@ def _open_recorder(args, source: str, capture, settings) -> Recorder | None:
 def _nominal_fps(capture) -> Fraction:
     """The capture's frame rate (a file's own, a camera's reported one), else 25."""
     period = getattr(capture, "period", 0)
-    rate = (
-        1 / period if period else (capture.get(cv2.CAP_PROP_FPS) if hasattr(capture, "get") else 0)
-    )
+    rate = 1 / period if period else getattr(capture, "fps", 0)
     return Fraction(rate if rate and rate > 0 else 25).limit_denominator(1001)
 
 
@@ -307,7 +284,7 @@ def _reuse_first(first, opener: Callable) -> Callable:
 
 
 def _open_window(fullscreen: bool):
-    from dreamstream.stream.sinks import WindowSink
+    from dreamstream.stream.io.window import WindowSink
 
     return WindowSink("dreamstream live", fullscreen=fullscreen)
 

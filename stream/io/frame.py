@@ -1,8 +1,9 @@
-"""What every source yields and shares: :class:`Frame` and the :class:`Source` base.
+"""The vocabulary of I/O: :class:`Frame`, and the :class:`Source` and :class:`Sink` bases.
 
 A frame's ``image`` is a NumPy ``uint8`` array, ``HxWx3``, **RGB**, in display
 orientation; ``pts``/``time_base`` are the decoder's own timestamps (``None``
-for image sequences and cameras); nothing here re-times a frame.
+for image sequences and cameras); nothing here re-times a frame. Sources
+yield frames; sinks take the *output* frames, in the same convention.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.imagefiles import resize, target_size
-from dreamstream.stream.positions import Window, index_of
+from dreamstream.stream.io.positions import Window, index_of
 
-log = logging.getLogger("dreamstream.stream.sources")
+log = logging.getLogger("dreamstream.stream.io")
 
 
 @dataclass(frozen=True)
@@ -158,3 +159,97 @@ class Source:
     def __repr__(self) -> str:
         w, h = self.size
         return f"<{type(self).__name__} {self.kind} {self.spec} {w}x{h} fps={self.fps}>"
+
+
+class Sink:
+    """Where output frames go; a context manager.
+
+    Attributes:
+        kind: ``"video"``, ``"images"``, ``"image"``, ``"window"`` or ``"null"``.
+        path: the final file, the image pattern, or ``None``.
+        frames_written: frames accepted so far.
+    """
+
+    kind = ""
+    path: Path | None = None
+
+    def __init__(self) -> None:
+        self.frames_written = 0
+        self._done = False
+        self._created: list[Path] = []  # folders this sink made, deepest first
+
+    def _make_folder(self, folder: Path) -> None:
+        """Create ``folder`` and its missing parents, remembering which were new.
+
+        A sink that ends with nothing in them removes them again, so a failed
+        run leaves no empty folders behind.
+        """
+        missing, probe = [], folder
+        while not probe.exists() and probe != probe.parent:
+            missing.append(probe)
+            probe = probe.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        self._created = missing + self._created
+
+    def _drop_empty_folders(self) -> None:
+        for folder in self._created:
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # it holds output (or was refilled): keep it and its parents
+        self._created = []
+
+    def write(self, frame: Frame) -> None:
+        """Write one output frame (``frame.image``: ``uint8`` ``HxWx3`` RGB)."""
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Finalise the output; calling it again does nothing."""
+        self._done = True
+        self._drop_empty_folders()
+
+    def abort(self) -> None:
+        """Drop unfinished output; the final name is left as it was."""
+        self._done = True
+        self._drop_empty_folders()
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None or issubclass(exc_type, KeyboardInterrupt):
+            self.close()
+        else:
+            self.abort()
+
+
+class NullSink(Sink):
+    """Discards frames (benchmarks); counts them in ``frames_written``."""
+
+    kind = "null"
+
+
+def target_size(size: tuple[int, int], width: int | None) -> tuple[int, int]:
+    """Output ``(width, height)`` for a frame of ``size`` resized to ``width``.
+
+    The height keeps the aspect ratio, rounded to an even number (at least 2).
+
+    Raises:
+        InputError: ``width`` is not a positive even integer.
+    """
+    if width is None:
+        return size
+    if isinstance(width, bool) or int(width) != width or width < 2 or width % 2:
+        raise InputError(f"width must be a positive even integer, got: {width!r}")
+    src_w, src_h = size
+    height = max(2, 2 * round(src_h * width / src_w / 2))
+    return int(width), int(height)
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an ``HxWx3`` image to ``size`` = (width, height) if it differs."""
+    h, w = image.shape[:2]
+    if (w, h) == size:
+        return image
+    shrinking = size[0] * size[1] < w * h
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)

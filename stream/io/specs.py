@@ -1,21 +1,76 @@
-"""What an output spec names, and the checks made before any output is created.
+"""What a spec names: the kinds of inputs and outputs, and the checks made before any I/O.
 
-:func:`check_output` runs before a model loads or a file is made, so a bad
-output costs nothing and an existing file is never touched.
+An input spec is a video file, a single image, a folder of numbered images or
+a ``frames/%05d.png`` pattern, ``camera:N`` or ``/dev/videoN``, or a network
+URL. An output spec is a video file, an image, a frame folder or pattern,
+``window`` or ``null``. This module classifies both (one place for each) and
+:func:`check_output` refuses a bad output before a model loads or a file is
+made, so a bad output costs nothing and an existing file is never touched.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.imagefiles import pattern_regex
-from dreamstream.stream.sources import URL_SCHEMES
 
+URL_SCHEMES = (
+    "rtsp://",
+    "rtsps://",
+    "rtmp://",
+    "http://",
+    "https://",
+    "udp://",
+    "tcp://",
+    "srt://",
+)
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9"}
-IMAGE_OUTPUTS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
+IMAGE_OUTPUTS = IMAGE_EXTENSIONS
 DEFAULT_PATTERN = "%05d.png"
+
+
+def is_camera(spec: str) -> bool:
+    """Whether ``spec`` names a camera (``camera:N`` or ``/dev/videoN``)."""
+    return spec.startswith("camera:") or re.fullmatch(r"/dev/video\d+", spec) is not None
+
+
+def is_url(spec: str) -> bool:
+    """Whether ``spec`` is a network stream address (rtsp://, http://, ...)."""
+    return spec.lower().startswith(URL_SCHEMES)
+
+
+def camera_device(spec: str) -> int | str:
+    """What OpenCV opens for ``camera:N`` (the index) or ``/dev/videoN`` (the path).
+
+    Raises:
+        InputError: ``spec`` names no camera.
+    """
+    device = spec.removeprefix("camera:")
+    if not (device.isdigit() or device.startswith("/dev/")):
+        raise InputError(f"camera must be camera:N or /dev/videoN, got: {spec}")
+    return int(device) if device.isdigit() else device
+
+
+def input_kind(spec: str | os.PathLike) -> str:
+    """What an input spec names: "camera", "url", "images", "image" or "video".
+
+    Only the spec's form and the file system decide; nothing is opened. A path
+    that does not exist is called "video" (opening it says it is missing).
+    """
+    text = os.fspath(spec)
+    if is_camera(text):
+        return "camera"
+    if is_url(text):
+        return "url"
+    path = Path(text)
+    if "%" in path.name or path.is_dir():
+        return "images"
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return "image"
+    return "video"
 
 
 def output_kind(spec: str | os.PathLike) -> tuple[str, Path | None]:
@@ -50,18 +105,17 @@ def _input_paths(input_spec) -> tuple[Path | None, Path | None]:
     """(input file, input frame folder) of a source spec; ``None`` where not a path."""
     if input_spec is None:
         return None, None
-    text = os.fspath(input_spec)
-    if text.startswith("camera:") or text.lower().startswith(URL_SCHEMES):
+    kind, path = input_kind(input_spec), Path(os.fspath(input_spec))
+    if kind in ("camera", "url"):
         return None, None
-    path = Path(text)
-    if "%" in path.name:
-        return None, path.parent.resolve()
-    if path.is_dir():
-        return None, path.resolve()
+    if kind == "images":
+        return None, (path.parent if "%" in path.name else path).resolve()
     return path.resolve(), None
 
 
-def check_output(spec, input_spec, overwrite: bool, *, resume: bool = False) -> None:
+def check_output(
+    spec, input_spec, overwrite: bool, *, resume: bool = False, count: int | None = None
+) -> None:
     """Reject a bad output before anything is loaded, created or touched.
 
     Args:
@@ -70,12 +124,15 @@ def check_output(spec, input_spec, overwrite: bool, *, resume: bool = False) -> 
         overwrite: an existing output file may be replaced; an image folder may
             already hold frames (their numbers are rewritten).
         resume: an image folder may already hold frames (the pipeline skips them).
+        count: frames the input will give, if known: a one-image output takes one.
 
     Raises:
         InputError: unknown extension, output equal to the input or inside its
             frame folder, output exists, or the output folder is not writable.
     """
     kind, path = output_kind(spec)
+    if kind == "image" and count is not None and count > 1:
+        raise InputError(f"output {spec} is one image but the input has {count} frames")
     if path is None:
         return
     if kind == "video":
@@ -119,3 +176,34 @@ def existing_indices(pattern: Path) -> set[int]:
     if not folder.is_dir():
         return set()
     return {int(m.group(1)) for p in folder.iterdir() if (m := regex.match(p.name))}
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def pattern_regex(pattern: str) -> tuple[Path, re.Pattern]:
+    """Folder and file-name regex of ``dir/prefix%05dsuffix`` (the number is group 1).
+
+    Raises:
+        InputError: the pattern has no single ``%d``/``%0Nd`` field.
+    """
+    path = Path(pattern)
+    fields = re.findall(r"%0?\d*d", path.name)
+    if len(fields) != 1 or path.name.count("%") != 1:
+        raise InputError(f"image pattern needs exactly one %d or %0Nd field, got: {pattern}")
+    head, tail = path.name.split(fields[0])
+    return path.parent, re.compile(re.escape(head) + r"(\d+)" + re.escape(tail) + "$")
+
+
+def list_images(spec: str) -> list[Path]:
+    """Image files of a folder (natural order) or a pattern (numeric order)."""
+    path = Path(spec)
+    if path.is_dir():
+        files = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
+        return sorted(files, key=lambda p: _natural_key(p.name))
+    folder, regex = pattern_regex(spec)
+    if not folder.is_dir():
+        raise InputError(f"input folder not found: {folder}")
+    numbered = [(int(m.group(1)), p) for p in folder.iterdir() if (m := regex.match(p.name))]
+    return [p for _, p in sorted(numbered)]

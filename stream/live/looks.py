@@ -1,0 +1,72 @@
+"""The looks live mode moves through (presets or styles), each built once, in the background."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger("dreamstream.stream.live")
+
+
+class Looks:
+    """The looks (presets or styles) to move through and the current one's processor.
+
+    A look not yet built is built on a background thread, so the picture keeps
+    moving while a new model loads; :meth:`poll` switches once it is ready.
+
+    Args:
+        looks: ``(label, settings)`` pairs; the first is built now (errors raise here).
+        build: makes a processor from settings.
+    """
+
+    def __init__(self, looks: list[tuple[str, object]], build: Callable):
+        self.looks, self.build = looks, build
+        self.index = self._wanted = 0
+        self._ready = {0: build(looks[0][1])}
+        self._loading = False
+        self._failed: set[int] = set()  # looks that could not be built are skipped
+        self.error: str | None = None
+
+    @property
+    def processor(self):
+        return self._ready[self.index]
+
+    @property
+    def label(self) -> str:
+        return self.looks[self.index][0]
+
+    def select(self, index: int) -> None:
+        """Ask for look ``index`` (modulo the count); built in the background if needed."""
+        self._wanted = index % len(self.looks)
+        if self._wanted in self._failed:
+            self._wanted = self.index
+        if self._wanted in self._ready or self._loading:
+            return
+        self._loading = True
+        threading.Thread(
+            target=self._load, args=(self._wanted,), daemon=True, name="look-loader"
+        ).start()
+
+    def _load(self, index: int) -> None:
+        label, settings = self.looks[index]
+        try:
+            self._ready[index] = self.build(settings)
+        except Exception as exc:  # noqa: BLE001 -- a bad look is skipped, the show goes on
+            self.error = f"cannot load {label}: {exc}"
+            log.warning(self.error)
+            self._failed.add(index)
+            self._wanted = self.index
+        finally:
+            self._loading = False
+
+    def poll(self) -> bool:
+        """Switch to the wanted look if it is ready; True when the look changed."""
+        if self._wanted == self.index:
+            return False
+        if self._wanted not in self._ready:
+            if not self._loading:
+                self.select(self._wanted)
+            return False
+        self.index = self._wanted
+        return True
