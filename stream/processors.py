@@ -88,6 +88,7 @@ class StyleProcessor:
 
     def __init__(self, settings: Settings):
         from dreamstream.stream.runtimes import load_stylizer
+        from dreamstream.stream.styleahead import ahead_for
 
         self.settings = settings
         self.stylizer, self.runtime = load_stylizer(
@@ -97,13 +98,22 @@ class StyleProcessor:
             style_image=settings.style_image,
             runtime=settings.runtime,
         )
+        self.ahead = ahead_for(self.stylizer, self.runtime.runtime)
+
+    def prepare(self, frame: np.ndarray, index: int) -> None:
+        """Start styling a frame early (the pipeline calls this as frames are decoded)."""
+        if self.ahead is not None:
+            self.ahead.submit(frame, index)
+
+    def _styled(self, frame: np.ndarray, index: int) -> np.ndarray:
+        return self.ahead.result(frame, index) if self.ahead else self.stylizer(frame)
 
     def first(self, frame: np.ndarray, index: int, **work) -> np.ndarray:
-        return self.stylizer(frame)
+        return self._styled(frame, index)
 
     def next(self, frame, index, warped_out, mask, warped_in, **work) -> np.ndarray:
         return temporal.temporal_blend(
-            self.stylizer(frame), warped_out, mask, self.settings.temporal
+            self._styled(frame, index), warped_out, mask, self.settings.temporal
         )
 
 
