@@ -295,7 +295,9 @@ def _add_bench_command(sub) -> None:
         help="warping error of OUTPUT against the flow of INPUT, and its floor",
     )
     cmd.add_argument("--all", action="store_true", help="run every benchmark")
-    cmd.add_argument("--only", metavar="NAMES", help="comma-separated: dream,style,pipeline,live")
+    cmd.add_argument(
+        "--only", metavar="NAMES", help="comma-separated: dream,style,startup,pipeline,live"
+    )
     cmd.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     cmd.add_argument(
         "--out",

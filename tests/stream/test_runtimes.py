@@ -133,3 +133,36 @@ def test_a_style_render_on_onnxruntime_never_imports_tensorflow(tmp_path, sample
     loaded = _modules_after(code)
     assert out.is_file()
     assert "'tensorflow'" not in loaded and "'keras'" not in loaded
+
+
+@needs_ort
+def test_thread_count_does_not_change_the_sums():
+    x = (_frame(64, 96) / np.float32(255))[None]
+    style = parse_style("7")[None]
+    one, every = runtimes.onnx_multistyle_net(1), runtimes.onnx_multistyle_net(0)
+    assert np.array_equal(one(x, style), every(x, style))
+
+
+@needs_ort
+def test_frames_styled_ahead_equal_frames_styled_one_at_a_time():
+    from dreamstream.stream import pipeline
+    from dreamstream.stream.io import Frame
+    from dreamstream.stream.processors import StyleProcessor
+
+    frames = [Frame(np.roll(_frame(40, 56), 3 * i, axis=1), i) for i in range(6)]
+    ahead = StyleProcessor(Settings(style="4", temporal=0.5))
+    alone = StyleProcessor(Settings(style="4", temporal=0.5))
+    assert ahead.ahead is not None
+    alone.ahead = None
+    calls = {"n": 0}
+    submit = ahead.ahead.submit
+
+    def counted(frame, index):
+        calls["n"] += 1
+        submit(frame, index)
+
+    ahead.ahead.submit = counted
+    a = [f.image for f in pipeline.render(frames, ahead)]
+    b = [f.image for f in pipeline.render(frames, alone)]
+    assert calls["n"] == 6 and not ahead.ahead.pending  # every frame came from the pool
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
