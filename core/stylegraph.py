@@ -138,6 +138,6 @@ def build_multistyle26_graph(weights: Mapping[str, np.ndarray]):
         initializer=list(g.inits.values()),
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 8  # readable by every onnxruntime since 1.14
+    model.ir_version = 8  # readable by every onnxruntime since 1.10 (opset 17: 1.13)
     onnx.checker.check_model(model)
     return model
