@@ -6,14 +6,15 @@ ONNX graph built from the same weights (:mod:`dreamstream.core.stylegraph`)
 that onnxruntime runs. ``--runtime auto`` (the default) picks, like
 ``--precision auto`` does for the dream:
 
-1. a measurement recorded on this machine by ``dreamstream bench --only style``
-   (both runtimes on the same frames, side by side), when there is one;
-2. otherwise onnxruntime on a CPU: measured faster than the Keras port there
-   (``make bench``), and it starts in a fraction of a second because neither
-   Keras nor TensorFlow is imported;
-3. Keras with a GPU (onnxruntime's CPU wheel cannot use it), for picture
-   styles (``--style-image``: Magenta's networks run on Keras only), and
-   whenever onnxruntime is missing or its session fails to start.
+1. Keras for picture styles (``--style-image``: Magenta's networks run on
+   Keras only), with a GPU (onnxruntime's CPU wheel cannot use it), and
+   whenever onnxruntime is missing or its session fails to start;
+2. otherwise the runtime that a measurement on this machine found faster,
+   when ``dreamstream bench --only style`` has recorded one;
+3. otherwise onnxruntime: on the CPUs measured (``make bench``) it ran the
+   network 1.4-1.8x faster than the wheel's own graph, the Keras port under
+   TensorFlow 1.0-1.55x, and it starts in a fraction of a second because
+   neither Keras nor TensorFlow is imported.
 
 Reading the CPU, the cache file and ``/proc`` is why this lives in ``stream/``.
 """
