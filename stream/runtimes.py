@@ -11,11 +11,11 @@ that onnxruntime runs. ``--runtime auto`` (the default) picks, like
    whenever onnxruntime is missing or its session fails to start;
 2. otherwise the runtime that a measurement on this machine found faster,
    when ``dreamstream bench --only style`` has recorded one;
-3. otherwise onnxruntime: on the CPU measured (``make bench``; with oneDNN
-   limited to AVX2 too) it ran the
-   network 1.4-1.8x faster than the wheel's own graph, the Keras port under
-   TensorFlow 1.0-1.55x, and it starts in a fraction of a second because
-   neither Keras nor TensorFlow is imported.
+3. otherwise onnxruntime: on the CPU measured (``make bench``, also with
+   oneDNN limited to AVX2) it ran the network 1.4-1.8x faster than the
+   wheel's own graph, the Keras port under TensorFlow 1.0-1.55x, and it
+   starts in a fraction of a second because neither Keras nor TensorFlow
+   is imported.
 
 Reading the CPU, the cache file and ``/proc`` is why this lives in ``stream/``.
 """
