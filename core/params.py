@@ -29,6 +29,9 @@ POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # Built-in styles of the 26-style network (dreamstream.core.stylenets).
 NUM_STYLES = 26
 MIN_SIDE = 8  # smaller pictures carry too little to dream on
+# Largest frame accepted by default: 8K UHD, 7680x4320 (33.2 Mpx). Larger frames are
+# refused before anything is allocated (raise it with --max-pixels).
+MAX_PIXELS = 7680 * 4320
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,21 @@
 """Rebuild the README's pictures from the sample media.
 
-    .venv/bin/python docs/make_figures.py [DREAM_RENDER.mp4]
+    .venv/bin/python docs/make_figures.py [FIGURE ...] [--render DREAM_RENDER.mp4]
+
+FIGURE is any of gallery, presets, example, layers (default: all of them).
 
 - docs/gallery.jpg: input, dream and style frames of samples/clip.mp4 (first,
   middle, last). The dream frames come from DREAM_RENDER (``make demo``'s
   out/demo.mp4 by default); the style render is made here.
 - docs/presets.jpg: each shipped preset on samples/chelsea.jpg.
 - docs/dream_example.jpg: samples/astronaut.jpg dreamt with the default settings.
+- docs/layers.jpg: samples/chelsea.jpg dreamt with the default settings at
+  each of :data:`STRIP_LAYERS` alone.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -27,6 +31,7 @@ from dreamstream.stream.settings import Settings, list_presets
 
 ROOT = Path(__file__).resolve().parents[1]
 PICKS = (0, 50, 99)
+STRIP_LAYERS = ("block3_conv3", "block4_conv1", "block4_conv3", "block5_conv1", "block5_conv3")
 
 
 def frames_of(path: Path, width: int) -> list[np.ndarray]:
@@ -72,9 +77,13 @@ def gallery(dream_render: Path) -> None:
     Image.fromarray(grid(rows)).save(ROOT / "docs" / "gallery.jpg", quality=85)
 
 
-def presets() -> None:
+def small_cat() -> np.ndarray:
     still = read_image(ROOT / "samples" / "chelsea.jpg")
-    still = cv2.resize(still, (300, 200), interpolation=cv2.INTER_AREA)
+    return cv2.resize(still, (300, 200), interpolation=cv2.INTER_AREA)
+
+
+def presets() -> None:
+    still = small_cat()
     cells = [labelled(still, "input")]
     for name in list_presets():
         cells.append(labelled(dream(still, preset=name), name))
@@ -86,8 +95,26 @@ def example() -> None:
     Image.fromarray(dream(still)).save(ROOT / "docs" / "dream_example.jpg", quality=85)
 
 
+def layer_strip() -> None:
+    still = small_cat()
+    cells = [labelled(still, "input")]
+    for layer in STRIP_LAYERS:
+        cells.append(labelled(dream(still, layers=layer), layer))
+    Image.fromarray(grid([cells])).save(ROOT / "docs" / "layers.jpg", quality=85)
+
+
+FIGURES = {"presets": presets, "example": example, "layers": layer_strip}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Rebuild the README's pictures.")
+    parser.add_argument("figures", nargs="*", choices=["gallery", *FIGURES], metavar="FIGURE")
+    parser.add_argument("--render", type=Path, default=ROOT / "out" / "demo.mp4")
+    args = parser.parse_args()
+    for name in args.figures or ["gallery", *FIGURES]:
+        gallery(args.render) if name == "gallery" else FIGURES[name]()
+        print("wrote", name)
+
+
 if __name__ == "__main__":
-    gallery(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "out" / "demo.mp4")
-    presets()
-    example()
-    print("wrote docs/gallery.jpg, docs/presets.jpg and docs/dream_example.jpg")
+    main()

@@ -76,8 +76,7 @@ def stylize(
 
 def _frames(source, s: Settings) -> Iterator[Frame]:
     if isinstance(source, str | os.PathLike):
-        window = {"start": s.start, "end": s.end, "frames": s.frames, "width": s.width}
-        with open_source(source, **window) as opened:
+        with open_source(source, **s.source_options()) as opened:
             yield from opened
         return
     for index, item in enumerate(source):

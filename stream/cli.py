@@ -16,7 +16,9 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 
 from dreamstream.core.errors import InputError
 from dreamstream.stream import settings as settings_mod
@@ -256,14 +258,18 @@ def _print_presets() -> int:
 def _write_sheet(input_spec: str, output: str, overwrite: bool) -> int:
     from pathlib import Path
 
+    from dreamstream.stream.io import Frame, check_output, input_kind, open_sink, read_image
+
+    if input_kind(input_spec) != "image" or not Path(input_spec).is_file():
+        raise InputError(f"--sheet needs a picture as INPUT, got {input_spec}")
+    picture = read_image(input_spec)  # refused here, before the network loads
+    check_output(output, input_spec, overwrite, count=1)
     from dreamstream.core.style import contact_sheet
-    from dreamstream.stream.io import Frame, open_sink, read_image
     from dreamstream.stream.weights.style import multistyle_net
 
-    if not Path(input_spec).is_file():
-        raise InputError(f"--sheet needs a picture as INPUT, got {input_spec}")
+    sheet = contact_sheet(picture, multistyle_net())
     with open_sink(output, overwrite=overwrite) as sink:
-        sink.write(Frame(contact_sheet(read_image(Path(input_spec)), multistyle_net()), 0))
+        sink.write(Frame(sheet, 0))
     print(f"wrote {output}")
     return 0
 
@@ -382,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
 
         machine.QUIET = not args.debug
     try:
-        return args.run(args)
+        with _TermAsInterrupt():
+            return args.run(args)
     except InputError as error:
         if args.debug:
             raise
@@ -391,6 +398,29 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dreamstream: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+class _TermAsInterrupt:
+    """SIGTERM behaves like Ctrl-C while a command runs: exit 130, outputs finalised or removed.
+
+    Without it a SIGTERM during start-up (reading the input, loading a model)
+    would end the process with 143 and no clean-up. Renders install their own
+    handlers while frames flow (see ``pipeline.StopOnSignal``).
+    """
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -14,9 +14,16 @@ import time
 
 from dreamstream.core.errors import InputError
 from dreamstream.stream import pipeline
-from dreamstream.stream.io import check_output, open_sink, open_source, read_image, sink_options
+from dreamstream.stream.io import (
+    check_resume,
+    check_sink,
+    open_sink,
+    open_source,
+    read_image,
+    sink_options,
+)
 from dreamstream.stream.io.positions import index_of
-from dreamstream.stream.processors import make_processor
+from dreamstream.stream.processors import check_pictures, make_processor
 from dreamstream.stream.settings import Settings
 
 
@@ -51,15 +58,16 @@ def render_file(
         InputError: bad input, output or settings (nothing is created).
     """
     s = settings
-    with open_source(
-        input_spec, start=s.start, end=s.end, frames=s.frames, width=s.width
-    ) as source:
+    with open_source(input_spec, **s.source_options()) as source:
+        # Everything that can be refused is refused here, before any model loads.
         options = sink_options(source)
-        check_output(
-            output_spec, options["input_spec"], overwrite, resume=resume, count=source.count
-        )
+        encoder = {"crf": s.crf, "preset": s.encoder_preset}
+        check_sink(output_spec, options, overwrite=overwrite, resume=resume, **encoder)
+        if resume:
+            check_resume(output_spec, mode, s.as_dict())
         if mode == "dream":
             _check_dream_size(source.size)
+        check_pictures(mode, s)
         processor = make_processor(mode, s)
         metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
         if mode == "dream":  # what --precision auto chose on this machine
@@ -70,8 +78,7 @@ def render_file(
         sink = open_sink(
             output_spec,
             **options,
-            crf=s.crf,
-            preset=s.encoder_preset,
+            **encoder,
             metadata=metadata,
             overwrite=overwrite,
             resume=resume,

@@ -232,17 +232,25 @@ class StopOnSignal:
     """Turns SIGINT/SIGTERM into a stop request while the block runs (main thread only).
 
     The first signal sets ``event``: decoding stops, the frames in flight are
-    finished and the output is finalised. A second SIGINT interrupts at once.
+    finished and the output is finalised. A second SIGINT while frames are
+    still being made raises ``KeyboardInterrupt``, which skips waiting for the
+    frame in flight; once :meth:`finalising` was called, signals are only
+    noted, so no key press can undo a finalisation under way.
     """
 
     def __init__(self, event: threading.Event):
         self.event = event
         self.previous: dict = {}
+        self.shielded = False
 
     def _handle(self, signum, frame) -> None:
-        if self.event.is_set() and signum == signal.SIGINT:
+        if self.event.is_set() and signum == signal.SIGINT and not self.shielded:
             raise KeyboardInterrupt
         self.event.set()
+
+    def finalising(self) -> None:
+        """From now on a signal never interrupts: the output is being finished."""
+        self.shielded = True
 
     def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():
@@ -297,26 +305,41 @@ def run(
     begin = time.perf_counter()
     writer.start()
     try:
-        with StopOnSignal(stop):
-            for frame in render(source, processor, stats=stats, stop=stop, **options):
-                _put_or_fail(encoded, frame, errors)
-                if progress:
-                    progress(stats)
-        _put_or_fail(encoded, _END, errors)
-        writer.join()
-        _raise_worker_error(errors)
+        with StopOnSignal(stop) as signals:
+            frames = render(source, processor, stats=stats, stop=stop, **options)
+            _feed(frames, encoded, errors, lambda: progress and progress(stats), stop)
+            signals.finalising()
+            _put_or_fail(encoded, _END, errors)
+            writer.join()
+            _raise_worker_error(errors)
+            stats.interrupted = stop.is_set()
+            if stats.frames == stats.skipped == 0 and not stats.interrupted:
+                raise InputError("no frame to render: nothing decoded, or --start is past the end")
+            sink.close()
     except BaseException:
         halt.set()
         writer.join(timeout=5)
-        sink.abort()
+        sink.abort()  # a sink already closed keeps its output
         raise
-    stats.interrupted = stop.is_set()
-    if stats.frames == stats.skipped == 0 and not stats.interrupted:
-        sink.abort()  # nothing decoded: leave nothing behind
-        raise InputError("no frame to render: nothing decoded, or --start is past the end")
-    sink.close()
     stats.seconds = time.perf_counter() - begin
     return stats
+
+
+def _feed(frames: Iterator[Frame], encoded: queue.Queue, errors: queue.Queue, report, stop):
+    """Queue every rendered frame for the encoder until the frames end or a stop.
+
+    A ``KeyboardInterrupt`` after a stop request (a second Ctrl-C) ends the
+    feeding without the frame in flight; the frames queued are still written.
+    """
+    try:
+        for frame in frames:
+            _put_or_fail(encoded, frame, errors)
+            report()
+    except KeyboardInterrupt:
+        if not stop.is_set():
+            raise
+    finally:
+        frames.close()  # stops the decode and flow threads
 
 
 def _put_or_fail(q: queue.Queue, item, errors: queue.Queue) -> None:

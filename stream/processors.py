@@ -53,7 +53,8 @@ class DreamProcessor:
             pooling=settings.pooling,
         )
         if settings.guide:
-            objective = objective + _guide_term(backbone, settings.guide)
+            guide_image = _picture(settings, "guide")
+            objective = objective + _guide_term(backbone, guide_image)
         params = dataclasses.replace(settings.dream_params(), **dream_compute(settings.precision))
         self.dreamer = Dreamer(backbone, objective, params)
 
@@ -71,16 +72,36 @@ class DreamProcessor:
         return self.dreamer(frame, init=start, steps=steps, seed=s.seed + index)
 
 
-def _guide_term(backbone, path: str):
+def _guide_term(backbone, picture: np.ndarray):
     """A term that pulls the dream towards a guide picture's deepest features."""
     from dreamstream.core.objectives import guide, guide_features
-    from dreamstream.stream.io.images import read_image
 
     layer = backbone.layers[-1]
-    features = guide_features(
-        backbone.model, backbone.layers, read_image(path, "guide image"), layer
-    )
+    features = guide_features(backbone.model, backbone.layers, picture, layer)
     return guide(layer, features)
+
+
+# The pictures each mode reads: Settings field -> what messages call it.
+_PICTURES = {"dream": {"guide": "guide image"}, "style": {"style_image": "style image"}}
+
+
+def _picture(settings: Settings, name: str) -> np.ndarray:
+    """The picture named by the Settings field ``name``, read with the settings' pixel limit."""
+    from dreamstream.stream.io.images import read_image
+
+    what = {**_PICTURES["dream"], **_PICTURES["style"]}[name]
+    return read_image(getattr(settings, name), what, settings.max_pixels)
+
+
+def check_pictures(mode: str, settings: Settings) -> None:
+    """Read the pictures ``mode`` needs (guide, style image): cheap, before any model loads.
+
+    Raises:
+        InputError: a picture is missing, unreadable or over the pixel limit.
+    """
+    for name in _PICTURES.get(mode, {}):
+        if getattr(settings, name):
+            _picture(settings, name)
 
 
 class StyleProcessor:
@@ -95,7 +116,7 @@ class StyleProcessor:
             settings.style,
             settings.strength,
             settings.preserve_color,
-            style_image=settings.style_image,
+            style_image=_picture(settings, "style_image") if settings.style_image else None,
             runtime=settings.runtime,
         )
         self.ahead = ahead_for(self.stylizer, self.runtime.runtime)

@@ -279,7 +279,7 @@ def load_stylizer(
     strength: float = 1.0,
     preserve_color: bool = False,
     *,
-    style_image: str | None = None,
+    style_image: np.ndarray | str | None = None,
     runtime: str = "auto",
 ) -> tuple[Stylizer, Choice]:
     """A ready :class:`Stylizer` on the chosen runtime, and that choice.
@@ -287,7 +287,7 @@ def load_stylizer(
     Args:
         style: a built-in style or blend text (``"7"``, ``"3:0.5,12:0.5"``).
         strength, preserve_color: see :class:`Stylizer`.
-        style_image: a picture as the style instead (Keras only).
+        style_image: a picture as the style instead (uint8 HxWx3 RGB or a path; Keras only).
         runtime: one of :data:`RUNTIMES`.
 
     Raises:
@@ -295,7 +295,7 @@ def load_stylizer(
     """
     from dreamstream.core.style import Stylizer, parse_style
 
-    choice = choose(runtime, picture_style=bool(style_image))
+    choice = choose(runtime, picture_style=style_image is not None)
     if choice.runtime == "onnxruntime":
         weights = parse_style(style)  # bad styles fail before anything loads
         try:
@@ -311,5 +311,5 @@ def load_stylizer(
     from dreamstream.stream.weights import style as style_weights
 
     load_framework()
-    picked = style_image if style_image else style
+    picked = style_image if style_image is not None else style
     return style_weights.load_stylizer(picked, strength, preserve_color), choice

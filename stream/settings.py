@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from dreamstream.core.params import (
     CARRY_MODES,
     FLOW_METHODS,
     FLOW_PRESETS,
+    MAX_PIXELS,
     NUM_STYLES,
     POOLINGS,
     PRECISIONS,
@@ -64,6 +66,13 @@ class Settings:
     )
     end: str | None = field(default=None, metadata=_opt("stop before this frame index or time"))
     frames: int | None = field(default=None, metadata=_opt("process at most N frames"))
+    max_pixels: int = field(
+        default=MAX_PIXELS,
+        metadata=_opt(
+            "refuse frames (after --width) and pictures larger than this many pixels "
+            "(8K: 7680x4320)"
+        ),
+    )
     flow: bool = field(
         default=True,
         metadata=_opt(
@@ -185,10 +194,11 @@ class Settings:
         _check_range("strength", self.strength, 0, 1)
         _check_range("crf", self.crf, 0, 51)
         _check_range("steps_next", self.steps_next, 0, None)
-        for name in ("width", "frames"):
+        _check_range("max_pixels", self.max_pixels, 1, None)
+        for name, least in (("width", 2), ("frames", 1)):
             value = getattr(self, name)
-            if value is not None and value < 2:
-                raise InputError(f"--{name.replace('_', '-')} must be >= 2, got {value}")
+            if value is not None and value < least:
+                raise InputError(f"--{name.replace('_', '-')} must be >= {least}, got {value}")
         for name, allowed in (
             ("flow_method", FLOW_METHODS),
             ("flow_preset", FLOW_PRESETS),
@@ -217,6 +227,16 @@ class Settings:
             tv_weight=self.tv_weight,
             seed=self.seed,
         )
+
+    def source_options(self) -> dict:
+        """What ``open_source`` takes from these settings: the frame range, width and limit."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "frames": self.frames,
+            "width": self.width,
+            "max_pixels": self.max_pixels,
+        }
 
     def replace(self, **changes) -> Settings:
         """A copy with some fields changed (validated again)."""
@@ -286,6 +306,8 @@ def load_toml(path: Path, origin: str) -> dict:
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
         raise InputError(f"{origin} not found: {path}") from None
+    except OSError as error:  # a folder, no permission, an I/O error
+        raise InputError(f"{origin} {path} cannot be read: {error.strerror or error}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{origin} {path} is not valid TOML: {error}") from None
     data.pop("description", None)
@@ -293,7 +315,14 @@ def load_toml(path: Path, origin: str) -> dict:
 
 
 def load_preset(name: str) -> dict:
-    """The settings of a shipped preset, by name."""
+    """The settings of a shipped preset, by name (a file goes through ``config``).
+
+    Raises:
+        InputError: ``name`` is empty, a path, or no shipped preset.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+        hint = "; a settings file goes through --config" if "/" in name or "." in name else ""
+        raise InputError(f"preset must be a preset name (see --list-presets), got {name!r}{hint}")
     path = presets_dir() / f"{name}.toml"
     if not path.is_file():
         names = ", ".join(list_presets()) or "none installed"
@@ -304,9 +333,9 @@ def load_preset(name: str) -> dict:
 def resolve(preset: str | None = None, config: str | None = None, **flags) -> Settings:
     """Settings from defaults < preset < config file < flags."""
     values: dict = {}
-    if preset:
+    if preset is not None:
         values.update(load_preset(preset))
-    if config:
+    if config is not None:
         values.update(load_toml(Path(config), "config file"))
     values.update(flags)
     try:

@@ -57,3 +57,27 @@ def test_recorded_flow_explains_the_clip():
     still = np.abs(frames[t - 1] - frames[t])[inner].mean()
     assert good < 4.0  # codec noise only
     assert still > 2 * good  # the motion is real: without the flow the error is larger
+
+
+def blurred_luma_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Fidelity as DESIGN.md defines it: Pearson r of luminance blurred at sigma = width / 80."""
+    sigma = a.shape[1] / 80
+    la, lb = (
+        cv2.GaussianBlur(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype("float32"), (0, 0), sigma)
+        for x in (a, b)
+    )
+    return float(np.corrcoef(la.ravel(), lb.ravel())[0, 1])
+
+
+@pytest.mark.slow
+def test_subtle_preset_keeps_the_scene_that_classic_dreams_over():
+    from dreamstream.stream import dream
+    from dreamstream.stream.io import read_image
+
+    still = cv2.resize(read_image(SAMPLES / "chelsea.jpg"), (128, 85), interpolation=cv2.INTER_AREA)
+    subtle = dream(still, preset="subtle", precision="float32")
+    classic = dream(still, preset="classic", precision="float32")
+    # Measured on this still (ImageNet VGG16): subtle 0.98, classic 0.90.
+    assert np.abs(subtle.astype(float) - still).mean() > 3.0  # it does dream
+    assert blurred_luma_correlation(still, subtle) > 0.95
+    assert blurred_luma_correlation(still, classic) < blurred_luma_correlation(still, subtle) - 0.03

@@ -8,7 +8,8 @@ URLs and ``None`` for image sequences and cameras; nothing here re-times a
 frame. Sinks take output frames in the same convention; video files keep the
 frames' timestamps and copy the source's audio.
 
-Modules, lowest floor first: :mod:`.positions` (start/end/frames),
+Modules, lowest floor first: :mod:`.files` (output files written through
+unique temporary files), :mod:`.positions` (start/end/frames),
 :mod:`.specs` (what a spec names; output checks), :mod:`.frame` (``Frame``,
 the ``Source`` and ``Sink`` bases, resizing), then one module per medium:
 :mod:`.images`, :mod:`.video`, :mod:`.camera`, :mod:`.window`. This package
@@ -28,12 +29,14 @@ from fractions import Fraction
 from pathlib import Path
 
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import MAX_PIXELS
 from dreamstream.stream.io.frame import Frame, NullSink, Sink, Source, resize, target_size
 from dreamstream.stream.io.images import (
     DEFAULT_IMAGE_FPS,
     ImageSequenceSink,
     ImageSequenceSource,
     ImageSink,
+    check_resume,
     read_image,
     to_rgb8,
 )
@@ -68,6 +71,8 @@ __all__ = [
     "Source",
     "Window",
     "check_output",
+    "check_resume",
+    "check_sink",
     "existing_indices",
     "input_kind",
     "is_camera",
@@ -95,6 +100,7 @@ def open_source(
     width: int | None = None,
     fps=None,
     timeout: float = 10.0,
+    max_pixels: int = MAX_PIXELS,
 ) -> Source:
     """Open a video file, image folder/pattern, image, camera or URL.
 
@@ -107,6 +113,8 @@ def open_source(
         width: resize to this even width, keeping the aspect ratio.
         fps: frame rate of image sequences (default 25); ignored by other kinds.
         timeout: seconds to wait for a URL to connect or send data.
+        max_pixels: refuse frames larger than this, before any is decoded (files and
+            URLs; images judged from their headers), and a ``width`` that would make them.
 
     Returns:
         A :class:`Source`; use it in a ``with`` block and iterate it once.
@@ -125,19 +133,19 @@ def open_source(
     if kind == "url":
         from dreamstream.stream.io.video import VideoSource
 
-        return VideoSource(text, window, width, url=True, timeout=timeout)
+        return VideoSource(text, window, width, url=True, timeout=timeout, max_pixels=max_pixels)
     path = Path(text)
     if "%" not in path.name and not path.exists():
         raise InputError(f"input not found: {text}")
     if kind == "images":
-        return ImageSequenceSource(text, window, width, fps)
+        return ImageSequenceSource(text, window, width, fps, max_pixels=max_pixels)
     if path.stat().st_size == 0:
         raise InputError(f"input is an empty file: {text}")
     if kind == "image":
-        return ImageSequenceSource(text, window, width, fps, single=True)
+        return ImageSequenceSource(text, window, width, fps, single=True, max_pixels=max_pixels)
     from dreamstream.stream.io.video import VideoSource
 
-    return VideoSource(text, window, width, url=False, timeout=timeout)
+    return VideoSource(text, window, width, url=False, timeout=timeout, max_pixels=max_pixels)
 
 
 def sink_options(source: Source) -> dict:
@@ -151,6 +159,38 @@ def sink_options(source: Source) -> dict:
         "count": source.count,
         "audio_from": audio,
     }
+
+
+def check_sink(
+    spec,
+    options: dict,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    crf: int = 18,
+    preset: str = "medium",
+) -> None:
+    """Everything :func:`open_sink` would refuse, checked without creating anything.
+
+    Args:
+        spec: the output spec.
+        options: what :func:`sink_options` says of the source.
+        overwrite, resume, crf, preset: as for :func:`open_sink`.
+
+    Raises:
+        InputError: see :func:`check_output`; also encoder settings a video cannot
+            use (``crf = true``, a preset VP9 lacks) and audio it cannot hold.
+    """
+    count = options.get("count")
+    check_output(spec, options.get("input_spec"), overwrite, resume=resume, count=count)
+    kind, path = output_kind(spec)
+    if kind != "video":
+        return
+    from dreamstream.stream.io.video import check_audio, encoder_options
+
+    encoder_options(VIDEO_CODECS[path.suffix.lower()], crf, preset)
+    if options.get("audio_from") is not None:
+        check_audio(path, Path(options["audio_from"]))
 
 
 def open_sink(

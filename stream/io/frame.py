@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import MAX_PIXELS
+from dreamstream.stream.io.files import output_error
 from dreamstream.stream.io.positions import Window, index_of
 
 log = logging.getLogger("dreamstream.stream.io")
@@ -69,9 +71,10 @@ class Source:
 
     kind: str = ""
 
-    def __init__(self, window: Window, width: int | None):
+    def __init__(self, window: Window, width: int | None, max_pixels: int = MAX_PIXELS):
         self.window = window
         self._width = width
+        self.max_pixels = max_pixels
         self.path: Path | None = None
         self.spec: str = ""
         self.fps: Fraction | None = None
@@ -112,7 +115,10 @@ class Source:
         raise NotImplementedError
 
     def _finish_size(self, raw_size: tuple[int, int]) -> None:
+        """Set ``size`` from the frames' own size, refusing either above ``max_pixels``."""
+        check_pixels(raw_size, self.max_pixels, f"frames of {self.spec} are")
         self.size = target_size(raw_size, self._width)
+        check_pixels(self.size, self.max_pixels, f"--width {self._width} makes frames of")
 
     def _emit(self, image: np.ndarray, index: int, pts=None, time_base=None) -> Frame:
         self.frames_read += 1
@@ -137,9 +143,28 @@ class Source:
         """
         first = index_of(self.window.start, self.fps, 0)
         if first is not None and first >= total:
-            pos = self.window.start
-            said = pos.index if pos.index is not None else f"{pos.seconds:g}s"
-            raise InputError(f"start {said} is past the end of {self.spec} ({total} frames)")
+            self._refuse_start(f"{total} frames")
+
+    def _check_start_time(self, duration: float) -> None:
+        """Refuse a start at or past the end of a source ``duration`` seconds long.
+
+        For containers that count no frames but whose duration ends with the
+        last frame's end (Matroska, WebM). Half a frame of slack keeps the last
+        frame reachable when the duration is rounded.
+
+        Raises:
+            InputError: nothing would be left to read.
+        """
+        start = self.window.start
+        seconds = start.to_seconds(self.fps) if start is not None else None
+        slack = 0.5 / float(self.fps) if self.fps else 1e-6
+        if seconds is not None and seconds > duration - slack:
+            self._refuse_start(f"{duration:g} s")
+
+    def _refuse_start(self, length: str) -> None:
+        pos = self.window.start
+        said = pos.index if pos.index is not None else f"{pos.seconds:g}s"
+        raise InputError(f"start {said} is past the end of {self.spec} ({length})")
 
     def _warn(self, message: str) -> None:
         self.truncated = True
@@ -183,12 +208,19 @@ class Sink:
 
         A sink that ends with nothing in them removes them again, so a failed
         run leaves no empty folders behind.
+
+        Raises:
+            InputError: the folder cannot be made (it names the folder and why).
         """
         missing, probe = [], folder
         while not probe.exists() and probe != probe.parent:
             missing.append(probe)
             probe = probe.parent
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self._created = [p for p in missing if p.is_dir()] + self._created
+            raise output_error(error, folder) from None
         self._created = missing + self._created
 
     def _drop_empty_folders(self) -> None:
@@ -227,6 +259,20 @@ class NullSink(Sink):
     """Discards frames (benchmarks); counts them in ``frames_written``."""
 
     kind = "null"
+
+
+def check_pixels(size: tuple[int, int], limit: int, subject: str) -> None:
+    """Refuse a frame of ``size`` = (width, height) over ``limit`` pixels, before it exists.
+
+    Raises:
+        InputError: ``"{subject} WxH (N pixels), over the limit of ..."``.
+    """
+    w, h = size
+    if w * h > limit:
+        raise InputError(
+            f"{subject} {w}x{h} ({w * h} pixels), over the limit of {limit} pixels "
+            "(8K is 7680x4320; raise it with --max-pixels)"
+        )
 
 
 def target_size(size: tuple[int, int], width: int | None) -> tuple[int, int]:

@@ -14,13 +14,16 @@ the benchmarks all read through :func:`read_image`.
 
 It also holds the image sources and sinks: numbered sequences (a folder or a
 ``%05d`` pattern) and single images. Files are written atomically (a unique
-temporary file in the same folder, renamed over the final name).
+temporary file in the same folder, renamed over the final name; see
+:mod:`.files`); a frame that cannot be written (a full disk) ends the render
+with a one-line error saying how many frames were finished and kept.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -29,30 +32,67 @@ import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.io.frame import Frame, Sink, Source, resize
+from dreamstream.core.params import MAX_PIXELS
+from dreamstream.stream.io import files
+from dreamstream.stream.io.frame import Frame, Sink, Source, check_pixels, resize
 from dreamstream.stream.io.positions import Window
-from dreamstream.stream.io.specs import existing_indices, list_images, pattern_regex
+from dreamstream.stream.io.specs import existing_indices, list_images, output_kind, pattern_regex
 
 DEFAULT_IMAGE_FPS = Fraction(25)
 
 
-def read_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
+def read_image(
+    path: str | os.PathLike, what: str = "image", max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
     """Read an image file as ``uint8`` ``HxWx3`` RGB (see the module notes).
 
     Args:
         path: the file.
         what: what the picture is for ("style image", "guide image"), for messages.
+        max_pixels: refuse a larger picture, judged from its header before decoding.
 
     Raises:
-        InputError: the file cannot be decoded or has an unsupported sample type.
+        InputError: the file is too large, cannot be decoded or has an
+            unsupported sample type.
     """
     path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} not found: {path}")
+    size = _header_size(path, max_pixels, what)
+    if size is not None:
+        check_pixels(size, max_pixels, f"{what} {path} is")
     # The colour reader applies JPEG EXIF orientation; others need UNCHANGED for alpha/16 bit.
     flag = cv2.IMREAD_COLOR if path.suffix.lower() in (".jpg", ".jpeg") else cv2.IMREAD_UNCHANGED
     data = cv2.imread(str(path), flag)
     if data is None:
         raise InputError(f"cannot read {what}: {path}")
     return to_rgb8(data, str(path))
+
+
+def _header_size(path: Path, max_pixels: int, what: str) -> tuple[int, int] | None:
+    """(width, height) from the file's header, without decoding; ``None`` if unknown.
+
+    Pillow reads only the header here. Its own guard against huge pictures
+    fires above twice ``Image.MAX_IMAGE_PIXELS`` (about 179 Mpx) without saying
+    the size; under a lower limit that is refused here too.
+    """
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as picture:
+                return picture.size
+    except Image.DecompressionBombError:
+        bomb = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        if max_pixels < bomb:
+            raise InputError(
+                f"{what} {path} is over {bomb} pixels, over the limit of {max_pixels} pixels "
+                "(raise it with --max-pixels)"
+            ) from None
+        return None
+    except Exception:  # noqa: BLE001 -- not a picture Pillow knows: OpenCV decides below
+        return None
 
 
 def to_rgb8(data: np.ndarray, name: str = "image") -> np.ndarray:
@@ -75,8 +115,10 @@ def to_rgb8(data: np.ndarray, name: str = "image") -> np.ndarray:
 class ImageSequenceSource(Source):
     """Numbered images from a folder or a ``%05d`` pattern, or one image file."""
 
-    def __init__(self, spec: str, window: Window, width, fps=None, *, single=False):
-        super().__init__(window, width)
+    def __init__(
+        self, spec: str, window: Window, width, fps=None, *, single=False, max_pixels=MAX_PIXELS
+    ):
+        super().__init__(window, width, max_pixels)
         self.kind, self.spec, self.path = ("image" if single else "images"), spec, Path(spec)
         self.fps = Fraction(fps) if fps is not None else DEFAULT_IMAGE_FPS
         if self.fps <= 0:
@@ -84,7 +126,7 @@ class ImageSequenceSource(Source):
         self._files = [self.path] if single else list_images(spec)
         if not self._files:
             raise InputError(f"no images found in: {spec}")
-        self._first = read_image(self._files[0])
+        self._first = read_image(self._files[0], max_pixels=max_pixels)
         self._raw_size = self._first.shape[1::-1]
         self._finish_size(self._raw_size)
         self._check_start(len(self._files))
@@ -104,7 +146,7 @@ class ImageSequenceSource(Source):
 
     def _read(self, path: Path) -> np.ndarray | None:
         try:
-            image = read_image(path)
+            image = read_image(path, max_pixels=self.max_pixels)
         except InputError as exc:  # one bad file must not end a long render
             self._warn(f"skipped {exc}")
             return None
@@ -114,17 +156,23 @@ class ImageSequenceSource(Source):
         return image
 
 
-def _atomic_image_write(path: Path, image: np.ndarray) -> None:
+def _write_image(path: Path, image: np.ndarray, kept: str) -> None:
+    """Encode ``image`` (RGB) by ``path``'s extension and write it atomically.
+
+    Raises:
+        InputError: the image cannot be encoded or written; ``kept`` ends the message.
+    """
     ok, data = cv2.imencode(path.suffix.lower(), np.ascontiguousarray(image[:, :, ::-1]))
     if not ok:
         raise InputError(f"cannot encode image: {path}")
-    tmp = path.with_name(f".{path.name}.partial")
     try:
-        tmp.write_bytes(data.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        files.write_atomic(path, data.tobytes())
+    except OSError as error:
+        raise files.output_error(error, path, kept) from None
+
+
+def _frames_kept(count: int, folder: Path) -> str:
+    return f"the {count} frame{'' if count == 1 else 's'} finished before it are kept in {folder}"
 
 
 class ImageSequenceSink(Sink):
@@ -154,19 +202,35 @@ class ImageSequenceSink(Sink):
         return self._folder / (self.path.name % index)
 
     def write(self, frame: Frame) -> None:
-        _atomic_image_write(self.file_for(frame.index), frame.image)
+        kept = _frames_kept(self.frames_written, self._folder)
+        _write_image(self.file_for(frame.index), frame.image, kept)
         first, last = self._range or (frame.index, frame.index)
         self._range = (min(first, frame.index), max(last, frame.index))
         super().write(frame)
 
+    def _write_sidecar(self) -> None:
+        if self._done or self.metadata is None or self._range is None:
+            return
+        first, last = self._range
+        sidecar = self._folder / f"dreamstream-{first}-{last}.json"
+        text = json.dumps(self.metadata, indent=1, sort_keys=True, default=str)
+        try:
+            files.write_atomic(sidecar, text.encode())
+        except OSError as error:
+            kept = f"the {self.frames_written} frames written are kept"
+            raise files.output_error(error, sidecar, kept) from None
+
     def close(self) -> None:
-        if not self._done and self.metadata is not None and self._range is not None:
-            first, last = self._range
-            sidecar = self._folder / f"dreamstream-{first}-{last}.json"
-            tmp = sidecar.with_name(f".{sidecar.name}.partial")
-            tmp.write_text(json.dumps(self.metadata, indent=1, sort_keys=True, default=str))
-            os.replace(tmp, sidecar)
+        self._write_sidecar()
         super().close()
+
+    def abort(self) -> None:
+        """Keep the frames written (each is whole) and, if it can, say how they were made."""
+        try:
+            self._write_sidecar()
+        except InputError:
+            pass  # the disk that failed a frame may refuse this too; the frames stay
+        super().abort()
 
 
 class ImageSink(Sink):
@@ -180,5 +244,50 @@ class ImageSink(Sink):
         self._make_folder(path.parent)
 
     def write(self, frame: Frame) -> None:
-        _atomic_image_write(self.path, frame.image)
+        kept = "the previous image is kept" if self.frames_written else ""
+        _write_image(self.path, frame.image, kept)
         super().write(frame)
+
+
+# Settings that may differ between the parts of one image-sequence render (they do not
+# change a frame).
+_PER_PART = frozenset({"start", "end", "frames", "crf", "encoder_preset", "max_pixels"})
+
+
+def check_resume(spec, mode: str, settings: dict) -> None:
+    """Refuse to resume an image sequence made with other settings.
+
+    Each render leaves a sidecar ``dreamstream-FIRST-LAST.json`` with its mode and
+    settings; resuming must use the same ones (only the frame range and the video
+    encoder settings may differ), or frames of different sizes and looks would mix.
+
+    Args:
+        spec: the output spec (nothing is checked unless it is an image sequence).
+        mode: "dream" or "style".
+        settings: this render's ``Settings.as_dict()``.
+
+    Raises:
+        InputError: a sidecar records another mode or setting, or cannot be read.
+    """
+    kind, pattern = output_kind(spec)
+    folder = pattern.parent if kind == "images" else None
+    if folder is None or not folder.is_dir():
+        return
+    now = json.loads(json.dumps(settings, default=str))  # compared as the sidecar stores them
+    for sidecar in sorted(folder.glob("dreamstream-*-*.json")):
+        try:
+            recorded = json.loads(sidecar.read_text())
+        except (OSError, ValueError) as error:
+            raise InputError(f"cannot resume: {sidecar} cannot be read ({error})") from None
+        if recorded.get("mode") != mode:
+            raise InputError(
+                f"cannot resume: {sidecar.name} records mode {recorded.get('mode')!r}, "
+                f"this render is {mode!r}"
+            )
+        was = recorded.get("settings", {})
+        for name in sorted(set(now) - _PER_PART):
+            if name in was and was[name] != now[name]:
+                raise InputError(
+                    f"cannot resume: {sidecar.name} records --{name.replace('_', '-')} "
+                    f"{was[name]!r}, this render has {now[name]!r}"
+                )

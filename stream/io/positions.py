@@ -101,6 +101,8 @@ def make_window(start, end, frames: int | None) -> Window:
     """
     start_pos = parse_position(start, "start")
     end_pos = parse_position(end, "end")
+    if end_pos is not None and (end_pos.index == 0 or end_pos.seconds == 0):
+        raise InputError(f"end must be after the first frame, got end={end!r}")
     if frames is not None and (isinstance(frames, bool) or int(frames) != frames or frames < 1):
         raise InputError(f"frames must be a positive integer, got: {frames!r}")
     if start_pos and end_pos:

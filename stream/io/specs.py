@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from dreamstream.core.errors import InputError
+from dreamstream.stream.io.files import check_name, output_error
 
 URL_SCHEMES = (
     "rtsp://",
@@ -28,6 +30,8 @@ URL_SCHEMES = (
 )
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9"}
+# FFmpeg's muxer names, given when a video is written through a file object.
+VIDEO_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 IMAGE_OUTPUTS = IMAGE_EXTENSIONS
 DEFAULT_PATTERN = "%05d.png"
 
@@ -85,13 +89,18 @@ def output_kind(spec: str | os.PathLike) -> tuple[str, Path | None]:
     if text.lower() in ("window", "window:fullscreen"):
         return "window", None
     path = Path(text)
+    check_name(path, text)  # before the file system is asked about it
     suffix = path.suffix.lower()
     if "%" in path.name:
         pattern_regex(text)  # validates the field
         if suffix not in IMAGE_OUTPUTS:
             raise InputError(f"unknown image extension in output pattern: {text}")
         return "images", path
-    if text.endswith(("/", os.sep)) or path.is_dir() or not suffix:
+    if text.endswith(("/", os.sep)) or not suffix:
+        return "images", path / DEFAULT_PATTERN
+    if path.is_dir():
+        if suffix in VIDEO_CODECS or suffix in IMAGE_OUTPUTS:  # a file was meant: never fill it
+            raise InputError(f"output {text} is a folder; for frames in it, end it with /")
         return "images", path / DEFAULT_PATTERN
     if suffix in VIDEO_CODECS:
         return "video", path
@@ -149,6 +158,7 @@ def check_output(
             raise InputError(f"output folder already holds frames (overwrite or resume): {spec}")
     elif path.exists() and not overwrite:
         raise InputError(f"output exists (use overwrite to replace it): {spec}")
+    check_name(path.with_name(path.name % 0) if kind == "images" else path, spec)
     _check_writable(target.parent if kind != "images" else target, spec)
 
 
@@ -168,6 +178,10 @@ def _check_writable(folder: Path, spec) -> None:
         raise InputError(f"output folder {probe} is not a folder: {spec}")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise InputError(f"output folder is not writable: {probe}")
+    try:  # what the sink will do there, tried once (root passes access(); /proc refuses)
+        os.rmdir(tempfile.mkdtemp(prefix=".dreamstream-", dir=probe))
+    except OSError as error:
+        raise output_error(error, spec) from None
 
 
 def existing_indices(pattern: Path) -> set[int]:

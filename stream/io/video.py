@@ -7,8 +7,9 @@ sets ``truncated``/``warning``; one with no decodable frame raises ``InputError`
 
 Encoding: H.264 or VP9 from ``uint8`` ``HxWx3`` RGB frames whose
 ``pts``/``time_base`` are kept (shifted so the first written frame is at 0,
-the audio by the same amount). The file is written under a temporary name
-and renamed when complete.
+the audio by the same amount). The file is written to a unique temporary
+file beside it (see :mod:`.files`) and renamed when complete; a write that
+fails (a full disk) removes the temporary file and raises a one-line error.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.io.frame import Frame, Sink, Source
+from dreamstream.core.params import MAX_PIXELS
+from dreamstream.stream.io import files
+from dreamstream.stream.io.frame import Frame, Sink, Source, check_pixels
 from dreamstream.stream.io.positions import Window
-from dreamstream.stream.io.specs import VIDEO_CODECS
+from dreamstream.stream.io.specs import VIDEO_CODECS, VIDEO_FORMATS
 
 log = logging.getLogger("dreamstream.stream.io")
 
@@ -33,8 +36,10 @@ log = logging.getLogger("dreamstream.stream.io")
 class VideoSource(Source):
     """Frames decoded by PyAV from a file or a network URL."""
 
-    def __init__(self, spec: str, window: Window, width, *, url: bool, timeout: float):
-        super().__init__(window, width)
+    def __init__(
+        self, spec: str, window: Window, width, *, url: bool, timeout: float, max_pixels=MAX_PIXELS
+    ):
+        super().__init__(window, width, max_pixels)
         self.kind, self.spec = ("url" if url else "video"), spec
         self.path = None if url else Path(spec)
         self._container = _open_container(spec, timeout if url else None)
@@ -49,6 +54,9 @@ class VideoSource(Source):
         if not streams.video:
             raise InputError(f"no video stream in: {self.spec}")
         self._stream = stream = streams.video[0]
+        codec = stream.codec_context
+        if codec.width and codec.height:  # from the header: refuse before decoding a frame
+            check_pixels((codec.width, codec.height), self.max_pixels, f"frames of {self.spec} are")
         stream.thread_type = "AUTO"
         self.has_audio = bool(streams.audio)
         rate = stream.average_rate or stream.guessed_rate
@@ -65,6 +73,9 @@ class VideoSource(Source):
         self._finish_size(raw[::-1] if self._rotation % 180 else raw)
         if self._stream.frames:  # exact only when the container counts its frames
             self._check_start(int(self._stream.frames))
+        elif self.kind == "video" and "matroska" in self._container.format.name:
+            if self._container.duration:  # microseconds, to the end of the last frame
+                self._check_start_time(self._container.duration / 1e6)
         self.count = self._trimmed_count(self._declared_frames())
 
     def _declared_frames(self) -> int | None:
@@ -186,14 +197,17 @@ class VideoSink(Sink):
 
         super().__init__()
         self.path, self.fps = path, Fraction(fps)
-        self._tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-        self._options = _encoder_options(VIDEO_CODECS[path.suffix.lower()], crf, preset)
+        self._options = encoder_options(VIDEO_CODECS[path.suffix.lower()], crf, preset)
         self._tb = time_base
         self._video = self._audio_in = self._audio_out = None
-        self._offset = self._last_pts = self._end = self._out = None
-        self._make_folder(path.parent)
+        self._offset = self._last_pts = self._end = self._out = self._file = self._tmp = None
         try:
-            self._out = av.open(str(self._tmp), "w")
+            self._make_folder(path.parent)
+            try:
+                self._file, self._tmp = files.open_temporary(path)
+            except OSError as error:
+                raise files.output_error(error, path) from None
+            self._out = av.open(self._file, "w", format=VIDEO_FORMATS[path.suffix.lower()])
             self._out.metadata["comment"] = json.dumps(metadata or {}, sort_keys=True, default=str)
             if size:
                 self._add_video(size)
@@ -217,18 +231,27 @@ class VideoSink(Sink):
 
         self._audio_in = av.open(str(source_path), "r")
         template = self._audio_in.streams.audio[0]
-        try:
-            self._audio_out = self._out.add_stream_from_template(template)
-        except ValueError as exc:  # the container cannot hold this codec without re-encoding
-            raise InputError(f"cannot copy the audio into {self.path.name}: {exc}") from None
+        self._audio_out = _add_audio_stream(self._out, template, self.path)
         self._audio_packets = self._audio_in.demux(template)
         self._next_audio = None
 
     def write(self, frame: Frame) -> None:
-        import av
-
         if self._done:
             raise RuntimeError(f"write to closed sink {self.path}")
+        try:
+            self._encode(frame)
+        except OSError as error:  # a full disk: the unfinished file cannot be saved
+            self.abort()
+            raise self._lost(error) from None
+        super().write(frame)
+
+    def _lost(self, error: OSError) -> InputError:
+        n = self.frames_written
+        return files.output_error(error, self.path, f"the video of {n} frames was not kept")
+
+    def _encode(self, frame: Frame) -> None:
+        import av
+
         if self._video is None:
             self._add_video(frame.image.shape[1::-1])
         pts = self._video_pts(frame)
@@ -240,7 +263,6 @@ class VideoSink(Sink):
         self._mux(self._video.encode(av_frame))
         self._end = (pts + self._frame_ticks()) * self._video.codec_context.time_base
         self._copy_audio(until=float(pts * self._video.codec_context.time_base))
-        super().write(frame)
 
     def _frame_ticks(self) -> int:
         return max(1, round(1 / (self.fps * self._video.codec_context.time_base)))
@@ -303,7 +325,11 @@ class VideoSink(Sink):
             self._mux(self._video.encode(None))
             self._copy_audio(until=float(self._end))
             self._out.close()
+            self._file.close()
             os.replace(self._tmp, self.path)
+        except OSError as error:
+            self.abort()
+            raise self._lost(error) from None
         except BaseException:
             self.abort()
             raise
@@ -319,10 +345,13 @@ class VideoSink(Sink):
             self._close_input()
             if self._out is not None:
                 self._out.close()
+            if self._file is not None:
+                self._file.close()
         except Exception:  # noqa: BLE001 -- an unfinished file is deleted anyway
             pass
         finally:
-            self._tmp.unlink(missing_ok=True)
+            if self._tmp is not None:
+                self._tmp.unlink(missing_ok=True)
             super().abort()  # last: the folders it made are empty only now
 
     def _close_input(self) -> None:
@@ -331,7 +360,46 @@ class VideoSink(Sink):
             audio_in.close()
 
 
-def _encoder_options(codec: str, crf: int, preset: str) -> tuple[str, dict]:
+def _add_audio_stream(container, template, path: Path):
+    """Add a copy of audio stream ``template`` to ``container``, which will become ``path``.
+
+    Raises:
+        InputError: the container cannot hold this codec without re-encoding.
+    """
+    try:
+        return container.add_stream_from_template(template)
+    except ValueError as exc:
+        raise InputError(f"cannot copy the audio into {path.name}: {exc}") from None
+
+
+def check_audio(path: Path, audio_from: Path) -> None:
+    """Refuse, before anything is written, audio that a video ``path`` cannot hold.
+
+    Tries the copy on a container of the same format in memory.
+
+    Raises:
+        InputError: e.g. AAC audio for a ``.webm`` output.
+    """
+    import io
+
+    import av
+
+    with av.open(str(audio_from), "r") as source:
+        if not source.streams.audio:
+            return
+        trial = av.open(io.BytesIO(), "w", format=VIDEO_FORMATS[path.suffix.lower()])
+        try:
+            _add_audio_stream(trial, source.streams.audio[0], path)
+        finally:
+            trial.close()
+
+
+def encoder_options(codec: str, crf: int, preset: str) -> tuple[str, dict]:
+    """FFmpeg options for ``codec`` from a CRF and an x264 preset name.
+
+    Raises:
+        InputError: ``crf`` is not an integer 0-63, or VP9 has no match for ``preset``.
+    """
     if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 63:
         raise InputError(f"crf must be an integer from 0 to 63, got: {crf!r}")
     if codec == "libx264":

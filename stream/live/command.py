@@ -223,7 +223,9 @@ def main(args, settings) -> int:
         with StopOnSignal(stop):
             loop.run(stop)
     finally:
-        _close_all(parts)
+        with StopOnSignal(stop) as signals:  # a second Ctrl-C must not undo the recording
+            signals.finalising()
+            _close_all(parts)
         if not grabber.started:
             first_capture.release()  # opened to check it, never handed over
     summary = loop.stats.summary()

@@ -1,0 +1,91 @@
+"""Resuming image-sequence renders through the CLI (issue 11, faults 1 and 7).
+
+Resume works within this command's ``[start, end)`` only, and refuses to mix
+frames made with other settings (read from the sidecar JSON of the first
+run) before any model loads. The model is a stand-in (the negative of each
+frame): what is tested is which frames get rendered and kept.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+from dreamstream.stream import jobs
+from tests.stream.test_bad_input import assert_refused, run_cli, write_clip
+
+N = 12
+
+
+@pytest.fixture
+def negative(monkeypatch):
+    loads = []
+
+    def make(mode, settings):
+        loads.append(mode)
+        return lambda frame: 255 - frame
+
+    monkeypatch.setattr(jobs, "make_processor", make)
+    return loads
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", n=N)
+
+
+def style(capsys, *argv) -> dict:
+    status, out, err = run_cli(capsys, "style", *map(str, argv), "--json")
+    assert status == 0, err
+    return json.loads(out)
+
+
+def test_split_render_resumes_within_its_own_range(capsys, clip, tmp_path, negative):
+    pattern = f"{tmp_path}/s/%05d.png"
+    second_half = style(capsys, clip, "-o", pattern, "--start", "6", "--end", "12")
+    assert second_half["frames"] == 6
+    first_half = style(capsys, clip, "-o", pattern, "--start", "0", "--end", "6", "--resume")
+    assert first_half["frames"] == 6 and first_half["skipped"] == 0
+    names = sorted(p.name for p in (tmp_path / "s").glob("*.png"))
+    assert names == [f"{i:05d}.png" for i in range(N)]
+    assert cv2.imread(str(tmp_path / "s" / "00003.png")).shape == (48, 64, 3)
+
+
+def test_resume_fills_only_the_missing_frames(capsys, clip, tmp_path, negative):
+    pattern = f"{tmp_path}/s/%05d.png"
+    style(capsys, clip, "-o", pattern, "--end", "8")
+    (tmp_path / "s" / "00005.png").unlink()
+    kept = (tmp_path / "s" / "00002.png").stat().st_mtime_ns
+    again = style(capsys, clip, "-o", pattern, "--end", "8", "--resume")
+    assert again["skipped"] == 5 and again["frames"] == 3  # 5, 6 and 7 again
+    assert (tmp_path / "s" / "00002.png").stat().st_mtime_ns == kept
+    assert len(list((tmp_path / "s").glob("*.png"))) == 8
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "needles"),
+    [
+        (["style", "--width", "64"], ["style", "--width", "32"], ("width", "64", "32")),
+        (["style"], ["dream"], ("mode", "style", "dream")),
+        (["style", "--style", "3"], ["style", "--style", "4"], ("style", "'3'", "'4'")),
+    ],
+)
+def test_resume_refuses_other_settings(capsys, clip, tmp_path, negative, first, then, needles):
+    pattern = f"{tmp_path}/s/%05d.png"
+    status, _, err = run_cli(capsys, first[0], clip, "-o", pattern, "--frames", "4", *first[1:])
+    assert status == 0, err
+    negative.clear()
+    argv = [then[0], clip, "-o", pattern, "--resume", *then[1:]]
+    assert_refused(capsys, argv, "resume", *needles, folders=(tmp_path,))
+    assert negative == []  # refused before any model was made
+
+
+def test_resume_accepts_another_range_and_encoder(capsys, clip, tmp_path, negative):
+    pattern = f"{tmp_path}/s/%05d.png"
+    style(capsys, clip, "-o", pattern, "--end", "4")
+    more = style(capsys, clip, "-o", pattern, "--end", "6", "--crf", "30", "--resume")
+    assert more["skipped"] == 4 and more["frames"] == 2
+    assert len(list((tmp_path / "s").glob("*.png"))) == 6
