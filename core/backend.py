@@ -72,21 +72,24 @@ def to_numpy(x) -> np.ndarray:
 
 
 def compile_input_gradient(model: keras.Model, loss_fn: Callable, *, xla: bool = True) -> Callable:
-    """A compiled ``f(x, scale) -> (loss, grad)``: the gradient of a loss with respect to the input.
+    """A compiled ``f(x, scale, *aux) -> (loss, grad)``: the gradient of a loss w.r.t. the input.
 
-    ``loss = scale * sum(loss_fn(outputs, x))`` where ``outputs`` is the list of
-    the model's outputs for the batch ``x``; ``grad`` has the shape of ``x``.
+    ``loss = scale * sum(loss_fn(outputs, x, *aux))`` where ``outputs`` is the
+    list of the model's outputs for the batch ``x``; ``grad`` has the shape of
+    ``x``. ``aux`` are further inputs of the loss that change between calls
+    (targets, masks: arrays or lists of arrays) and are not differentiated;
+    passing them as inputs rather than closing over them keeps one trace.
     The weights are read once, here: they must not change afterwards.
     Each distinct input shape compiles once (then it is cached), so a video
     whose frames keep their size never retraces after the first frame.
 
     Args:
         model: a built Keras model; its input is the batch ``x`` (float32 NHWC).
-        loss_fn: ``(outputs: list[tensor], x) -> (B,)`` values, written in ``keras.ops``.
+        loss_fn: ``(outputs: list[tensor], x, *aux) -> (B,)`` values, written in ``keras.ops``.
         xla: compile with XLA on TensorFlow (JAX always compiles with XLA; torch runs eagerly).
 
     Returns:
-        A function of a float32 NHWC batch ``x`` and a float ``scale`` that returns
+        A function of a float32 NHWC batch ``x``, a float ``scale`` and ``aux`` that returns
         backend tensors: the scalar loss and the gradient. Its ``trace_count()``
         says how many times it has been traced (TF) or compiled (JAX) so far.
     """
@@ -110,14 +113,14 @@ def _tf_input_gradient(model, loss_fn, xla):
     # reduce_retracing keeps one Python trace for all tile shapes; XLA still
     # compiles (and caches) one executable per concrete shape.
     @tf.function(jit_compile=xla, reduce_retracing=True)
-    def step(x, scale):
+    def step(x, scale, aux):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = tf.reduce_sum(loss_fn(_as_list(model(x, training=False)), x)) * scale
+            loss = tf.reduce_sum(loss_fn(_as_list(model(x, training=False)), x, *aux)) * scale
         return loss, tape.gradient(loss, x)
 
-    def run(x, scale):
-        return step(tf.convert_to_tensor(x, tf.float32), tf.constant(scale, tf.float32))
+    def run(x, scale, *aux):
+        return step(tf.convert_to_tensor(x, tf.float32), tf.constant(scale, tf.float32), aux)
 
     run.trace_count = step.experimental_get_tracing_count
     return run
@@ -130,15 +133,15 @@ def _jax_input_gradient(model, loss_fn):
     trainable = [v.value for v in model.trainable_variables]
     frozen = [v.value for v in model.non_trainable_variables]
 
-    def loss(x, scale, trainable, frozen):
+    def loss(x, scale, trainable, frozen, aux):
         # stateless_call keeps the function pure, as jax.grad and jax.jit need.
         outs, _ = model.stateless_call(trainable, frozen, x, training=False)
-        return jnp.sum(loss_fn(_as_list(outs), x)) * scale
+        return jnp.sum(loss_fn(_as_list(outs), x, *aux)) * scale
 
     step = jax.jit(jax.value_and_grad(loss))
 
-    def run(x, scale):
-        return step(jnp.asarray(x, jnp.float32), jnp.float32(scale), trainable, frozen)
+    def run(x, scale, *aux):
+        return step(jnp.asarray(x, jnp.float32), jnp.float32(scale), trainable, frozen, aux)
 
     run.trace_count = step._cache_size  # one compiled executable per input shape
     return run
@@ -149,9 +152,9 @@ def _torch_input_gradient(model, loss_fn):
 
     # torch.compile is left out: its first-call cost per tile shape is large
     # and it has not been measured faster for this step.
-    def step(x, scale):
+    def step(x, scale, *aux):
         x = keras.ops.convert_to_tensor(x, "float32").detach().requires_grad_(True)
-        loss = torch.sum(loss_fn(_as_list(model(x, training=False)), x)) * scale
+        loss = torch.sum(loss_fn(_as_list(model(x, training=False)), x, *aux)) * scale
         (grad,) = torch.autograd.grad(loss, x)
         return loss.detach(), grad
 

@@ -1,4 +1,4 @@
-"""Measures of a rendered sequence: temporal warping error and dream strength.
+"""Measures of a rendered sequence: temporal warping error, strength and fidelity.
 
 Frames are NumPy ``uint8`` ``HxWx3`` **RGB**; flows and masks follow
 :mod:`dreamstream.core.flow` (flow current -> previous, in pixels; masks ``HxW``
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
@@ -56,23 +57,87 @@ def warping_error(
     return float(np.mean(errors)) if errors else float("nan")
 
 
+def _check_sequences(outputs, inputs, what: str) -> None:
+    if len(outputs) != len(inputs) or not outputs:
+        raise InputError(
+            f"{what} needs as many outputs as inputs (at least one), "
+            f"got {len(outputs)} and {len(inputs)}"
+        )
+
+
+def _check_sizes(out: np.ndarray, inp: np.ndarray) -> None:
+    if out.shape[:2] != inp.shape[:2]:
+        raise InputError(
+            f"output and input frames differ in size: {out.shape[:2]} vs {inp.shape[:2]}"
+        )
+
+
+def frame_strength(output: np.ndarray, input: np.ndarray) -> float:
+    """How much one frame was changed: mean |output - input| / 255, in [0, 1].
+
+    Args:
+        output, input: uint8 HxWx3 RGB frames of the same size.
+    """
+    out, inp = np.asarray(output, np.float32), np.asarray(input, np.float32)
+    _check_sizes(out, inp)
+    return float(np.abs(out - inp).mean()) / 255.0
+
+
+def strength_per_frame(outputs: Sequence[np.ndarray], inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """:func:`frame_strength` of each frame: does a carried effect grow over time?
+
+    Args:
+        outputs, inputs: equally long sequences of uint8 HxWx3 RGB frames.
+
+    Returns:
+        float64 array of length N.
+    """
+    _check_sequences(outputs, inputs, "strength")
+    return np.array([frame_strength(o, i) for o, i in zip(outputs, inputs, strict=True)])
+
+
 def dream_strength(outputs: Sequence[np.ndarray], inputs: Sequence[np.ndarray]) -> float:
     """Mean absolute difference between outputs and inputs, as a fraction of 255.
 
     Args:
         outputs, inputs: equally long sequences of uint8 HxWx3 RGB frames.
     """
-    if len(outputs) != len(inputs) or not outputs:
-        raise InputError(
-            f"dream strength needs as many outputs as inputs (at least one), "
-            f"got {len(outputs)} and {len(inputs)}"
-        )
-    total = 0.0
-    for out, inp in zip(outputs, inputs, strict=True):
-        out, inp = np.asarray(out, np.float32), np.asarray(inp, np.float32)
-        if out.shape[:2] != inp.shape[:2]:
-            raise InputError(
-                f"output and input frames differ in size: {out.shape[:2]} vs {inp.shape[:2]}"
-            )
-        total += float(np.abs(out - inp).mean())
-    return total / (255.0 * len(outputs))
+    _check_sequences(outputs, inputs, "dream strength")
+    return float(strength_per_frame(outputs, inputs).mean())
+
+
+def _blurred_luma(frame: np.ndarray, sigma: float) -> np.ndarray:
+    # BT.601 luma, the weights of cv2's RGB -> grey conversion.
+    luma = np.asarray(frame, np.float32) @ np.float32([0.299, 0.587, 0.114])
+    return cv2.GaussianBlur(luma, (0, 0), sigmaX=sigma, sigmaY=sigma)
+
+
+def fidelity(output: np.ndarray, input: np.ndarray) -> float:
+    """Whether the large structure of the scene survives in one output frame.
+
+    The Pearson correlation between the luminance of ``input`` and ``output``,
+    each blurred with a Gaussian of sigma = width / 80 so that texture (which
+    a dream or a style is meant to change) does not count, but the layout of
+    light and dark does. 1 = the scene's structure is intact; it falls when a
+    carried dream erases the scene and when smoothing leaves ghosts of where
+    things were. A uniform change of brightness or contrast leaves it at 1.
+
+    Args:
+        output, input: uint8 HxWx3 RGB frames of the same size.
+
+    Returns:
+        The correlation in [-1, 1]; NaN if either blurred luminance is flat.
+    """
+    _check_sizes(np.asarray(output), np.asarray(input))
+    sigma = input.shape[1] / 80.0
+    a = _blurred_luma(input, sigma).ravel().astype(np.float64)
+    b = _blurred_luma(output, sigma).ravel().astype(np.float64)
+    a, b = a - a.mean(), b - b.mean()
+    denom = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return float(np.dot(a, b)) / denom if denom > 1e-6 else float("nan")
+
+
+def fidelity_per_frame(outputs: Sequence[np.ndarray], inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """:func:`fidelity` of each frame, a float64 array of length N."""
+    _check_sequences(outputs, inputs, "fidelity")
+    return np.array([fidelity(o, i) for o, i in zip(outputs, inputs, strict=True)])

@@ -1,9 +1,10 @@
 """The core's vocabulary, importable without loading a framework.
 
 Every choice list the product offers is defined here once (core modules and
-``dreamstream.stream.settings`` import it), with the dream engine's
-parameters and the parser of built-in style text, so ``--help`` and the
-checks of a bad option stay fast and the defaults live in one place.
+``dreamstream.stream.settings`` import it), with the parameters of the
+dream engine and of style optimisation and the parser of built-in style
+text, so ``--help`` and the checks of a bad option stay fast and the
+defaults live in one place.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ CARRY_MODES = ("blend", "residual")
 # What a user asks for (``--precision``) and the Keras dtype policies a network runs in.
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+# How a style is made: a feed-forward network, or optimisation (dreamstream.core.artstyle).
+STYLE_METHODS = ("fast", "optimize")
 # Built-in styles of the 26-style network (dreamstream.core.stylenets).
 NUM_STYLES = 26
 MIN_SIDE = 8  # smaller pictures carry too little to dream on
@@ -153,3 +156,47 @@ def is_builtin_style(text: str) -> bool:
     if colon and head.strip().isdigit():
         return True
     return bool(text) and all(c.isdigit() or c in " .:,+-" for c in text)
+
+
+@dataclass(frozen=True)
+class ArtParams:
+    """Settings of the optimisation; weights are relative to the content weight.
+
+    Attributes:
+        iterations: Adam steps per level for a frame started afresh.
+        iterations_next: Adam steps (full size only) for a frame started from
+            the warped previous output.
+        content_weight, style_weight, tv_weight, temporal_weight: loss weights.
+        learning_rate: Adam step in 0-255 pixel units.
+        levels: coarse-to-fine levels (1 = full size only).
+        style_scale: the style picture's size relative to the output's.
+        preserve_color: keep the content frame's colours (YUV chroma).
+    """
+
+    iterations: int = 100
+    iterations_next: int = 40
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    tv_weight: float = 20.0
+    temporal_weight: float = 200.0
+    learning_rate: float = 4.0
+    levels: int = 2
+    style_scale: float = 1.0
+    preserve_color: bool = False
+
+    def __post_init__(self):
+        for name in ("iterations", "iterations_next"):
+            if getattr(self, name) < 0:
+                raise InputError(
+                    f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}"
+                )
+        for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
+            flag = "smoothness" if name == "tv_weight" else name.replace("_", "-")
+            if not getattr(self, name) >= 0:
+                raise InputError(f"--{flag} must be >= 0, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise InputError(f"--learning-rate must be > 0, got {self.learning_rate}")
+        if not 1 <= self.levels <= 6:
+            raise InputError(f"--levels must be between 1 and 6, got {self.levels}")
+        if not 0.1 <= self.style_scale <= 4:
+            raise InputError(f"--style-scale must be between 0.1 and 4, got {self.style_scale}")

@@ -20,6 +20,9 @@ from dreamstream.core.params import CARRY_MODES
 
 DREAM_MODES = CARRY_MODES
 DEFAULT_DRIFT_GUARD = 0.25
+# The scale below which a carried dream may differ from the current frame: the
+# blur of the fidelity measure (core.measures.fidelity), sigma = width / 80.
+ANCHOR_SIGMA_FRACTION = 1.0 / 80.0
 
 
 def _check_unit(value: float, name: str) -> float:
@@ -62,6 +65,30 @@ def match_colour_stats(image: np.ndarray, reference: np.ndarray, strength: float
     return ((image - mu_i) * gain + mu_t).astype(np.float32)
 
 
+def anchor_low_frequencies(
+    start: np.ndarray, frame: np.ndarray, anchor: float, sigma: float
+) -> np.ndarray:
+    """Give ``start`` the current frame's low frequencies (and so its colours), by ``anchor``.
+
+    ``start + anchor * G_sigma * (frame - start)``: with ``anchor = 1`` only the
+    detail finer than ``sigma`` survives from what was carried, so a dream fed
+    back frame after frame cannot move the scene's light, shade and colour
+    away from the camera's (they are re-read from each new frame), while its
+    patterns, which live at finer scales, are still carried.
+
+    Args:
+        start: HxWx3 float32 RGB 0-255, modified in place and returned.
+        frame: the current input, HxWx3 RGB 0-255.
+        anchor: in [0, 1]; 0 returns ``start`` unchanged.
+        sigma: the Gaussian's standard deviation in pixels.
+    """
+    if anchor <= 0.0:
+        return start
+    low = cv2.GaussianBlur(_as_float(frame) - start, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    start += anchor * low
+    return start
+
+
 def dream_start(
     frame: np.ndarray,
     warped_prev_out: np.ndarray,
@@ -71,6 +98,7 @@ def dream_start(
     warped_prev_in: np.ndarray | None = None,
     mode: str = "blend",
     drift_guard: float = DEFAULT_DRIFT_GUARD,
+    anchor: float = 0.0,
 ) -> np.ndarray:
     """The image a dream of frame t starts from, carrying the previous dream forward.
 
@@ -83,7 +111,10 @@ def dream_start(
     Feeding each output back this way lets whatever the dream adds on every
     frame (a brightening, a colour cast) pile up over hundreds of frames; the
     drift guard pulls the start's per-channel mean and std back toward the
-    current frame's by ``drift_guard`` each frame.
+    current frame's by ``drift_guard`` each frame, and ``anchor`` replaces the
+    start's low frequencies by the current frame's
+    (:func:`anchor_low_frequencies`, sigma = width / 80), so that the scene
+    cannot erode under the carried dream.
 
     Args:
         frame: current input frame, HxWx3 RGB 0-255 (uint8 or float).
@@ -93,6 +124,7 @@ def dream_start(
         warped_prev_in: previous *input* warped to this frame; needed by "residual".
         mode: "blend" or "residual".
         drift_guard: strength in [0, 1] of the colour statistics correction.
+        anchor: share in [0, 1] of the low frequencies taken from ``frame``.
 
     Returns:
         HxWx3 float32 RGB, 0-255.
@@ -102,6 +134,7 @@ def dream_start(
         raise InputError(f"dream start mode must be one of {', '.join(DREAM_MODES)}, got {mode!r}")
     blend = _check_unit(blend, "blend")
     drift_guard = _check_unit(drift_guard, "drift_guard")
+    anchor = _check_unit(anchor, "anchor")
     alpha = blend * _mask3(mask, frame)
     cur = _as_float(frame)
     carried = _as_float(warped_prev_out)
@@ -111,6 +144,7 @@ def dream_start(
         _check_pair(frame, "frame", warped_prev_in, "warped previous input")
         carried = cur + (carried - _as_float(warped_prev_in))
     start = cur + alpha * (carried - cur)
+    start = anchor_low_frequencies(start, cur, anchor, frame.shape[1] * ANCHOR_SIGMA_FRACTION)
     start = match_colour_stats(start, cur, drift_guard)
     return np.clip(start, 0.0, 255.0, out=start)
 

@@ -1,16 +1,22 @@
 """Rebuild the README's pictures from the sample media.
 
-    .venv/bin/python docs/make_figures.py [FIGURE ...] [--render DREAM_RENDER.mp4]
+    .venv/bin/python docs/make_figures.py [FIGURE ...]
 
-FIGURE is any of gallery, presets, example, layers (default: all of them).
+FIGURE is any of gallery, presets, example, layers (default: all of them), and
+paintings (only when named: slow on a CPU).
 
-- docs/gallery.jpg: input, dream and style frames of samples/clip.mp4 (first,
-  middle, last). The dream frames come from DREAM_RENDER (``make demo``'s
-  out/demo.mp4 by default); the style render is made here.
+- docs/gallery.jpg: frame 0, the middle and the last frame of the temporal
+  benchmark's long camera-like clip (samples/make_footage.py, 320 frames):
+  input, the flow-carried dream (the CPU demo's ``subtle`` preset) and style
+  7, both rendered here with the default temporal settings. A long dream
+  shows whether the scene survives the carry. Needs scikit-image.
 - docs/presets.jpg: each shipped preset on samples/chelsea.jpg.
 - docs/dream_example.jpg: samples/astronaut.jpg dreamt with the default settings.
 - docs/layers.jpg: samples/chelsea.jpg dreamt with the default settings at
   each of :data:`STRIP_LAYERS` alone.
+- docs/paintings.jpg: samples/retina.jpg as the style of a still and of the
+  first 16 frames of the clip at 256 px, the fast arbitrary-style network
+  beside ``--method optimize``.
 """
 
 from __future__ import annotations
@@ -24,21 +30,15 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from dreamstream.stream import dream
+from dreamstream.stream import dream, render
 from dreamstream.stream.io import read_image
 from dreamstream.stream.jobs import render_file
-from dreamstream.stream.settings import Settings, list_presets
+from dreamstream.stream.settings import Settings, dream_presets
 
 ROOT = Path(__file__).resolve().parents[1]
-PICKS = (0, 50, 99)
+LONG = 320
+PICKS = (0, LONG // 2, LONG - 1)
 STRIP_LAYERS = ("block3_conv3", "block4_conv1", "block4_conv3", "block5_conv1", "block5_conv3")
-
-
-def frames_of(path: Path, width: int) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    height = round(width * frames[0].shape[0] / frames[0].shape[1])
-    return [cv2.resize(frames[i], (width, height), interpolation=cv2.INTER_AREA) for i in PICKS]
 
 
 def labelled(image: np.ndarray, text: str) -> np.ndarray:
@@ -58,22 +58,16 @@ def grid(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
     return sheet
 
 
-def gallery(dream_render: Path) -> None:
-    clip = ROOT / "samples" / "clip.mp4"
-    with tempfile.TemporaryDirectory() as tmp:
-        styled = Path(tmp) / "style.mp4"
-        render_file("style", str(clip), str(styled), Settings(style="7", width=320))
-        rows = [
-            [labelled(f, f"input {i}") for f, i in zip(frames_of(clip, 320), PICKS, strict=True)],
-            [
-                labelled(f, f"dream {i}")
-                for f, i in zip(frames_of(dream_render, 320), PICKS, strict=True)
-            ],
-            [
-                labelled(f, f"style 7, {i}")
-                for f, i in zip(frames_of(styled, 320), PICKS, strict=True)
-            ],
-        ]
+def gallery() -> None:
+    from dreamstream.stream.bench.temporal import DREAM, long_clip
+
+    inputs = long_clip(LONG)
+    dreamt = list(render(inputs, "dream", **DREAM))
+    styled = list(render(inputs, "style", style="7"))
+    rows = [
+        [labelled(frames[i], f"{name} {i}") for i in PICKS]
+        for name, frames in (("input", inputs), ("dream", dreamt), ("style 7,", styled))
+    ]
     Image.fromarray(grid(rows)).save(ROOT / "docs" / "gallery.jpg", quality=85)
 
 
@@ -85,7 +79,7 @@ def small_cat() -> np.ndarray:
 def presets() -> None:
     still = small_cat()
     cells = [labelled(still, "input")]
-    for name in list_presets():
+    for name in dream_presets():
         cells.append(labelled(dream(still, preset=name), name))
     Image.fromarray(grid([cells])).save(ROOT / "docs" / "presets.jpg", quality=85)
 
@@ -103,16 +97,62 @@ def layer_strip() -> None:
     Image.fromarray(grid([cells])).save(ROOT / "docs" / "layers.jpg", quality=85)
 
 
-FIGURES = {"presets": presets, "example": example, "layers": layer_strip}
+FIGURES = {"gallery": gallery, "presets": presets, "example": example, "layers": layer_strip}
+
+
+def paintings(width: int = 256, frames: int = 16) -> None:
+    style = ROOT / "samples" / "retina.jpg"
+    still = ROOT / "samples" / "chelsea.jpg"
+    clip = ROOT / "samples" / "clip.mp4"
+    picks = (0, frames // 2, frames - 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        cells, clips = {}, {}
+        for name, extra in (("fast", {}), ("optimize", {"method": "optimize"})):
+            settings = Settings(style_image=str(style), width=width, frames=frames, **extra)
+            render_file("style", str(still), f"{tmp}/{name}.png", settings)
+            cells[name] = read_image(Path(tmp) / f"{name}.png")
+            render_file("style", str(clip), f"{tmp}/{name}.mp4", settings)
+            clips[name] = frames_of_render(Path(tmp) / f"{name}.mp4", picks)
+    h, w = cells["fast"].shape[:2]
+    source = cv2.resize(read_image(still), (w, h), interpolation=cv2.INTER_AREA)
+    painting = cv2.resize(read_image(style), (h, h), interpolation=cv2.INTER_AREA)
+    painting = np.pad(painting, ((0, 0), (0, w - h), (0, 0)), constant_values=255)
+    rows = [
+        [
+            labelled(source, "input"),
+            labelled(painting, "style picture"),
+            labelled(cells["fast"], "fast arbitrary"),
+            labelled(cells["optimize"], "optimize"),
+        ],
+    ]
+    inputs = frames_of_render(clip, picks, width)
+    for name in ("fast", "optimize"):
+        rows.append(
+            [labelled(inputs[0], f"input {picks[0]}")]
+            + [labelled(f, f"{name} {i}") for f, i in zip(clips[name], picks, strict=True)]
+        )
+    top, bottom = grid(rows[:1]), grid(rows[1:])  # the still and the clip differ in height
+    gap = np.full((4, top.shape[1], 3), 255, np.uint8)
+    sheet = np.vstack([top, gap, bottom])
+    Image.fromarray(sheet).save(ROOT / "docs" / "paintings.jpg", quality=85)
+
+
+def frames_of_render(path: Path, picks: tuple, width: int | None = None) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    picked = [frames[i] for i in picks]
+    if width is None:
+        return picked
+    height = round(width * picked[0].shape[0] / picked[0].shape[1] / 2) * 2
+    return [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in picked]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Rebuild the README's pictures.")
-    parser.add_argument("figures", nargs="*", choices=["gallery", *FIGURES], metavar="FIGURE")
-    parser.add_argument("--render", type=Path, default=ROOT / "out" / "demo.mp4")
+    parser.add_argument("figures", nargs="*", choices=[*FIGURES, "paintings"], metavar="FIGURE")
     args = parser.parse_args()
-    for name in args.figures or ["gallery", *FIGURES]:
-        gallery(args.render) if name == "gallery" else FIGURES[name]()
+    for name in args.figures or list(FIGURES):
+        paintings() if name == "paintings" else FIGURES[name]()
         print("wrote", name)
 
 

@@ -6,6 +6,8 @@ Sources (all in scikit-image's ``skimage/data``, installed with the
   chelsea.png    Stefan van der Walt, CC0     (the clip's moving object, a still)
   astronaut.png  NASA, public domain          (a still)
   coffee.png     Rachel Michetti, CC0         (a still)
+  retina.jpg     Mikael Häggström, public domain dedication (the style picture of
+                 the style-by-optimisation gallery and benchmark)
 
 The clip is a virtual camera that pans and zooms over the rocket photograph
 while a cut-out of the cat glides across it, with a synthesised melody as its
@@ -150,6 +152,12 @@ def write_stills() -> None:
         image.save(HERE / (Path(name).stem + ".jpg"), quality=90)
 
 
+def write_style() -> None:
+    """The style picture of the ``--method optimize`` gallery and benchmark."""
+    image = Image.fromarray(skimage_data("retina.jpg")).resize((384, 384), Image.LANCZOS)
+    image.save(HERE / "retina.jpg", quality=90)
+
+
 def main() -> None:
     background = skimage_data("rocket.jpg")
     cat_photo = skimage_data("chelsea.png")
@@ -170,7 +178,8 @@ def main() -> None:
     }
     (HERE / "clip.json").write_text(json.dumps(meta, indent=1))
     write_stills()
-    print(f"wrote {HERE / 'clip.mp4'} ({FRAMES} frames), clip.json and 3 stills")
+    write_style()
+    print(f"wrote {HERE / 'clip.mp4'} ({FRAMES} frames), clip.json, 3 stills and a style picture")
 
 
 if __name__ == "__main__":

@@ -30,11 +30,15 @@ DREAM_EXAMPLES = """examples:
   dreamstream dream samples/clip.mp4 -o out/dream.mp4
   dreamstream dream holiday.mov -o out/deep.mp4 --preset deep --width 960
   dreamstream dream frames/ -o out/frames/ --layers block4_conv3:1,block5_conv1[12]:0.5 --resume
+  dreamstream dream film.mp4 -o out/film.mp4 --workers 4   (segments on Ray: 4 GPUs or cores)
 """
 STYLE_EXAMPLES = """examples:
   dreamstream style samples/clip.mp4 -o out/style.mp4 --style 7
   dreamstream style clip.mp4 -o out/blend.mp4 --style 3:0.5,12:0.5 --preserve-color
   dreamstream style samples/coffee.jpg --sheet -o out/sheet.jpg
+  dreamstream style clip.mp4 -o out/paint.mp4 --method optimize --style-image painting.jpg
+  dreamstream style photo.jpg -o out/paint.jpg --preset painting --style-image painting.jpg \
+      --weights imagenet-vgg-verydeep-19.mat
 """
 LIVE_EXAMPLES = """examples:
   dreamstream live --mode style --style 7 --width 640
@@ -56,16 +60,12 @@ class _StderrWarnings(logging.Handler):
         print(f"dreamstream: warning: {record.getMessage()}", file=sys.stderr)
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def _add_setting(group, f: dataclasses.Field) -> None:
     """One option for a Settings field; unset options keep the lower layers' values."""
     meta, default = f.metadata, f.default
     kwargs = {"dest": f.name, "default": argparse.SUPPRESS}
     if f.type == "bool":
-        flag = _flag(("no_" if default else "") + f.name)
+        flag = settings_mod.flag(("no_" if default else "") + f.name)
         action = "store_false" if default else "store_true"
         group.add_argument(flag, action=action, help=meta["help"], **kwargs)
         return
@@ -76,12 +76,17 @@ def _add_setting(group, f: dataclasses.Field) -> None:
     elif default is not None:
         text += f" (default: {default})"
     kind = {"int": int, "float": float}.get(f.type.split(" ")[0], str)
-    group.add_argument(
-        _flag(f.name), type=kind, metavar=f.name.split("_")[-1].upper(), help=text, **kwargs
-    )
+    metavar = meta.get("metavar", f.name.split("_")[-1].upper())
+    group.add_argument(settings_mod.flag(f.name), type=kind, metavar=metavar, help=text, **kwargs)
 
 
-_TITLES = {"common": "common settings", "dream": "dream settings", "style": "style settings"}
+_TITLES = {
+    "common": "common settings",
+    "dream": "dream settings",
+    "style": "style settings",
+    "farm": "segment rendering on Ray (pip install 'dreamstream[ray]')",
+    "optimize": "style by optimisation (--method optimize)",
+}
 
 
 def _add_run_options(cmd, *, render: bool):
@@ -98,7 +103,8 @@ def _add_run_options(cmd, *, render: bool):
         run.add_argument(
             "--resume",
             action="store_true",
-            help="image-sequence output: keep frames on disk, continue after them",
+            help="image-sequence output: keep frames on disk, continue after them; "
+            "with --workers/--ray: reuse the segments an earlier run finished",
         )
     run.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     run.add_argument("--quiet", action="store_true", help="no progress line")
@@ -185,11 +191,7 @@ def _add_live_command(sub, *, live_options: bool = True) -> None:
 
 
 def _settings_from(args: argparse.Namespace) -> settings_mod.Settings:
-    flags = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(settings_mod.Settings)
-        if hasattr(args, f.name)
-    }
+    flags = settings_mod.flags_of(args)
     return settings_mod.resolve(preset=args.preset, config=args.config, **flags)
 
 
@@ -233,9 +235,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:
-        print(
+        wrote = (
             f"wrote {summary['output']} ({summary['frames']} frames, {summary['fps'] or 0:.2f} fps)"
         )
+        print(summary.get("message") or wrote)  # a message: a segmented render that stopped
     return EXIT_INTERRUPTED if summary["interrupted"] else 0
 
 
@@ -302,7 +305,9 @@ def _add_bench_command(sub) -> None:
     )
     cmd.add_argument("--all", action="store_true", help="run every benchmark")
     cmd.add_argument(
-        "--only", metavar="NAMES", help="comma-separated: dream,style,startup,pipeline,live"
+        "--only",
+        metavar="NAMES",
+        help="comma-separated: dream,style,startup,pipeline,live,artstyle,farm",
     )
     cmd.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     cmd.add_argument(
@@ -334,14 +339,14 @@ def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
         "dream",
         "DeepDream a video, a frame folder, an image or a camera",
         DREAM_EXAMPLES,
-        ("dream",),
+        ("dream", "farm"),
     )
     _add_render_command(
         sub,
         "style",
-        "fast neural style on a video, frames, an image or a camera",
+        "neural style on a video, frames, an image or a camera",
         STYLE_EXAMPLES,
-        ("style",),
+        ("style", "optimize", "farm"),
     )
     _add_live_command(sub, live_options=live_options)
     _add_bench_command(sub)

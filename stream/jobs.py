@@ -8,6 +8,7 @@ name) only when everything else is ready.
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import sys
 import threading
 import time
@@ -58,6 +59,21 @@ def render_file(
         InputError: bad input, output or settings (nothing is created).
     """
     s = settings
+    if s.workers or s.ray:  # segments on Ray: Ray is imported only here
+        from dreamstream.stream.farm.job import render_segmented
+
+        return render_segmented(
+            mode,
+            input_spec,
+            output_spec,
+            s,
+            software=f"dreamstream {_version()}",
+            overwrite=overwrite,
+            resume=resume,
+            progress=progress,
+            stop=stop,
+            use_gpu=os.environ.get("CUDA_VISIBLE_DEVICES") != "-1",  # --device cpu
+        )
     with open_source(input_spec, **s.source_options()) as source:
         # Everything that can be refused is refused here, before any model loads.
         options = sink_options(source)

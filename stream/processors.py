@@ -23,6 +23,7 @@ import dataclasses
 import numpy as np
 
 from dreamstream.core import temporal
+from dreamstream.core.errors import InputError
 from dreamstream.stream.machine import dream_compute
 from dreamstream.stream.settings import Settings
 
@@ -33,7 +34,9 @@ class DreamProcessor:
     Frames after the first start their ascent from the warped previous dream
     (blended with the current frame where the flow is reliable) and take
     ``steps_next`` steps per octave instead of ``steps``: the carried dream
-    already holds the pattern, so fewer steps keep it alive. Each frame's jitter
+    already holds the pattern, so fewer steps keep it alive. With ``anchor`` the
+    start takes each frame's own low frequencies (light, shade, colour), so the
+    scene cannot erode under the carry. Each frame's jitter
     is seeded with ``seed + index``, so a resumed render equals an uninterrupted one.
     """
 
@@ -60,13 +63,27 @@ class DreamProcessor:
 
     def first(self, frame: np.ndarray, index: int, steps: int | None = None, **work):
         """Dream ``frame`` from scratch, ``steps`` per octave (default: ``settings.steps``)."""
-        return self.dreamer(frame, steps=steps, seed=self.settings.seed + index)
+        out = self.dreamer(frame, steps=steps, seed=self.settings.seed + index)
+        s = self.settings
+        if s.flow and s.anchor > 0 and work.get("steps_next", s.steps_next) > 0:
+            # Every carried frame ends anchored and then dreamt steps_next more steps;
+            # so does the first one (and the first after a cut), or the colour
+            # cast of its longer dream would pop away on the frame after it.
+            still = np.ones(frame.shape[:2], np.float32)
+            out = self.next(frame, index, out, still, frame, **work)
+        return out
 
     def next(self, frame, index, warped_out, mask, warped_in, steps_next=None, **work):
         """Dream ``frame`` from the carried dream; ``steps_next`` default: settings'."""
         s = self.settings
         start = temporal.dream_start(
-            frame, warped_out, mask, s.blend, warped_prev_in=warped_in, mode=s.carry
+            frame,
+            warped_out,
+            mask,
+            s.blend,
+            warped_prev_in=warped_in,
+            mode=s.carry,
+            anchor=s.anchor,
         )
         steps = s.steps_next if steps_next is None else steps_next
         return self.dreamer(frame, init=start, steps=steps, seed=s.seed + index)
@@ -99,9 +116,21 @@ def check_pictures(mode: str, settings: Settings) -> None:
     Raises:
         InputError: a picture is missing, unreadable or over the pixel limit.
     """
+    if mode == "style":
+        check_style_method(settings)
     for name in _PICTURES.get(mode, {}):
         if getattr(settings, name):
             _picture(settings, name)
+
+
+def check_style_method(settings: Settings) -> None:
+    """Refuse settings the chosen ``--method`` cannot use, before any model loads."""
+    if settings.method == "optimize":
+        from dreamstream.stream.artstyle import check_settings
+
+        check_settings(settings)
+    elif settings.weights is not None:
+        raise InputError("--weights applies to dreams and to style --method optimize")
 
 
 class StyleProcessor:
@@ -139,9 +168,16 @@ class StyleProcessor:
 
 
 def make_processor(mode: str, settings: Settings):
-    """The processor for ``mode`` ("dream" or "style")."""
+    """The processor for ``mode`` ("dream" or "style"; style by ``settings.method``)."""
     from dreamstream.stream.machine import load_framework
 
+    if mode == "style":
+        check_style_method(settings)
+    if mode == "style" and settings.method == "optimize":
+        load_framework()
+        from dreamstream.stream.artstyle import ArtStyleProcessor
+
+        return ArtStyleProcessor(settings)
     if mode != "dream":  # the style runtime loads Keras only if it runs on Keras
         return StyleProcessor(settings)
     load_framework()

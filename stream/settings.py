@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
+import numbers
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ from dreamstream.core.params import (
     NUM_STYLES,
     POOLINGS,
     PRECISIONS,
+    STYLE_METHODS,
+    ArtParams,
     DreamParams,
     is_builtin_style,
     parse_style,
@@ -34,6 +38,7 @@ from dreamstream.core.params import (
 from dreamstream.stream.runtimes import RUNTIMES
 
 _DP = DreamParams()
+_AP = ArtParams()
 ENCODER_PRESETS = (
     "ultrafast",
     "superfast",
@@ -104,8 +109,8 @@ class Settings:
     weights: str | None = field(
         default=None,
         metadata=_opt(
-            "local weights file: vgg16 (Keras ImageNet .h5), inception_v3 (.h5), googlenet (.pb)",
-            "dream",
+            "local weights file: vgg16 (Keras ImageNet .h5), inception_v3 (.h5), googlenet (.pb) "
+            "for dreams; MatConvNet imagenet-vgg-verydeep-19.mat for style --method optimize"
         ),
     )
     layers: str | None = field(
@@ -153,6 +158,14 @@ class Settings:
         default=0.9,
         metadata=_opt("share of the carried dream in the next frame's start image (0-1)", "dream"),
     )
+    anchor: float = field(
+        default=1.0,
+        metadata=_opt(
+            "share of each frame's own low frequencies (light, shade, colour) put back "
+            "into the carried dream's start, so the scene cannot erode (0-1)",
+            "dream",
+        ),
+    )
     carry: str = field(
         default="blend",
         metadata=_opt(
@@ -173,8 +186,10 @@ class Settings:
         default=False,
         metadata=_opt("keep the input's colours, take luminance from the style", "style"),
     )
+    # 0.7: on camera-like footage (samples/street.mp4) a quarter of the flicker
+    # (excess warping error) of a plain 0.5 moving average, as sharp; 0.5 gave 0.55x.
     temporal: float = field(
-        default=0.5,
+        default=0.7,
         metadata=_opt("weight of the warped previous output in each styled frame (0-1)", "style"),
     )
     runtime: str = field(
@@ -186,19 +201,103 @@ class Settings:
             choices=RUNTIMES,
         ),
     )
+    # -- segment rendering on Ray (stream/farm): where a render runs, and how it is cut
+    workers: int | None = field(
+        default=None,
+        metadata=_opt(
+            "render in segments on a local Ray cluster of N workers (a GPU each when there are)",
+            "farm",
+        ),
+    )
+    ray: str | None = field(
+        default=None,
+        metadata=_opt(
+            "render in segments on the running Ray cluster at ADDRESS, or auto",
+            "farm",
+            metavar="ADDRESS",
+        ),
+    )
+    segments: int | None = field(
+        default=None,
+        metadata=_opt("segments to cut the render into; default: 3 per worker", "farm"),
+    )
+    warmup: int = field(
+        default=8,
+        metadata=_opt(
+            "frames rendered and discarded before each segment, to settle the carry", "farm"
+        ),
+    )
+
+    # -- style by optimisation (Gatys et al. 2015; Ruder et al. 2016 for video)
+    method: str = field(
+        default="fast",
+        metadata=_opt(
+            "fast: a feed-forward style network; optimize: optimise each frame towards "
+            "--style-image (Gatys et al.), slow but faithful",
+            "optimize",
+            choices=STYLE_METHODS,
+        ),
+    )
+    iterations: int = field(
+        default=_AP.iterations,
+        metadata=_opt("Adam steps per coarse-to-fine level for a frame started afresh", "optimize"),
+    )
+    iterations_next: int = field(
+        default=_AP.iterations_next,
+        metadata=_opt("Adam steps for frames started from the warped previous result", "optimize"),
+    )
+    style_weight: float = field(
+        default=_AP.style_weight, metadata=_opt("weight of the Gram (style) loss", "optimize")
+    )
+    content_weight: float = field(
+        default=_AP.content_weight,
+        metadata=_opt("weight of the content loss (block4_conv2 features)", "optimize"),
+    )
+    smoothness: float = field(
+        default=_AP.tv_weight, metadata=_opt("total-variation weight: smoother output", "optimize")
+    )
+    temporal_weight: float = field(
+        default=_AP.temporal_weight,
+        metadata=_opt(
+            "weight of the temporal loss (stay close to the warped previous output where the "
+            "flow is reliable)",
+            "optimize",
+        ),
+    )
+    learning_rate: float = field(
+        default=_AP.learning_rate, metadata=_opt("Adam step in 0-255 pixel units", "optimize")
+    )
+    levels: int = field(
+        default=_AP.levels,
+        metadata=_opt("coarse-to-fine levels, each half the size of the next", "optimize"),
+    )
+    style_scale: float = field(
+        default=_AP.style_scale,
+        metadata=_opt("size of the style picture relative to the output (brush size)", "optimize"),
+    )
 
     def __post_init__(self):
+        for name in FIELDS:
+            value = getattr(self, name)
+            typed = typed_value(name, value, flag(name))
+            if typed is not value:
+                object.__setattr__(self, name, typed)  # e.g. 2 -> 2.0 for a float setting
         self.dream_params()  # validates the engine's settings early, before any file is made
         _check_range("blend", self.blend, 0, 1)
+        _check_range("anchor", self.anchor, 0, 1)
         _check_range("temporal", self.temporal, 0, 1)
         _check_range("strength", self.strength, 0, 1)
         _check_range("crf", self.crf, 0, 51)
         _check_range("steps_next", self.steps_next, 0, None)
+        _check_range("warmup", self.warmup, 0, None)
+        for name in ("workers", "segments"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
         _check_range("max_pixels", self.max_pixels, 1, None)
         for name, least in (("width", 2), ("frames", 1)):
             value = getattr(self, name)
             if value is not None and value < least:
-                raise InputError(f"--{name.replace('_', '-')} must be >= {least}, got {value}")
+                raise InputError(f"{flag(name)} must be >= {least}, got {value}")
         for name, allowed in (
             ("flow_method", FLOW_METHODS),
             ("flow_preset", FLOW_PRESETS),
@@ -207,13 +306,29 @@ class Settings:
             ("encoder_preset", ENCODER_PRESETS),
             ("precision", PRECISIONS),
             ("runtime", RUNTIMES),
+            ("method", STYLE_METHODS),
         ):
             if getattr(self, name) not in allowed:
                 raise InputError(
-                    f"--{name.replace('_', '-')} must be one of "
-                    f"{', '.join(allowed)}, got {getattr(self, name)!r}"
+                    f"{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
         check_style_text(self.style)
+        self.art_params()  # validates the optimisation's settings early
+
+    def art_params(self) -> ArtParams:
+        """The style optimisation's parameters taken from these settings."""
+        return ArtParams(
+            iterations=self.iterations,
+            iterations_next=self.iterations_next,
+            content_weight=self.content_weight,
+            style_weight=self.style_weight,
+            tv_weight=self.smoothness,
+            temporal_weight=self.temporal_weight,
+            learning_rate=self.learning_rate,
+            levels=self.levels,
+            style_scale=self.style_scale,
+            preserve_color=self.preserve_color,
+        )
 
     def dream_params(self) -> DreamParams:
         """The dream engine's parameters taken from these settings."""
@@ -247,10 +362,52 @@ class Settings:
         return dataclasses.asdict(self)
 
 
+# Besides its own type, what a setting accepts: positions take an index or seconds,
+# and a built-in style may be written as a bare number (style = 7 in TOML).
+_ALSO_ACCEPTED = {"start": (int, float), "end": (int, float), "style": (int,)}
+_KINDS = {
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "int": ("a whole number", lambda v: isinstance(v, numbers.Integral)),
+    "float": ("a number", lambda v: isinstance(v, numbers.Real)),
+    "str": ("text", lambda v: isinstance(v, str)),
+}
+
+
+def typed_value(name: str, value, label: str):
+    """``value`` checked against the type of setting ``name`` (ints widen to float).
+
+    Args:
+        name: a :class:`Settings` field.
+        value: what a flag, a TOML file or an API call gave.
+        label: how the message names the setting (``--octaves``, ``config file x: octaves``).
+
+    Raises:
+        InputError: the value has the wrong type; a bool is never taken for a number.
+    """
+    declared = FIELDS[name].type
+    if value is None and declared.endswith("| None"):
+        return value
+    kind = declared.split(" ")[0]
+    also = _ALSO_ACCEPTED.get(name, ())
+    what, fits = _KINDS[kind]
+    if isinstance(value, bool) and kind != "bool" or not (fits(value) or isinstance(value, also)):
+        raise InputError(f"{label} must be {what}, got {value!r}")
+    if kind == "float":
+        if not math.isfinite(value):  # nan passes every range check: refuse it here
+            raise InputError(f"{label} must be a finite number, got {value!r}")
+        return float(value)
+    return str(value) if name == "style" else value
+
+
+def flag(name: str) -> str:
+    """The command-line option of a setting: ``steps_next`` -> ``--steps-next``."""
+    return "--" + name.replace("_", "-")
+
+
 def _check_range(name: str, value: float, low: float, high: float | None) -> None:
     if value < low or (high is not None and value > high):
         span = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise InputError(f"--{name.replace('_', '-')} must be {span}, got {value}")
+        raise InputError(f"{flag(name)} must be {span}, got {value}")
 
 
 def check_style_text(text: str) -> None:
@@ -278,8 +435,17 @@ def from_mapping(values: dict, origin: str) -> dict:
         name = key.replace("-", "_")
         if name not in FIELDS:
             raise InputError(f"{origin}: unknown setting {key!r}")
-        out[name] = value
+        out[name] = typed_value(name, value, f"{origin}: {key}")
     return out
+
+
+def flags_of(args) -> dict:
+    """The settings given on a command line: the fields an ``argparse`` namespace holds.
+
+    Options left unset are absent from the namespace (``argparse.SUPPRESS``),
+    so presets and config files keep their values under them.
+    """
+    return {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
 
 
 def presets_dir() -> Path:
@@ -289,6 +455,15 @@ def presets_dir() -> Path:
         if Path(location).is_dir():
             return Path(location)
     return Path(__file__).resolve().parents[1] / "samples" / "presets"
+
+
+def dream_presets() -> list[str]:
+    """Names of the shipped presets that are dream looks (not style-by-optimisation ones)."""
+    return [
+        path.stem
+        for path in sorted(presets_dir().glob("*.toml"))
+        if "method" not in tomllib.loads(path.read_text())
+    ]
 
 
 def list_presets() -> dict[str, str]:

@@ -15,7 +15,7 @@ import platform
 import time
 from pathlib import Path
 
-SUBJECTS = ("dream", "style", "startup", "pipeline", "live")
+SUBJECTS = ("dream", "style", "startup", "pipeline", "live", "artstyle", "farm", "temporal")
 
 
 def machine() -> dict:

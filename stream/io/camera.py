@@ -107,6 +107,7 @@ class CameraSource(Source):
         capture, self._capture = getattr(self, "_capture", None), None
         if capture is not None:
             capture.release()
+        super().close()
 
 
 @dataclass(frozen=True)

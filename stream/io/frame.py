@@ -84,7 +84,7 @@ class Source:
         self.has_audio = False
         self.frames_read = 0
         self.truncated = False
-        self.warning: str | None = None
+        self._warnings: dict[str, list] = {}  # what went wrong -> [first detail, count, said]
         self._started = False
 
     @property
@@ -109,7 +109,13 @@ class Source:
         if self._started:
             raise RuntimeError(f"{self.kind} source {self.spec} can only be iterated once")
         self._started = True
-        return self._frames()
+        return self._said_at_end(self._frames())
+
+    def _said_at_end(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        try:
+            yield from frames
+        finally:
+            self._say_warnings()
 
     def _frames(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -166,14 +172,32 @@ class Source:
         said = pos.index if pos.index is not None else f"{pos.seconds:g}s"
         raise InputError(f"start {said} is past the end of {self.spec} ({length})")
 
-    def _warn(self, message: str) -> None:
+    def _warn(self, what: str, detail: str | None = None) -> None:
+        """Note that the input is damaged or incomplete (said at the end, once per ``what``).
+
+        Args:
+            what: the problem, naming the input; repeats of it are counted, not repeated.
+            detail: the first occurrence's particulars (a decoder's message).
+        """
         self.truncated = True
-        if self.warning is None:
-            self.warning = message
-        log.warning("%s", message)
+        seen = self._warnings.setdefault(what, [detail, 0, False])
+        seen[1] += 1
+
+    @property
+    def warning(self) -> str | None:
+        """The first problem as one line (with how often it happened), or ``None``."""
+        return _warning_line(next(iter(self._warnings.items()))) if self._warnings else None
+
+    def _say_warnings(self) -> None:
+        """Log each problem not yet said as one line (a damaged file: once, with a count)."""
+        for item in self._warnings.items():
+            if not item[1][2]:
+                item[1][2] = True
+                log.warning("%s", _warning_line(item))
 
     def close(self) -> None:
-        """Release files and devices; safe to call twice."""
+        """Release files and devices; safe to call twice. Subclasses call it last."""
+        self._say_warnings()
 
     def __enter__(self) -> Source:
         return self
@@ -259,6 +283,13 @@ class NullSink(Sink):
     """Discards frames (benchmarks); counts them in ``frames_written``."""
 
     kind = "null"
+
+
+def _warning_line(item: tuple[str, list]) -> str:
+    what, (detail, count, _) = item
+    if count == 1:
+        return f"{what} ({detail})" if detail else what
+    return f"{what} {count} times" + (f" (first: {detail})" if detail else "")
 
 
 def check_pixels(size: tuple[int, int], limit: int, subject: str) -> None:

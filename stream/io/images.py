@@ -35,6 +35,7 @@ from dreamstream.core.errors import InputError
 from dreamstream.core.params import MAX_PIXELS
 from dreamstream.stream.io import files
 from dreamstream.stream.io.frame import Frame, Sink, Source, check_pixels, resize
+from dreamstream.stream.io.pngcheck import png_problem
 from dreamstream.stream.io.positions import Window
 from dreamstream.stream.io.specs import existing_indices, list_images, output_kind, pattern_regex
 
@@ -61,12 +62,27 @@ def read_image(
     size = _header_size(path, max_pixels, what)
     if size is not None:
         check_pixels(size, max_pixels, f"{what} {path} is")
-    # The colour reader applies JPEG EXIF orientation; others need UNCHANGED for alpha/16 bit.
-    flag = cv2.IMREAD_COLOR if path.suffix.lower() in (".jpg", ".jpeg") else cv2.IMREAD_UNCHANGED
-    data = cv2.imread(str(path), flag)
+    if path.suffix.lower() == ".png":
+        data = _read_png(path, what)
+    else:
+        # The colour reader applies JPEG EXIF orientation; others need UNCHANGED for alpha/16 bit.
+        jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+        data = cv2.imread(str(path), cv2.IMREAD_COLOR if jpeg else cv2.IMREAD_UNCHANGED)
     if data is None:
         raise InputError(f"cannot read {what}: {path}")
     return to_rgb8(data, str(path))
+
+
+def _read_png(path: Path, what: str) -> np.ndarray | None:
+    """A PNG decoded from bytes whose chunks were checked first (libpng stays silent)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {path} ({exc.strerror})") from None
+    problem = png_problem(data)
+    if problem:
+        raise InputError(f"cannot read {what}: {path} ({problem})")
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
 
 
 def _header_size(path: Path, max_pixels: int, what: str) -> tuple[int, int] | None:

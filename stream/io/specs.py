@@ -137,9 +137,12 @@ def check_output(
 
     Raises:
         InputError: unknown extension, output equal to the input or inside its
-            frame folder, output exists, or the output folder is not writable.
+            frame folder, output exists, the output folder is not writable, or
+            a window is asked for where none can open (no usable display).
     """
     kind, path = output_kind(spec)
+    if kind == "window":
+        _check_display(spec)
     if kind == "image" and count is not None and count > 1:
         raise InputError(f"output {spec} is one image but the input has {count} frames")
     if path is None:
@@ -160,6 +163,14 @@ def check_output(
         raise InputError(f"output exists (use overwrite to replace it): {spec}")
     check_name(path.with_name(path.name % 0) if kind == "images" else path, spec)
     _check_writable(target.parent if kind != "images" else target, spec)
+
+
+def _check_display(spec) -> None:
+    from dreamstream.stream.io.display import display_problem
+
+    reason = display_problem()
+    if reason:
+        raise InputError(f"output {spec}: cannot open a window: {reason}")
 
 
 def _check_codec(path: Path) -> None:

@@ -93,7 +93,7 @@ class VideoSource(Source):
                 packet = next(self._packets)
             except (StopIteration, av.FFmpegError) as exc:
                 if not isinstance(exc, StopIteration):  # damaged container: keep what decoded
-                    self._warn(f"{self.spec}: stopped reading after a damaged packet ({exc})")
+                    self._warn(f"{self.spec}: stopped reading after a damaged packet", str(exc))
                 self._packets = None
                 return self._decode(None)  # flush the frames the decoder still holds
             if packet.size == 0:
@@ -109,17 +109,18 @@ class VideoSource(Source):
         try:
             return self._stream.decode(packet)
         except av.FFmpegError as exc:
-            self._warn(f"{self.spec}: skipped damaged video data ({exc})")
+            self._warn(f"{self.spec}: skipped damaged video data", str(exc))
             return []
 
     def _frames(self) -> Iterator[Frame]:
         index, tb = 0, self.time_base
         step = max(1, round(1 / (self.fps * tb))) if self.fps else 1
-        pts = self._first_pts - step
+        pts, gap = self._first_pts - step, step
         while self._pending:
             for av_frame in self._pending:
                 # A frame without a timestamp (rare, broken streams) follows the previous one.
-                pts = av_frame.pts if av_frame.pts is not None else pts + step
+                last, pts = pts, av_frame.pts if av_frame.pts is not None else pts + step
+                gap = max(gap, pts - last) if index else gap
                 seconds = float((pts - self._first_pts) * tb)
                 if self.window.past_end(index, seconds) or self._enough():
                     return
@@ -128,22 +129,39 @@ class VideoSource(Source):
                     yield self._emit(image, index, pts, tb)
                 index += 1
             self._pending = self._decode_until_frame()
-        self._check_complete(index)
+        self._check_complete(index, pts, gap)
 
     def _enough(self) -> bool:
         return self.window.frames is not None and self.frames_read >= self.window.frames
 
-    def _check_complete(self, decoded: int) -> None:
+    def _check_complete(self, decoded: int, last_pts: int, gap: int) -> None:
+        """Warn when the file ended before its container says it should.
+
+        Args:
+            decoded: frames decoded.
+            last_pts: the last frame's ``pts``; gap: the longest step between two frames'
+                ``pts`` (a frame rate alone misjudges variable-rate files).
+        """
+        if self.kind != "video" or self.truncated:
+            return
         expected = self._declared_frames()
-        exact = bool(self._stream.frames)  # else an estimate from the duration: allow 1 frame
-        missing = (expected or 0) - decoded - (0 if exact else 1)
-        if self.kind == "video" and missing > 0 and not self.truncated:
+        if self._stream.frames:  # the container counts its frames: exact
+            short = expected - decoded > 0
+        else:  # only a duration: the last frame must start within about a frame of its end
+            duration = self._container.duration  # microseconds, container-wide
+            start = (self._container.start_time or 0) / 1e6
+            end = start + duration / 1e6 if duration else None
+            short = end is not None and end - float(last_pts * self.time_base) > 1.5 * float(
+                gap * self.time_base
+            )
+        if short:
             self._warn(f"{self.spec}: decoded {decoded} of {expected} frames (file truncated?)")
 
     def close(self) -> None:
         container, self._container = getattr(self, "_container", None), None
         if container is not None:
             container.close()
+        super().close()
 
 
 def _open_container(spec: str, timeout: float | None):

@@ -1,25 +1,16 @@
 """A live window on the screen (OpenCV HighGUI): an output that also reads keys.
 
 Frames written are ``uint8`` ``HxWx3`` **RGB** (converted to OpenCV's BGR here).
+Whether a window can open at all is checked beforehand by :mod:`.display`.
 """
 
 from __future__ import annotations
-
-import os
-import sys
 
 import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
 from dreamstream.stream.io.frame import Frame, Sink
-
-
-def has_display() -> bool:
-    """Whether a window can be opened (on Linux: DISPLAY or WAYLAND_DISPLAY is set)."""
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 class WindowSink(Sink):

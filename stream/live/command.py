@@ -18,7 +18,6 @@ flow is current -> previous input, as in core.flow.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import sys
@@ -30,8 +29,8 @@ from dreamstream.core.errors import InputError
 from dreamstream.core.params import NUM_STYLES
 from dreamstream.stream import settings as settings_mod
 from dreamstream.stream.io.camera import Grabber, capture_opener
+from dreamstream.stream.io.display import display_problem
 from dreamstream.stream.io.specs import is_camera
-from dreamstream.stream.io.window import has_display
 from dreamstream.stream.live.budget import Budget, make_levels
 from dreamstream.stream.live.looks import Looks
 from dreamstream.stream.live.loop import LiveLoop
@@ -123,7 +122,7 @@ def looks_for(args, mode: str, settings) -> list[tuple[str, object]]:
     if names is None:
         if getattr(args, "cycle", None) is None:
             return [(getattr(args, "preset", None) or "dream", settings)]
-        names = list(settings_mod.list_presets())
+        names = settings_mod.dream_presets()
         start = [(getattr(args, "preset", None) or "dream", settings)]
         return start + [(n, _preset_settings(args, n)) for n in names]
     return [(n, _preset_settings(args, n)) for n in names]
@@ -135,11 +134,7 @@ def _style_label(settings) -> str:
 
 def _preset_settings(args, name: str):
     """A preset's settings with the command line's own flags still on top."""
-    flags = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(settings_mod.Settings)
-        if hasattr(args, f.name)
-    }
+    flags = settings_mod.flags_of(args)
     return settings_mod.resolve(preset=name, config=getattr(args, "config", None), **flags)
 
 
@@ -177,11 +172,13 @@ def main(args, settings) -> int:
 
     _check(args)
     source = getattr(args, "source", None) or "camera:0"
-    window = not args.no_window and has_display()
+    no_display = None if args.no_window else display_problem()
+    window = not args.no_window and no_display is None
     if not window and not args.serve and not args.output:
-        raise InputError("no display: live mode needs --serve HOST:PORT and/or -o OUTPUT")
-    if not window and not args.no_window:
-        _say(args, "no display: running headless (preview/recording only)")
+        reason = f"no display ({no_display})" if no_display else "--no-window"
+        raise InputError(f"{reason}: live mode needs --serve HOST:PORT and/or -o OUTPUT")
+    if no_display:
+        _say(args, f"no display ({no_display}): running headless (preview/recording only)")
     address = parse_address(args.serve) if args.serve else None
     if address and not is_loopback(address[0]) and not args.serve_token:
         raise InputError(f"--serve {args.serve} is not loopback: it needs --serve-token")
@@ -200,7 +197,8 @@ def main(args, settings) -> int:
         preview = PreviewServer(*address, token=args.serve_token) if address else None
         if preview:
             parts.append(preview.start())
-            _say(args, f"preview at {preview.url}")
+            need = " (requests need the token: ?token= or Authorization: Bearer)"
+            _say(args, f"preview at {preview.url}" + (need if preview.token else ""))
         recorder = _open_recorder(args, source, first_capture, settings)
         if recorder:
             parts.append(recorder)

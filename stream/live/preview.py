@@ -10,6 +10,15 @@ constant time). Without a token, requests whose ``Host`` is not a loopback
 name are refused, so a web page elsewhere cannot read the feed through DNS
 rebinding.
 
+A viewer cannot hold the server: the request line and headers must arrive
+within ``Limits.request_timeout`` s, a write that cannot go out within
+``Limits.write_timeout`` s drops that viewer (a stream that is not read holds
+its slot only that long), at most ``Limits.connections`` connections are open
+(``Limits.per_client`` from one address) and at most ``Limits.streams`` MJPEG
+streams (``Limits.streams_per_client`` from one address). Connections over a
+cap get a bare 503 and are closed at once. Viewers that go away are logged at
+debug level only.
+
 Pictures given to :meth:`PreviewServer.publish` are ``uint8`` ``HxWx3`` **RGB**.
 """
 
@@ -18,20 +27,26 @@ from __future__ import annotations
 import hmac
 import html
 import ipaddress
+import logging
+import select
+import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
+from dreamstream.stream.live.serving import Limits, Server, Server6, Slots
 
-MAX_STREAMS = 8  # concurrent MJPEG clients; bounds the threads a client can make us hold
+log = logging.getLogger("dreamstream.stream.live")
+
 JPEG_QUALITY = 80
 BOUNDARY = "dreamstreamframe"
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>dreamstream live</title>
@@ -116,22 +131,29 @@ class PreviewServer:
         InputError: a non-loopback address without a token, or the port cannot be bound.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, token: str | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        token: str | None = None,
+        limits: Limits = Limits(),  # noqa: B008 -- frozen, so one shared default is safe
+    ):
         if not is_loopback(host) and not token:
             raise InputError(f"--serve {host}:{port} is not loopback: it needs --serve-token")
-        self.token, self.loopback = token or None, is_loopback(host)
+        self.token, self.loopback, self.limits = token or None, is_loopback(host), limits
         self.latest = _Latest()
         self.closing = threading.Event()
-        self._streams = threading.BoundedSemaphore(MAX_STREAMS)
-        handler = type("Handler", (_Handler,), {"preview": self})
+        self.streams = Slots(limits.streams, limits.streams_per_client)
+        self.dropped = 0  # stream viewers dropped for not reading
+        handler = type("Handler", (_Handler,), {"preview": self, "timeout": limits.write_timeout})
+        server = Server if ":" not in host else Server6
         try:
-            self._httpd = ThreadingHTTPServer((host, port), handler)
+            self._httpd = server((host, port), handler, limits)
         except OSError as exc:
             raise InputError(f"--serve {host}:{port}: cannot listen ({exc.strerror})") from None
-        self._httpd.daemon_threads = True
         self.host, self.port = host, self._httpd.server_address[1]
         shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{self.port}/" + (f"?token={token}" if token else "")
+        self.url = f"http://{shown}:{self.port}/"  # never the token: this is printed
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             name="preview",
@@ -157,15 +179,20 @@ class PreviewServer:
             self._httpd.shutdown()
         self._httpd.server_close()
 
+    @property
+    def refused(self) -> int:
+        """Connections closed at once because a connection cap was reached."""
+        return self._httpd.refused
+
     def allowed(self, query: str, headers) -> bool:
         """Whether a request with this query string and headers may see the preview."""
         if self.token is None:  # loopback only (see __init__): refuse foreign Host names
             name = _host_name(headers.get("Host") or "")
             return not name or is_loopback(name)
         given = parse_qs(query).get("token", [""])[0]
-        auth = headers.get("Authorization") or ""
-        if auth.startswith("Bearer "):
-            given = auth[len("Bearer ") :].strip()
+        scheme, _, credentials = (headers.get("Authorization") or "").strip().partition(" ")
+        if scheme.lower() == "bearer":  # auth schemes are case-insensitive (RFC 9110 11.1)
+            given = credentials.strip()
         return hmac.compare_digest(given.encode(), self.token.encode())
 
 
@@ -187,6 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # an installation's log should not fill with one line per request
 
     def do_GET(self) -> None:  # noqa: N802 -- http.server's name
+        self.server.request_read(self.request)
         parts = urlsplit(self.path)
         if not self.preview.allowed(parts.query, self.headers):
             self.send_error(403, "a valid token is needed")
@@ -203,6 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
         route(parts.query)
 
     def do_POST(self) -> None:  # noqa: N802
+        self.server.request_read(self.request)
         self.send_error(405)
 
     do_PUT = do_DELETE = do_POST
@@ -228,7 +257,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _stream(self, query: str) -> None:
-        if not self.preview._streams.acquire(blocking=False):
+        client, slots = self.client_address[0], self.preview.streams
+        if not slots.take(client):
             self.send_error(503, "too many viewers")
             return
         try:
@@ -237,19 +267,33 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
             self._stream_parts()
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
-            pass  # the viewer went away
+        except TimeoutError:  # a write waited write_timeout: a viewer that does not read
+            self.preview.dropped += 1
+            log.debug("preview: dropped a viewer at %s that stopped reading", client)
+        except ConnectionError:
+            log.debug("preview: a viewer at %s went away", client)
         finally:
-            self.preview._streams.release()
+            self.close_connection = True
+            slots.give_back(client)
+
+    def _viewer_left(self) -> bool:
+        """Whether the viewer closed its end (readable, with nothing to read)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def _stream_parts(self) -> None:
         latest, closing, sent = self.preview.latest, self.preview.closing, -1
         while not closing.is_set():
             with latest.cond:
                 if latest.version == sent:
-                    latest.cond.wait(1.0)
+                    latest.cond.wait(0.5)
             version, data = latest.jpeg()
             if data is None or version == sent:
+                if self._viewer_left():  # no write would tell us while the picture is still
+                    return
                 continue
             head = (
                 f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"

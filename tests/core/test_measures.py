@@ -1,11 +1,17 @@
-"""The coherence measures: warping error (Lai et al. 2018) and dream strength."""
+"""The measures: warping error (Lai et al. 2018), strength and fidelity."""
 
 import numpy as np
 import pytest
 
 from dreamstream.core.errors import InputError
 from dreamstream.core.flow import FlowEstimator
-from dreamstream.core.measures import dream_strength, warping_error
+from dreamstream.core.measures import (
+    dream_strength,
+    fidelity,
+    fidelity_per_frame,
+    strength_per_frame,
+    warping_error,
+)
 from tests.core.test_flow import shifted_pair, texture
 
 
@@ -31,11 +37,15 @@ def test_warping_error_zero_for_identical_and_larger_with_flicker():
 def test_dream_strength():
     frames = [texture(16, s) for s in range(3)]
     assert dream_strength(frames, frames) == 0.0
-    brighter = [np.clip(f.astype(np.int16) + 51, 0, 255).astype(np.uint8) for f in frames]
-    expected = np.mean(
-        [np.abs(b.astype(float) - f).mean() / 255 for b, f in zip(brighter, frames, strict=True)]
-    )
-    assert dream_strength(brighter, frames) == pytest.approx(expected)
+
+    def full(value: int) -> np.ndarray:
+        return np.full((4, 6, 3), value, np.uint8)
+
+    half = full(0)
+    half[:, :3] = 255  # half the pixels 255 away from black: 0.5 on average
+    # 51/255 = 0.2 for the first pair, 0.5 for the second: their mean is 0.35.
+    assert dream_strength([full(151), half], [full(100), full(0)]) == pytest.approx(0.35)
+    assert dream_strength([full(49)], [full(100)]) == pytest.approx(0.2)  # no uint8 wrap-around
 
 
 def test_bad_input_raises_input_error():
@@ -45,3 +55,55 @@ def test_bad_input_raises_input_error():
         dream_strength([], [])
     with pytest.raises(InputError, match="differ in size"):
         dream_strength([np.zeros((4, 4, 3), np.uint8)], [np.zeros((4, 5, 3), np.uint8)])
+
+
+def test_strength_per_frame_follows_each_frame():
+    frames = [texture(16, s) for s in range(3)]
+    grey = np.full_like(frames[0], 128)
+    outs = [frames[0], np.clip(frames[1].astype(np.int16) + 51, 0, 255).astype(np.uint8), grey]
+    per_frame = strength_per_frame(outs, frames)
+    assert per_frame[0] == 0.0
+    assert per_frame[1] == pytest.approx(np.abs(outs[1].astype(float) - frames[1]).mean() / 255)
+    assert per_frame[2] == pytest.approx(np.abs(128.0 - frames[2]).mean() / 255)
+    assert dream_strength(outs, frames) == pytest.approx(per_frame.mean())
+
+
+def scene(width=160, height=90, seed=3):
+    """A frame with large light and dark regions (structure) and fine texture on top."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width] / width
+    base = 128 + 80 * np.sin(9 * xs + 2) * np.cos(7 * ys)
+    image = base[..., None] + rng.normal(0, 20, (height, width, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def test_fidelity_keeps_structure_and_ignores_texture_and_brightness():
+    frame = scene()
+    assert fidelity(frame, frame) == pytest.approx(1.0)
+    # New fine texture (what a dream adds) and a global brightness change keep the scene.
+    noise = np.random.default_rng(0).normal(0, 30, frame.shape)
+    textured = np.clip(frame * 0.8 + 40 + noise, 0, 255).astype(np.uint8)
+    assert fidelity(textured, frame) > 0.97
+
+
+def test_fidelity_falls_when_the_scene_is_erased_or_ghosted():
+    frame = scene()
+    other = scene(seed=4)[:, ::-1]  # a different layout of light and dark
+    assert fidelity(other, frame) < 0.5
+    ghost = (0.5 * frame + 0.5 * np.roll(frame, 40, axis=1)).astype(np.uint8)
+    faded = (0.3 * frame + 0.7 * 128).astype(np.uint8)  # less contrast alone keeps 1
+    assert fidelity(ghost, frame) < 0.9
+    assert fidelity(faded, frame) == pytest.approx(1.0, abs=1e-3)
+    flat = np.full_like(frame, 90)
+    assert np.isnan(fidelity(flat, frame))
+    per_frame = fidelity_per_frame([frame, ghost], [frame, frame])
+    assert per_frame[0] == pytest.approx(1.0) and per_frame[1] < 0.9
+
+
+def test_new_measures_refuse_mismatched_input():
+    with pytest.raises(InputError, match="at least one"):
+        fidelity_per_frame([], [])
+    with pytest.raises(InputError, match="2 and 1"):
+        strength_per_frame([scene()] * 2, [scene()])
+    with pytest.raises(InputError, match="differ in size"):
+        fidelity(scene(width=80), scene())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +20,9 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_the_subcommands():
     result = run("--help")
     assert result.returncode == 0
-    for name in ("dream", "style", "live", "bench", "info"):
-        assert name in result.stdout
+    listed = re.findall(r"^    (\w+) {2,}(\S.*)$", result.stdout, re.MULTILINE)
+    assert [name for name, _ in listed] == ["dream", "style", "live", "bench", "info"]
+    assert all(len(text) > 10 for _, text in listed)  # each with a line saying what it does
 
 
 def test_info_reports_versions_devices_and_weights():
@@ -61,21 +63,8 @@ def test_dream_renders_a_clip_end_to_end(tmp_path):
 
     cv2.imwrite(str(guide), moving_frames(1)[0])
     out = tmp_path / "dream.mp4"
-    result = run(
-        "dream",
-        str(clip),
-        "-o",
-        str(out),
-        "--steps",
-        "2",
-        "--steps-next",
-        "1",
-        "--octaves",
-        "2",
-        "--guide",
-        str(guide),
-        "--json",
-    )
+    fast = ("--steps", "2", "--steps-next", "1", "--octaves", "2")
+    result = run("dream", str(clip), "-o", str(out), *fast, "--guide", str(guide), "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["frames"] == 5 and summary["settings"]["steps"] == 2
@@ -87,3 +76,8 @@ def test_dream_renders_a_clip_end_to_end(tmp_path):
     change = sum(abs(a.astype(int) - b).mean() for a, b in zip(frames, inputs, strict=True))
     assert change / 5 > 2.0  # the frames were dreamt, not copied
     assert result.stderr.strip() == ""  # no framework chatter around the run
+    unguided = tmp_path / "unguided.mp4"
+    again = run("dream", str(clip), "-o", str(unguided), *fast, "--frames", "2", "--quiet")
+    assert again.returncode == 0, again.stderr
+    first = decode(unguided)[0][0].astype(int)
+    assert abs(first - frames[0]).mean() > 1.0  # same seed: only the guide made them differ

@@ -1,4 +1,4 @@
-"""Bad renders are refused before any model loads (issue 11, faults 3, 9, 10, 12).
+"""Bad renders are refused before any model loads (issue 11, faults 3, 4, 6, 9, 10, 12).
 
 Each case runs the real CLI in-process with the model factory replaced by one
 that fails the test: a refusal that came only after the model loaded would
@@ -194,6 +194,49 @@ def test_pixel_limit_can_be_raised(capsys, media, tmp_path, negative):
 # ---------------------------------------------------------------- no framework imported
 
 
+SCRIPT = r"""
+import contextlib, io, json, os, sys
+from dreamstream.stream import cli
+cases = json.loads(sys.argv[1])
+results = []
+for case in cases:
+    os.environ.pop("DISPLAY", None)
+    os.environ.update(case.get("env", {}))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = cli.main(case["argv"])
+    results.append([status, err.getvalue()])
+loaded = sorted(m for m in ("tensorflow", "keras", "jax", "torch") if m in sys.modules)
+print(json.dumps({"results": results, "loaded": loaded}))
+"""
+
+
+def refuse_all(cases: list[dict], tmp_path: Path) -> list[str]:
+    """Run ``cases`` (``argv``, optional ``env``) through ``cli.main`` in one fresh process.
+
+    Each must exit 2 with exactly one ``dreamstream: error:`` line, and no
+    framework may have been imported by the end; returns each case's line.
+    """
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2", "DREAMSTREAM_OFFLINE": "1", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**env, "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["loaded"] == [], "a framework was imported before the error"
+    lines = []
+    for case, (status, err) in zip(cases, report["results"], strict=True):
+        assert status == 2, (case, err)
+        assert len(err.splitlines()) == 1 and err.startswith("dreamstream: error: "), err
+        lines.append(err.strip())
+    return lines
+
+
 def test_refusals_import_no_framework(media, tmp_path):
     """Several refusals in one process: each exits 2, and Keras/TensorFlow never load."""
     names = (
@@ -205,18 +248,43 @@ def test_refusals_import_no_framework(media, tmp_path):
         "output folder cannot be made",
         "width over the pixel limit",
     )
-    cases = [EARLY[name][0] for name in names]
-    argvs = [[w.format(m=media, o=tmp_path) for w in line.split()] for line in cases]
-    script = (
-        "import json, sys\n"
-        "from dreamstream.stream import cli\n"
-        f"codes = [cli.main(argv) for argv in {argvs!r}]\n"
-        "loaded = [m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules]\n"
-        "print(json.dumps({'codes': codes, 'loaded': loaded}))\n"
+    lines = [EARLY[name][0] for name in names]
+    refuse_all(
+        [{"argv": [w.format(m=media, o=tmp_path) for w in line.split()]} for line in lines],
+        tmp_path,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"codes": [2] * len(cases), "loaded": []}, done.stderr
-    assert len(done.stderr.strip().splitlines()) == len(cases), done.stderr
+
+
+def test_window_output_without_a_usable_display(media, tmp_path):
+    clip = str(media / "clip.mp4")
+    cases = [
+        {"argv": ["style", clip, "-o", "window", "--frames", "2"]},
+        {"argv": ["dream", clip, "-o", "window"], "env": {"DISPLAY": ":99"}},
+        {"argv": ["live", clip, "--mode", "style"], "env": {"DISPLAY": ":98"}},
+    ]
+    first, second, live = refuse_all(cases, tmp_path)
+    assert first.endswith("output window: cannot open a window: DISPLAY is not set")
+    assert second.endswith("cannot open a window: no X server answers at DISPLAY=:99")
+    assert "no X server answers at DISPLAY=:98" in live and "--serve" in live
+
+
+def test_config_files_with_values_of_the_wrong_type(media, tmp_path):
+    lines = {
+        "preserve_color": 'preserve_color = "false"',
+        "flow": 'flow = "no"',
+        "octaves": "octaves = 2.5",
+        "seed": 'seed = "abc"',
+        "width": 'width = "wide"',
+        "crf": "crf = true",
+    }
+    cases = []
+    for name, line in lines.items():
+        (tmp_path / f"{name}.toml").write_text(line + "\n")
+        mode = "style" if name == "preserve_color" else "dream"
+        config = str(tmp_path / f"{name}.toml")
+        argv = [mode, str(media / "clip.mp4"), "-o", str(tmp_path / "o.mp4"), "--config", config]
+        cases.append({"argv": argv})
+    for (name, line), error in zip(lines.items(), refuse_all(cases, tmp_path), strict=True):
+        value = line.split(" = ")[1].replace('"', "'").replace("true", "True")
+        assert f"{name}.toml: {name} must be " in error and error.endswith(f"got {value}"), error
+    assert not (tmp_path / "o.mp4").exists()

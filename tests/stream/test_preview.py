@@ -97,8 +97,11 @@ def test_token_is_required_on_every_request(picture):
         assert status_of(base + "/frame.jpg?token=wrong") == 403
         assert status_of(base + "/frame.jpg?token=s3cret") == 200
         assert status_of(base + "/frame.jpg", {"Authorization": "Bearer s3cret"}) == 200
-        assert preview.url.endswith("/?token=s3cret")
-        _, _, page = get(preview.url)
+        for scheme in ("bearer", "BEARER", "Basic"):  # the scheme's name is case-insensitive
+            wanted = 403 if scheme == "Basic" else 200
+            assert status_of(base + "/frame.jpg", {"Authorization": f"{scheme} s3cret"}) == wanted
+        assert preview.url == base + "/"  # printed on stderr: never the token
+        _, _, page = get(preview.url + "?token=s3cret")
         assert b'src="/stream.mjpg?token=s3cret"' in page
     finally:
         preview.close()

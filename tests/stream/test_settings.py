@@ -26,7 +26,9 @@ def test_shipped_presets_load_and_differ():
     presets = S.list_presets()
     assert {"subtle", "classic", "deep", "eyes"} <= set(presets)
     loaded = {name: S.resolve(preset=name) for name in presets}
-    assert len({(s.layers, s.octaves, s.steps) for s in loaded.values()}) == len(loaded)
+    dreams = {(s.layers, s.octaves, s.steps) for n, s in loaded.items() if s.method == "fast"}
+    assert len(dreams) == len(S.dream_presets())
+    assert len({repr(s.as_dict()) for s in loaded.values()}) == len(loaded)
 
 
 def test_precedence_preset_then_config_then_flags(tmp_path):
@@ -84,3 +86,48 @@ def test_readme_options_tables_match_the_cli(repo):
             f"README's {command} options table is stale: "
             "run `.venv/bin/python -m dreamstream.stream.docs README.md`"
         )
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('preserve_color = "false"', "preserve_color must be true or false, got 'false'"),
+        ('flow = "no"', "flow must be true or false, got 'no'"),
+        ("octaves = 2.5", "octaves must be a whole number, got 2.5"),
+        ('seed = "abc"', "seed must be a whole number, got 'abc'"),
+        ('width = "wide"', "width must be a whole number, got 'wide'"),
+        ("crf = true", "crf must be a whole number, got True"),
+        ('step-size = "big"', "step-size must be a number, got 'big'"),
+        ("layers = 3", "layers must be text, got 3"),
+        ("blend = nan", "blend must be a finite number, got nan"),
+        ("step_size = inf", "step_size must be a finite number, got inf"),
+    ],
+)
+def test_config_values_are_type_checked_against_each_setting(tmp_path, line, message):
+    config = tmp_path / "c.toml"
+    config.write_text(line + "\n")
+    with pytest.raises(InputError) as info:
+        S.resolve(config=str(config))
+    assert str(info.value) == f"config file {config}: {message}"
+
+
+def test_config_accepts_the_natural_toml_types(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("style = 7\nstart = 2\nend = 1.5\nstep_size = 2\npreserve_color = true\n")
+    s = S.resolve(config=str(config))
+    assert (s.style, s.start, s.end, s.step_size, s.preserve_color) == ("7", 2, 1.5, 2, True)
+    assert isinstance(s.step_size, float)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"octaves": 2.5}, "--octaves must be a whole number, got 2.5"),
+        ({"flow": "no"}, "--flow must be true or false, got 'no'"),
+        ({"tile": None}, "--tile must be a whole number, got None"),
+    ],
+)
+def test_api_values_are_type_checked_too(values, message):
+    with pytest.raises(InputError) as info:
+        S.Settings(**values)
+    assert str(info.value) == message

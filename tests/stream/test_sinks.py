@@ -192,6 +192,7 @@ def test_single_image_and_null_sinks(tmp_path):
 
 
 def test_window_sink_returns_keys(monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # a window may open (see io.display)
     calls = []
     monkeypatch.setattr(window.cv2, "namedWindow", lambda *a: calls.append("named"))
     monkeypatch.setattr(window.cv2, "setWindowProperty", lambda *a: calls.append("full"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.io import Frame, open_source, parse_position, to_rgb8
+from dreamstream.stream.io import Frame, open_source, parse_position, read_image, to_rgb8
 
 W, H, N = 64, 48, 20
 
@@ -202,6 +203,48 @@ def test_truncated_video_decodes_what_it_can(tmp_path, name, options):
     assert src.truncated and "truncated" in src.warning
 
 
+def make_vfr_clip(path, pts_ms=(0, 40, 80, 1000, 1040, 2000, 2040, 3000, 3040, 3080)):
+    """A variable-frame-rate MKV: bursts of frames at 25 fps with second-long holds."""
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for pts in pts_ms:
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (H, W, 3), np.uint8), "rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_a_valid_variable_rate_mkv_is_not_called_truncated(tmp_path, caplog):
+    with open_source(make_vfr_clip(tmp_path / "vfr.mkv")) as src:
+        frames = list(src)
+    assert [f.pts for f in frames] == [0, 40, 80, 1000, 1040, 2000, 2040, 3000, 3040, 3080]
+    assert not src.truncated and src.warning is None and caplog.records == []
+
+
+def test_damaged_video_data_is_reported_once_with_a_count(tmp_path, caplog):
+    whole = make_clip(tmp_path / "n.mkv", n=30, audio=False, noise=True)
+    with av.open(str(whole)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    data, rng = bytearray(whole.read_bytes()), np.random.default_rng(1)
+    for pos, size in packets[5:]:  # garbage inside each packet, the container left intact
+        data[pos + 4 : pos + size - 4] = rng.integers(0, 256, size - 8, np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mkv"
+    damaged.write_bytes(bytes(data))
+    with open_source(damaged) as src:
+        list(src)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1, said
+    match = re.fullmatch(
+        r".*damaged\.mkv: skipped damaged video data (\d+) times \(first: .+\)", said[0]
+    )
+    assert match and int(match[1]) >= 10, said
+    assert src.truncated and src.warning == said[0]
+
+
 def test_tiny_video_frames_are_allowed(tmp_path):
     path = make_clip(tmp_path / "tiny.mp4", n=3, w=2, h=2, audio=False)
     with open_source(path) as src:
@@ -249,6 +292,29 @@ def test_one_pixel_image_and_unreadable_image(tmp_path):
     (tmp_path / "bad.png").write_text("nope")
     with pytest.raises(InputError, match="bad.png"):
         open_source(tmp_path / "bad.png")
+
+
+def test_a_damaged_png_gets_one_line_and_libpng_says_nothing(tmp_path, capfd):
+    ok, data = cv2.imencode(
+        ".png", np.random.default_rng(0).integers(0, 256, (48, 64, 3), np.uint8)
+    )
+    whole = data.tobytes()
+    damaged = bytearray(whole)
+    damaged[100:140] = bytes(40)  # inside the image data: its chunk's CRC no longer matches
+    (tmp_path / "crc.png").write_bytes(bytes(damaged))
+    (tmp_path / "cut.png").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "whole.png").write_bytes(whole)
+    capfd.readouterr()
+    with pytest.raises(InputError) as info:
+        read_image(tmp_path / "crc.png")
+    assert str(info.value) == f"cannot read image: {tmp_path / 'crc.png'} (damaged IDAT chunk)"
+    with pytest.raises(InputError, match="cut.png"):
+        read_image(tmp_path / "cut.png")
+    assert read_image(tmp_path / "whole.png").shape == (48, 64, 3)
+    cv2.imwrite(str(tmp_path / "photo.jpg"), np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "named.png").write_bytes((tmp_path / "photo.jpg").read_bytes())
+    assert read_image(tmp_path / "named.png").shape == (8, 8, 3)  # content decides, not the name
+    assert capfd.readouterr().err == ""  # libpng printed no line of its own
 
 
 def test_to_rgb8_rejects_float_images():

@@ -7,6 +7,7 @@ onnxruntime (tests/stream/test_runtimes.py).
 
 import importlib.util
 
+import cv2
 import numpy as np
 import pytest
 
@@ -136,18 +137,25 @@ def test_built_in_style_keeps_odd_sizes_and_strength_zero():
     assert np.array_equal(styles.load_stylizer(4, strength=0.0)(frame), frame)
 
 
-def test_picture_style_is_cached_and_strength_moves_towards_the_frame(tmp_path):
+def test_picture_style_is_cached_and_strength_moves_towards_the_frame(tmp_path, samples):
     from PIL import Image
+
+    from dreamstream.stream.io import read_image
 
     path = tmp_path / "painting.png"
     Image.fromarray(_picture(80, 120, seed=3)).save(path)
     first = styles.style_vector(path)
     assert first.shape == (100,) and styles.style_vector(str(path)) is first
-    frame = _picture(37, 53, seed=1)
-    full = styles.load_stylizer(path)(frame).astype(int)
-    weak = styles.load_stylizer(path, strength=0.3)(frame).astype(int)
-    assert full.shape == weak.shape == frame.shape
-    assert np.abs(weak - full).mean() > 1  # a different style vector was used
+    photo = read_image(samples / "coffee.jpg")
+    frame = cv2.resize(photo, (53, 37), interpolation=cv2.INTER_AREA)  # odd sizes on purpose
+    outs = [styles.load_stylizer(path, strength=k)(frame).astype(int) for k in (0.01, 0.3, 1.0)]
+    assert all(out.shape == frame.shape for out in outs)
+    # Strength moves the style from the frame's own (strength ~0) to the picture's ...
+    from_own = [np.abs(out - outs[0]).mean() for out in outs[1:]]
+    assert 5 < from_own[0] < from_own[1] - 5, from_own
+    # ... and with it the picture: less strength keeps a photo nearer to itself.
+    from_frame = [np.abs(out - frame.astype(int)).mean() for out in outs]
+    assert from_frame[0] < from_frame[1] < from_frame[2] - 5, from_frame
     assert np.array_equal(styles.load_stylizer(path, strength=0.0)(frame), frame)
 
 

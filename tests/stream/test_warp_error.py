@@ -90,6 +90,17 @@ def test_bad_inputs(tmp_path):
 def test_run_quick_reports_presets(samples):
     result = bench.run(quick=True)
     assert set(result["configs"]) == {f"{m}/{p}@{s}" for m, p, s in bench.CONFIGS}
-    for row in result["configs"].values():
-        assert 0 < row["epe_px"] < 1.5 and row["ms_480x270"] > 0
-    assert result["table"].startswith("| flow |")
+    rows = result["configs"]
+    for row in rows.values():
+        assert 0 < row["epe_px"] < 1.5
+    # Finer DIS presets follow the known camera motion more closely than ultrafast ...
+    coarse = rows["dis/ultrafast@1.0"]["epe_px"]
+    assert coarse > max(rows[k]["epe_px"] for k in ("dis/fast@1.0", "dis/medium@0.5")) + 0.05
+    # ... and cost more; 1280x720 (7x the pixels) costs more than 480x270 (ratios, one run).
+    assert rows["dis/medium@1.0"]["ms_1280x720"] > 3 * rows["dis/ultrafast@1.0"]["ms_1280x720"]
+    small = sum(row["ms_480x270"] for row in rows.values())
+    assert sum(row["ms_1280x720"] for row in rows.values()) > 2 * small
+    lines = result["table"].splitlines()
+    assert lines[0].startswith("| flow |") and len(lines) == 2 + len(rows)
+    for line, (name, row) in zip(lines[2:], rows.items(), strict=True):
+        assert line == f"| {name} | {row['epe_px']} | {row['ms_480x270']} | {row['ms_1280x720']} |"

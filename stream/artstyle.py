@@ -1,0 +1,118 @@
+"""The style-by-optimisation processor (``dreamstream style --method optimize``).
+
+Reads the style picture and the network's weights, then paints frames with
+:class:`dreamstream.core.artstyle.Painter`: the first frame (and each frame
+after a scene cut, or every frame with ``--no-flow``) is optimised coarse to
+fine from the content frame; a frame whose predecessor can be carried starts
+from that output warped along the input's flow and keeps close to it where
+the flow is reliable (Ruder et al. 2016).
+
+The network: VGG19 from MatConvNet's ``imagenet-vgg-verydeep-19.mat`` when
+``--weights`` names one (the network of the papers), else the embedded VGG16.
+Frames are ``uint8`` ``HxWx3`` RGB; masks ``HxW`` float32, 1 = reliable.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from dreamstream.core.errors import InputError
+from dreamstream.stream.settings import Settings
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse what cannot work before any file or model is opened."""
+    if not settings.style_image:
+        raise InputError("--method optimize needs a picture to follow: --style-image PATH")
+    if settings.weights is not None and Path(settings.weights).suffix.lower() != ".mat":
+        raise InputError(
+            f"--method optimize reads VGG19 from MatConvNet's imagenet-vgg-verydeep-19.mat; "
+            f"--weights {settings.weights!r} is not a .mat file"
+        )
+
+
+def load_network(weights: str | None):
+    """The backbone cut at the style and content layers: VGG19 from a .mat, else VGG16."""
+    from dreamstream.core.artstyle import LAYERS
+
+    if weights is None:
+        from dreamstream.stream.weights.dream import load_backbone
+
+        return load_backbone("vgg16", layers=LAYERS)
+    return _vgg19_cached(str(Path(weights).expanduser().resolve()), LAYERS)
+
+
+@functools.lru_cache(maxsize=1)
+def _vgg19_cached(path: str, layers: tuple[str, ...]):
+    from dreamstream.core.vgg19 import build_vgg19
+    from dreamstream.stream.weights.vgg19_mat import read_vgg19_mat
+
+    weights, mean = read_vgg19_mat(path, layers)
+    return build_vgg19(weights, layers, mean)
+
+
+def make_painter(settings: Settings, style: np.ndarray | None = None):
+    """A :class:`~dreamstream.core.artstyle.Painter` for these settings.
+
+    Painters made from a style file are cached (the network, its compiled
+    gradient and the style's Gram matrices are then reused by the next render).
+
+    Args:
+        settings: with ``style_image`` (read unless ``style`` is given) and
+            the optimisation fields.
+        style: the style picture, uint8 ``HxWx3`` RGB, instead of reading the file.
+    """
+    if style is not None:
+        return _painter(style, settings.weights, settings.art_params(), settings.precision)
+    check_settings(settings)
+    path = Path(settings.style_image).expanduser()
+    stamp = path.stat().st_mtime_ns if path.is_file() else None
+    return _painter_for_file(
+        str(path),
+        stamp,
+        settings.max_pixels,
+        settings.weights,
+        settings.art_params(),
+        settings.precision,
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _painter_for_file(path: str, stamp, max_pixels, weights, params, precision: str):
+    from dreamstream.stream.io.images import read_image
+
+    picture = read_image(path, "style image", max_pixels)
+    return _painter(picture, weights, params, precision)
+
+
+def _painter(style: np.ndarray, weights, params, precision: str):
+    from dreamstream.core.artstyle import Painter
+    from dreamstream.core.dream import _with_precision
+    from dreamstream.stream.machine import dream_compute
+
+    backbone = load_network(weights)
+    compute = dream_compute(precision)
+    model = _with_precision(backbone.model, compute["precision"])
+    return Painter(backbone, style, params, model=model, xla=compute["xla"])
+
+
+class ArtStyleProcessor:
+    """Style by optimisation, carried along the flow with the temporal loss.
+
+    Holds the painter (network, style Gram matrices), no temporal state. The
+    per-call ``work`` it takes is ``iterations`` (first) and ``iterations_next``
+    (next), named like the settings they override; other work is ignored.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.painter = make_painter(settings)
+
+    def first(self, frame: np.ndarray, index: int, iterations: int | None = None, **work):
+        return self.painter(frame, iterations=iterations)
+
+    def next(self, frame, index, warped_out, mask, warped_in, iterations_next=None, **work):
+        return self.painter(frame, init=warped_out, mask=mask, iterations=iterations_next)

@@ -1,0 +1,320 @@
+"""One segmented render from an input spec to an output spec, on Ray.
+
+The order keeps the promises of :mod:`dreamstream.stream.jobs`: Ray is found,
+the input opened and the output checked before any cluster starts or model
+loads; the final video appears under its name only when whole.
+
+Where things go, for ``-o out/clip.mp4``: the segments are encoded to
+``out/.clip.mp4.segments/`` (beside the output, so on the same storage),
+listed in ``manifest.json`` there as they finish, their seam frames kept in
+``seams/`` there; at the end the seams are cross-faded and encoded, all is
+joined into ``out/clip.mp4`` and the folder removed. For ``-o out/frames/``
+every task writes its frames into the folder, the seam frames wait in
+``.dreamstream-seams/`` and ``.dreamstream-segments.json`` lists the finished
+segments; both go once the seams are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from dreamstream.core.errors import InputError
+from dreamstream.stream.farm import plan as planning
+from dreamstream.stream.farm.frames import FrameRange, frame_range
+from dreamstream.stream.farm.seams import HEAD, LEAD_OUT, has_raw
+from dreamstream.stream.farm.task import SegmentJob, render_segment
+from dreamstream.stream.io import sink_options
+from dreamstream.stream.settings import Settings
+
+IMAGES_MANIFEST = ".dreamstream-segments.json"
+
+
+@dataclass(frozen=True)
+class _Render:
+    """What every part of one segmented render shares: where things are and go."""
+
+    mode: str
+    input_path: Path  # absolute: workers may run on other machines
+    kind: str  # "video" or "images"
+    out_path: Path  # the video file, or the frame pattern
+    settings: Settings
+    metadata: dict
+    key: str  # the hash of what decides the pixels (see plan.render_key)
+
+    @property
+    def work(self) -> Path:
+        """Segments and manifest: a hidden folder beside a video, the frame folder itself."""
+        if self.kind == "video":
+            return self.out_path.parent / f".{self.out_path.name}.segments"
+        return self.out_path.parent
+
+    @property
+    def seams(self) -> Path:
+        return self.work / ("seams" if self.kind == "video" else ".dreamstream-seams")
+
+    def job(self, g: planning.Segment, part: str = "segment") -> SegmentJob:
+        """The worker's job for segment ``g`` (``part="seam"``: the seam before it)."""
+        output = self.out_path
+        if self.kind == "video":
+            output = self.work / f"{part}-{g.number:04d}{self.out_path.suffix}"
+        return SegmentJob(
+            self.mode,
+            str(self.input_path),
+            str(output),
+            g,
+            self.settings,
+            self.metadata,
+            str(self.seams),
+        )
+
+    def reusable(self, manifest: planning.Manifest, g: planning.Segment) -> bool:
+        """Whether ``g`` was finished with these settings and all it made is still there."""
+        entry = manifest.finished(g, self.key)
+        if entry is None:
+            return False
+        kept = has_raw(self.seams, g.number, HEAD, g.first, g.fade) and has_raw(
+            self.seams, g.number + 1, LEAD_OUT, g.last, g.lead_out
+        )
+        if self.kind == "video":
+            return kept and Path(entry["output"]).is_file()
+        from dreamstream.stream.io import existing_indices
+
+        return kept and set(range(g.own_first, g.last)) <= existing_indices(self.out_path)
+
+    def open_manifest(self, overwrite: bool, resume: bool) -> planning.Manifest:
+        """The manifest of finished segments; an earlier run's is only kept with ``resume``."""
+        path = self.work / ("manifest.json" if self.kind == "video" else IMAGES_MANIFEST)
+        if path.exists() and not resume:
+            if not overwrite:
+                raise InputError(
+                    f"an earlier segmented render left finished segments in {self.work}: "
+                    "add --resume to continue it or --overwrite to start again"
+                )
+            if self.kind == "video":
+                shutil.rmtree(self.work)
+            else:
+                path.unlink()
+        return planning.Manifest(path)
+
+
+def render_segmented(
+    mode: str,
+    input_spec: str,
+    output_spec: str,
+    settings: Settings,
+    *,
+    software: str = "dreamstream",
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = False,
+    stop: threading.Event | None = None,
+    use_gpu: bool = True,
+) -> dict:
+    """Render ``input_spec`` to ``output_spec`` in segments on a Ray cluster.
+
+    Args:
+        mode: "dream" or "style".
+        input_spec: a video file or a frame folder/pattern.
+        output_spec: a video file or a frame folder/pattern.
+        settings: the render's settings; ``workers``/``ray`` say which cluster,
+            ``segments`` and ``warmup`` how the range is cut.
+        software: the name and version written with the output.
+        overwrite: replace an existing output (and unfinished segments of an earlier run).
+        resume: reuse the segments an earlier run with the same settings finished.
+        progress: draw one progress line for the whole render on stderr.
+        stop: set it to stop; SIGINT/SIGTERM set it too. Running tasks are cancelled,
+            finished segments kept for ``resume``.
+        use_gpu: let tasks ask the cluster for GPUs.
+
+    Returns:
+        The run's summary: frames, seconds, fps, interrupted, output, the segments
+        rendered now and reused, where each ran, and the metadata written with
+        the output (software, mode, settings, segments).
+
+    Raises:
+        InputError: bad input, output or settings, a missing Ray, or storage the
+            cluster's nodes do not share.
+    """
+    from dreamstream.stream.farm import cluster as clusters
+
+    clusters.require_ray()
+    metadata = _metadata(software, mode, settings)
+    r, span, has_audio = _prepare(
+        mode, input_spec, output_spec, settings, metadata, overwrite, resume
+    )
+    manifest = r.open_manifest(overwrite, resume)
+    begin = time.perf_counter()
+    # Ray prints what its daemons report (a worker that died and is retried) to stdout,
+    # which belongs to --json: send it to stderr while the cluster is up.
+    s = settings
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        clusters.Cluster(s.workers, s.ray, use_gpu=use_gpu) as cluster,
+    ):
+        count = s.segments or planning.default_segment_count(span.frames, cluster.slots, s.warmup)
+        segments = planning.plan_segments(span.first, span.last, count, s.warmup)
+        r.work.mkdir(parents=True, exist_ok=True)
+        cluster.check_shared([_input_file(r.input_path)], r.work)
+        todo = [g for g in segments if not r.reusable(manifest, g)]
+        results = _run(cluster, r, manifest, todo, progress, stop)
+    complete = len(results) == len(todo)
+    if complete:
+        _finish(r, manifest, segments, span, has_audio)
+    summary = _summary(results, segments, todo, time.perf_counter() - begin, complete)
+    if not complete:
+        summary["message"] = _stopped(len(manifest.entries), len(segments), r.work)
+    summary["output"] = str(r.out_path if r.kind == "video" else output_spec)
+    return {**summary, **metadata}
+
+
+def _metadata(software: str, mode: str, s: Settings) -> dict:
+    """What the output records: the settings that decide its pixels, and how it was cut.
+
+    Where it ran (``workers``, ``ray``) and how many ``segments`` are kept apart from
+    the settings, so that resuming with other workers is not taken for other settings.
+    """
+    values = s.as_dict()
+    run = {name: values.pop(name) for name in planning.RUN_ONLY_SETTINGS}
+    return {"software": software, "mode": mode, "settings": values, "segmented": run}
+
+
+def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume):
+    """Check the input and output (before any cluster starts) and find the exact frames."""
+    from dreamstream.stream.io import check_resume, check_sink, open_source, output_kind
+    from dreamstream.stream.processors import check_pictures
+
+    with open_source(input_spec, **s.source_options()) as src:
+        encoder = {"crf": s.crf, "preset": s.encoder_preset}
+        check_sink(output_spec, sink_options(src), overwrite=overwrite, resume=resume, **encoder)
+        if resume:
+            check_resume(output_spec, mode, metadata["settings"])
+        span = frame_range(src)
+        size, has_audio = src.size, src.has_audio
+    kind, out_path = output_kind(output_spec)
+    if kind not in ("video", "images"):
+        raise InputError(
+            f"segment rendering writes a video file or a frame folder, got: {output_spec}"
+        )
+    if mode == "dream":
+        from dreamstream.stream.jobs import _check_dream_size
+
+        _check_dream_size(size)
+    check_pictures(mode, s)
+    input_path = Path(input_spec).resolve()
+    key = planning.render_key(mode, planning.input_identity(_input_file(input_path)), s)
+    return _Render(mode, input_path, kind, out_path, s, metadata, key), span, has_audio
+
+
+def _run(cluster, r: _Render, manifest, todo, progress: bool, stop) -> dict[int, dict]:
+    """Render the segments ``todo`` on ``cluster``; returns number -> result of those done."""
+    from dreamstream.stream.farm.cluster import run_tasks
+    from dreamstream.stream.pipeline import StopOnSignal
+
+    stop = stop if stop is not None else threading.Event()
+    bar = _Bar(sum(g.frames for g in todo)) if progress and sys.stderr.isatty() else None
+    results: dict[int, dict] = {}
+
+    def finished(job: SegmentJob, result: dict) -> None:
+        g = job.segment
+        got = (result["head"], result["frames"], result["lead_out"])
+        if got != (g.fade, g.last - g.own_first, g.lead_out):
+            raise RuntimeError(f"segment {g.number} rendered {sum(got)} of its frames only")
+        results[g.number] = result
+        manifest.record(g, r.key, **result)
+
+    with StopOnSignal(stop):
+        jobs = [r.job(g) for g in todo]
+        run_tasks(cluster, render_segment, jobs, on_done=finished, on_progress=bar, stop=stop)
+    if bar:
+        bar.done()
+    return results
+
+
+def _finish(r: _Render, manifest, segments, span: FrameRange, has_audio: bool) -> None:
+    """Cross-fade the seams (a few frames each, here), then join a video or tidy a folder."""
+    from dreamstream.stream.farm.seams import make_seam
+
+    seams = {}
+    for g in segments:
+        if g.fade:
+            job = r.job(g, part="seam")
+            seams[g.number] = {**make_seam(job, r.seams), "output": job.output}
+    if r.kind == "video":
+        audio = r.input_path if has_audio else None
+        _join(segments, manifest, seams, r.out_path, audio, span, r.metadata)
+        shutil.rmtree(r.work, ignore_errors=True)
+    else:  # the frames are all in place: only the bookkeeping goes
+        shutil.rmtree(r.seams, ignore_errors=True)
+        manifest.path.unlink(missing_ok=True)
+
+
+def _summary(results: dict, segments, todo, seconds: float, complete: bool) -> dict:
+    frames = sum(x["frames"] + x["head"] for x in results.values())
+    compute = next((x["compute"] for x in results.values() if x.get("compute")), None)
+    return {
+        "frames": frames,
+        "seconds": round(seconds, 3),
+        "fps": round(frames / seconds, 3) if seconds > 0 else None,
+        "interrupted": not complete,
+        "segments": len(segments),
+        "segments_rendered": sorted(results),
+        "segments_reused": sorted(g.number for g in segments if g not in todo),
+        "where": {n: f"{x['node']}:{x['pid']}" for n, x in sorted(results.items())},
+        "warning": None,
+        **({"compute": compute} if compute else {}),
+    }
+
+
+def _input_file(path: Path) -> Path:
+    """The file or folder that holds the input (the folder of a ``%05d`` pattern)."""
+    return path.parent if "%" in path.name else path
+
+
+def _join(segments, manifest, seams, out_path: Path, audio_from, span: FrameRange, metadata):
+    """Seams and segments, in order, into the final video by stream copy."""
+    from dreamstream.stream.farm.join import join_videos
+
+    parts = []
+    for g in segments:
+        pieces = [seams[g.number]] if g.number in seams else []
+        for entry in [*pieces, manifest.entries[str(g.number)]]:
+            parts.append((Path(entry["output"]), Fraction(entry["start_time"]) - span.origin))
+    own_first = Fraction(manifest.entries[str(segments[-1].number)]["start_time"])
+    end = own_first - span.origin + (segments[-1].last - segments[-1].own_first) / span.fps
+    join_videos(
+        parts, out_path, audio_from=audio_from, origin=span.origin, end=end, metadata=metadata
+    )
+
+
+def _stopped(done: int, total: int, work: Path) -> str:
+    return (
+        f"stopped: {done} of {total} segments finished, kept in {work}; "
+        "run the same command with --resume to render the rest"
+    )
+
+
+class _Bar:
+    """One progress line for the whole render: frames across workers, frames/s, time left."""
+
+    def __init__(self, total: int):
+        self.total, self.begin = total, time.perf_counter()
+
+    def __call__(self, frames: int) -> None:
+        elapsed = time.perf_counter() - self.begin
+        fps = frames / elapsed if elapsed > 0 else 0.0
+        text = f"frame {frames}/{self.total}  {fps:.2f} fps"
+        if fps > 0:
+            left = max(self.total - frames, 0) / fps
+            text += f"  ETA {int(left // 60)}:{int(left % 60):02d}"
+        sys.stderr.write("\r" + text.ljust(48))
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\n")

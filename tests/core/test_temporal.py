@@ -1,0 +1,66 @@
+"""What is carried over time: the low-frequency anchor of the dream start."""
+
+import cv2
+import numpy as np
+import pytest
+
+from dreamstream.core.errors import InputError
+from dreamstream.core.flow import consistency_mask, warp
+from dreamstream.core.measures import fidelity
+from dreamstream.core.temporal import anchor_low_frequencies, dream_start
+from tests.core.test_flow import const_flow, texture
+
+
+def _blur(image, sigma):
+    return cv2.GaussianBlur(np.asarray(image, np.float32), (0, 0), sigma)
+
+
+def test_anchor_takes_low_frequencies_from_the_frame_and_keeps_fine_detail():
+    frame = texture(80, 1, sigma=6.0).astype(np.float32)
+    detail = np.random.default_rng(2).normal(0, 25, frame.shape).astype(np.float32)
+    carried = 0.5 * frame + 90 + detail  # washed out and brighter, with new detail
+    out = anchor_low_frequencies(carried.copy(), frame, 1.0, sigma=4.0)
+    # Structure coarser than sigma comes from the frame (finer scales blend gradually).
+    assert (
+        np.abs(_blur(out, 12) - _blur(frame, 12)).mean()
+        < 0.15 * np.abs(_blur(carried, 12) - _blur(frame, 12)).mean()
+    )
+    fine = out - _blur(out, 4)
+    assert np.corrcoef(fine.ravel(), (detail - _blur(detail, 4)).ravel())[0, 1] > 0.9
+    assert anchor_low_frequencies(carried.copy(), frame, 0.0, 4.0) == pytest.approx(carried)
+
+
+def _feedback(anchor, frames=80):
+    """A fake dream that brightens, tints and fades the scene, carried along a pan.
+
+    Returns (mean colour offset of the last output from its input, its fidelity).
+    """
+    base = texture(48 + frames, 7, sigma=4.0)
+    flow = const_flow(48, 48, -1, 0)  # cur(x) = prev(x - 1)
+    mask = consistency_mask(flow, -flow)
+    prev_out = None
+    for t in range(frames):
+        frame = base[:48, t : t + 48]
+        start = frame.astype(np.float32)
+        if prev_out is not None:
+            start = dream_start(
+                frame, warp(prev_out, flow), mask, 0.9, drift_guard=0.0, anchor=anchor
+            )
+        dream = 0.9 * start + 0.1 * 128 + np.float32([6.0, 3.0, -2.0])
+        prev_out = np.clip(dream, 0, 255).astype(np.uint8)
+    offset = np.abs(prev_out.mean((0, 1)) - frame.mean((0, 1))).max()
+    return offset, fidelity(prev_out, frame)
+
+
+def test_anchor_stops_a_carried_dream_from_eroding_the_scene():
+    free_offset, free_fidelity = _feedback(0.0)
+    anchored_offset, anchored_fidelity = _feedback(1.0)
+    assert free_offset > 15.0  # without the anchor the tint piles up frame after frame
+    assert anchored_offset < 8.0  # with it, only one frame's tint remains
+    assert anchored_fidelity > 0.98 > free_fidelity
+
+
+def test_anchor_out_of_range_is_refused():
+    frame = texture(16, 3)
+    with pytest.raises(InputError, match="anchor must be in"):
+        dream_start(frame, frame, np.ones((16, 16), np.float32), 0.5, anchor=1.5)
