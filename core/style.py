@@ -12,12 +12,17 @@ Two kinds of style:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
 from dreamstream.core.params import NUM_STYLES, parse_style  # noqa: F401 -- the style API
-from dreamstream.core.stylenets import PREDICTOR_SIZE, STRIDE, StyleNet
+from dreamstream.core.stylekernels import PREDICTOR_SIZE, STRIDE
+
+if TYPE_CHECKING:  # any network with kind, style_dim and __call__ does; Keras is not needed
+    from dreamstream.core.stylenets import StyleNet
 
 MIN_PADDED = 8  # smallest padded side: two stride-2 stages must leave 2 px to reflect
 

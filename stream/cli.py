@@ -169,11 +169,14 @@ def _add_render_command(sub, name: str, text: str, examples: str, groups: tuple[
     return cmd
 
 
-def _add_live_command(sub) -> None:
-    from dreamstream.stream.live import command as live
-
+def _add_live_command(sub, *, live_options: bool = True) -> None:
     text = "run a camera through dream or style in real time"
     cmd = _add_command(sub, "live", text, LIVE_EXAMPLES)
+    cmd.set_defaults(run=_cmd_live)
+    if not live_options:  # live's options come from its modules, which import OpenCV and more
+        return
+    from dreamstream.stream.live import command as live
+
     cmd.add_argument(
         "source",
         nargs="?",
@@ -185,7 +188,6 @@ def _add_live_command(sub) -> None:
     _add_run_options(cmd, render=False)
     live.add_arguments(cmd)
     _add_settings_groups(cmd, ("dream", "style"))
-    cmd.set_defaults(run=_cmd_live)
 
 
 def _settings_from(args: argparse.Namespace) -> settings_mod.Settings:
@@ -290,6 +292,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _add_bench_command(sub) -> None:
+    from dreamstream.stream.bench import SUBJECTS  # standard library only: --help stays fast
+
     cmd = sub.add_parser(
         "bench",
         help="measure speed, memory and temporal coherence",
@@ -305,7 +309,7 @@ def _add_bench_command(sub) -> None:
     cmd.add_argument(
         "--only",
         metavar="NAMES",
-        help="comma-separated: demo,dream,style,pipeline,live,artstyle,farm",
+        help="comma-separated: " + ",".join(SUBJECTS),
     )
     cmd.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     cmd.add_argument(
@@ -317,8 +321,13 @@ def _add_bench_command(sub) -> None:
     cmd.set_defaults(run=_cmd_bench)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand.
+
+    Args:
+        live_options: give ``live`` its options; without them the parser is
+            quicker to build and serves every other command.
+    """
     parser = argparse.ArgumentParser(
         prog="dreamstream",
         description="Streaming video and webcam dreamer: DeepDream and fast neural style "
@@ -341,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         STYLE_EXAMPLES,
         ("style", "optimize", "farm"),
     )
-    _add_live_command(sub)
+    _add_live_command(sub, live_options=live_options)
     _add_bench_command(sub)
     info = sub.add_parser(
         "info",
@@ -366,10 +375,16 @@ def options_markdown(command: str) -> str:
     return "\n".join(rows)
 
 
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     _quiet_frameworks()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(live_options=_command_of(argv) == "live")
     args = parser.parse_args(argv)
     args.debug = args.debug or args.sub_debug
     logger = logging.getLogger("dreamstream")

@@ -89,6 +89,8 @@ def render_file(
         if mode == "dream":  # what --precision auto chose on this machine
             used = processor.dreamer.params
             metadata["compute"] = {"precision": used.precision, "xla": used.xla}
+        elif hasattr(processor, "runtime"):  # what --runtime auto chose for the style network
+            metadata["compute"] = processor.runtime.as_dict()
         sink = open_sink(
             output_spec,
             **options,

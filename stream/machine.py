@@ -199,11 +199,14 @@ def report() -> dict:
     """Everything ``dreamstream info`` shows, JSON-able."""
     import keras
 
+    from dreamstream.stream.runtimes import choose as choose_runtime
+
     return {
         "versions": versions(),
         "keras_backend": keras.backend.backend(),
         "devices": devices(),
         "dream_compute": dream_compute("auto"),
+        "style_runtime": choose_runtime("auto").as_dict(),
         "weights": weights(),
         "vgg16": vgg16_cache(),
     }
@@ -221,6 +224,8 @@ def format_report(info: dict) -> str:
     chosen = info["dream_compute"]
     xla = "with XLA" if chosen["xla"] else "without XLA"
     lines.append(f"dream compute:       {chosen['precision']}, {xla} (--precision auto)")
+    style = info["style_runtime"]
+    lines.append(f"style runtime:       {style['runtime']}: {style['reason']} (--runtime auto)")
     lines.append("embedded weights:")
     lines += [f"  {k:<18} {v}" for k, v in info["weights"].items()]
     vgg = info["vgg16"]

@@ -176,6 +176,8 @@ def render(
             if stop.is_set() or not put(frame):
                 return
 
+    prepare = getattr(processor, "prepare", None)  # work that needs no previous output
+
     def measure(put):
         for frame in _consume(decoded):
             begin = time.perf_counter()
@@ -183,6 +185,8 @@ def render(
                 meter.reset(frame.image)
                 item = FlowItem(frame, skip=True)
             else:
+                if prepare is not None:
+                    prepare(frame.image, frame.index)
                 item = FlowItem(frame, meter(frame.image))
             stats.stage_seconds["flow"] += time.perf_counter() - begin
             if not put(item):

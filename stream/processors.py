@@ -140,18 +140,33 @@ class StyleProcessor:
     """Fast neural style, blended with the warped previous output where reliable."""
 
     def __init__(self, settings: Settings):
-        from dreamstream.stream.weights.style import load_stylizer
+        from dreamstream.stream.runtimes import load_stylizer
+        from dreamstream.stream.styleahead import ahead_for
 
         self.settings = settings
-        style = _picture(settings, "style_image") if settings.style_image else settings.style
-        self.stylizer = load_stylizer(style, settings.strength, settings.preserve_color)
+        self.stylizer, self.runtime = load_stylizer(
+            settings.style,
+            settings.strength,
+            settings.preserve_color,
+            style_image=_picture(settings, "style_image") if settings.style_image else None,
+            runtime=settings.runtime,
+        )
+        self.ahead = ahead_for(self.stylizer, self.runtime.runtime)
+
+    def prepare(self, frame: np.ndarray, index: int) -> None:
+        """Start styling a frame early (the pipeline calls this as frames are decoded)."""
+        if self.ahead is not None:
+            self.ahead.submit(frame, index)
+
+    def _styled(self, frame: np.ndarray, index: int) -> np.ndarray:
+        return self.ahead.result(frame, index) if self.ahead else self.stylizer(frame)
 
     def first(self, frame: np.ndarray, index: int, **work) -> np.ndarray:
-        return self.stylizer(frame)
+        return self._styled(frame, index)
 
     def next(self, frame, index, warped_out, mask, warped_in, **work) -> np.ndarray:
         return temporal.temporal_blend(
-            self.stylizer(frame), warped_out, mask, self.settings.temporal
+            self._styled(frame, index), warped_out, mask, self.settings.temporal
         )
 
 
@@ -161,9 +176,12 @@ def make_processor(mode: str, settings: Settings):
 
     if mode == "style":
         check_style_method(settings)
-    load_framework()
     if mode == "style" and settings.method == "optimize":
+        load_framework()
         from dreamstream.stream.artstyle import ArtStyleProcessor
 
         return ArtStyleProcessor(settings)
-    return DreamProcessor(settings) if mode == "dream" else StyleProcessor(settings)
+    if mode != "dream":  # the style runtime loads Keras only if it runs on Keras
+        return StyleProcessor(settings)
+    load_framework()
+    return DreamProcessor(settings)

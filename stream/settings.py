@@ -35,6 +35,7 @@ from dreamstream.core.params import (
     is_builtin_style,
     parse_style,
 )
+from dreamstream.stream.runtimes import RUNTIMES
 
 _DP = DreamParams()
 _AP = ArtParams()
@@ -199,6 +200,15 @@ class Settings:
         default=0.7,
         metadata=_opt("weight of the warped previous output in each styled frame (0-1)", "style"),
     )
+    runtime: str = field(
+        default="auto",
+        metadata=_opt(
+            "what runs the style network: auto = onnxruntime on a CPU, Keras on a GPU "
+            "and for --style-image",
+            "style",
+            choices=RUNTIMES,
+        ),
+    )
     # -- segment rendering on Ray (stream/farm): where a render runs, and how it is cut
     workers: int | None = field(
         default=None,
@@ -305,6 +315,7 @@ class Settings:
             ("model", BACKBONES),
             ("encoder_preset", ENCODER_PRESETS),
             ("precision", PRECISIONS),
+            ("runtime", RUNTIMES),
             ("method", STYLE_METHODS),
         ):
             if getattr(self, name) not in allowed:

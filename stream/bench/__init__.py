@@ -15,7 +15,7 @@ import platform
 import time
 from pathlib import Path
 
-SUBJECTS = ("demo", "dream", "style", "pipeline", "live", "artstyle", "farm", "temporal")
+SUBJECTS = ("demo", "dream", "style", "startup", "pipeline", "live", "artstyle", "farm", "temporal")
 
 
 def machine() -> dict:

