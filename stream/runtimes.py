@@ -72,17 +72,10 @@ def gpu_likely() -> bool:
 
 
 def _cache_file() -> Path:
-    """runtimes.json in the cache folder the weights use (vgg16_onnx.cache_dir's rule).
+    """runtimes.json in the cache folder the converted weights use."""
+    from dreamstream.stream.weights.assets import cache_dir
 
-    ``$DREAMSTREAM_CACHE``, else ``$XDG_CACHE_HOME/dreamstream``, else
-    ``~/.cache/dreamstream``; spelt out here because that module imports Keras.
-    """
-    chosen = os.environ.get("DREAMSTREAM_CACHE", "").strip()
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    folder = (
-        Path(chosen) if chosen else (Path(xdg) if xdg else Path.home() / ".cache") / "dreamstream"
-    )
-    return folder.expanduser() / "runtimes.json"
+    return cache_dir() / "runtimes.json"
 
 
 def machine_key() -> str:

@@ -113,6 +113,7 @@ def _processors(vgg: dict, style: dict):
             self.settings = settings
             net = StyleNet.compile("multistyle26", build_multistyle26(style), xla=True)
             self.stylizer = Stylizer(net, parse_style(settings.style))
+            self.ahead = None  # one frame at a time, as the GPU runs it
 
     return KitDream, KitStyle
 

@@ -8,6 +8,7 @@ reading them is the job of the code that builds each network.
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,3 +77,19 @@ def embedded_path(name: str) -> Path:
             f"`{_PIP_NAME.get(entry.package, entry.package)}`"
         )
     return path
+
+
+CACHE_ENV = "DREAMSTREAM_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where converted weights and measured choices are kept (nothing here imports a framework).
+
+    ``$DREAMSTREAM_CACHE``, else ``$XDG_CACHE_HOME/dreamstream``, else
+    ``~/.cache/dreamstream``.
+    """
+    chosen = os.environ.get(CACHE_ENV, "").strip()
+    if chosen:
+        return Path(chosen).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg) if xdg else Path.home() / ".cache").expanduser() / "dreamstream"

@@ -29,25 +29,17 @@ import numpy as np
 
 from dreamstream.core import models as core
 from dreamstream.core.errors import InputError
+from dreamstream.stream.weights.assets import CACHE_ENV, cache_dir  # noqa: F401 -- CACHE_ENV re-exported
 
 ONNX_SHA256 = "3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49"
 # The first biases of block1_conv1 in Keras's ImageNet VGG16
 # (vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5); edge-tuned or retrained
 # VGG16s differ here (the hed weights start at 0.6999).
 IMAGENET_FINGERPRINT = (0.73429835, 0.09340367, 0.06775674, 0.8862966)
-CACHE_ENV = "DREAMSTREAM_CACHE"
+
 # Bump when the cache file's content or layout changes.
 CACHE_VERSION = 1
 _CONVS = core.vgg16_weight_names("block5_conv3")
-
-
-def cache_dir() -> Path:
-    """The folder converted weights are cached in (see the module docstring)."""
-    chosen = os.environ.get(CACHE_ENV, "").strip()
-    if chosen:
-        return Path(chosen).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg) if xdg else Path.home() / ".cache").expanduser() / "dreamstream"
 
 
 def cache_path(source_sha256: str) -> Path:
