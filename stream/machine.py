@@ -152,11 +152,11 @@ def devices() -> dict[str, list[str]]:
     """Compute devices each installed framework sees, e.g. {"tensorflow": ["CPU:0"]}."""
     seen: dict[str, list[str]] = {}
     try:
-        import tensorflow as tf
+        with _stderr_silenced() if QUIET else contextlib.nullcontext():  # TF's C++ chatter
+            import tensorflow as tf
 
-        seen["tensorflow"] = [
-            d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()
-        ]
+            found = tf.config.list_physical_devices()
+        seen["tensorflow"] = [d.name.replace("/physical_device:", "") for d in found]
     except ImportError:
         pass
     try:
