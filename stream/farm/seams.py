@@ -75,8 +75,8 @@ def make_seam(job, folder: Path) -> dict:
     Returns:
         ``frames`` written and ``start_time`` of the first (see ``render_segment``).
     """
-    from dreamstream.stream.farm.task import first_time
-    from dreamstream.stream.io import open_sink, open_source, read_image, sink_options
+    from dreamstream.stream.farm.task import first_time, open_part
+    from dreamstream.stream.io import open_source, read_image
 
     g, s = job.segment, job.settings
     indices = range(g.first, g.first + g.fade)
@@ -86,15 +86,7 @@ def make_seam(job, folder: Path) -> dict:
     # The input is read again for the frames' own timestamps and the same encoder set-up.
     window = {**s.source_options(), "start": g.first, "end": g.first + g.fade, "frames": None}
     with open_source(job.input, **window) as source:
-        with open_sink(
-            job.output,
-            **{**sink_options(source), "audio_from": None},
-            crf=s.crf,
-            preset=s.encoder_preset,
-            metadata=job.metadata,
-            overwrite=True,
-            resume=True,
-        ) as sink:
+        with open_part(job, source) as sink:
             first = None
             for frame in source:
                 first = frame if first is None else first

@@ -104,6 +104,23 @@ def first_time(frame, fps) -> str:
     return str(Fraction(frame.index) / Fraction(fps or 25))
 
 
+def open_part(job, source) -> Sink:
+    """The sink of one part of a segmented render (a segment or a seam): no audio, which
+    the join adds once, and the encoder settings of the whole render."""
+    from dreamstream.stream.io import open_sink, sink_options
+
+    s = job.settings
+    return open_sink(
+        job.output,
+        **{**sink_options(source), "audio_from": None},
+        crf=s.crf,
+        preset=s.encoder_preset,
+        metadata=job.metadata,
+        overwrite=True,
+        resume=True,
+    )
+
+
 def render_segment(job: SegmentJob, tally=None) -> dict:
     """Render one segment: warm-up (discarded), head, own frames and lead-out.
 
@@ -116,7 +133,7 @@ def render_segment(job: SegmentJob, tally=None) -> dict:
         ``start_time`` (the first written frame's time on the input's clock),
         ``compute`` (dream precision), ``node``, ``pid`` and ``seconds``.
     """
-    from dreamstream.stream.io import open_sink, open_source, sink_options
+    from dreamstream.stream.io import open_source
 
     begin = time.perf_counter()
     s, g = job.settings, job.segment
@@ -124,16 +141,7 @@ def render_segment(job: SegmentJob, tally=None) -> dict:
     end = g.last + g.lead_out
     window = {**s.source_options(), "start": g.warm_first, "end": end, "frames": None}
     with open_source(job.input, **window) as source:
-        options = {**sink_options(source), "audio_from": None}  # the join adds the audio once
-        sink = open_sink(
-            job.output,
-            **options,
-            crf=s.crf,
-            preset=s.encoder_preset,
-            metadata=job.metadata,
-            overwrite=True,
-            resume=True,
-        )
+        sink = open_part(job, source)
         router = _Router(sink, g, Path(job.seams), tally)
         options = {"flow_method": s.flow_method, "flow_preset": s.flow_preset}
         pipeline.run(source, processor, router, flow=s.flow, **options)
