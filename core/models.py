@@ -64,7 +64,7 @@ class Backbone:
     backends: tuple[str, ...]
 
 
-def _dream_model(inputs, outputs: list, name: str) -> keras.Model:
+def dream_model(inputs, outputs: list, name: str) -> keras.Model:
     """A functional model whose call returns ``outputs`` as a list, even a list of one.
 
     Keras unwraps a one-element output list into a bare tensor; nesting the
@@ -219,15 +219,17 @@ class CaffeBGRInput(keras.layers.Layer):
 _POOL_LAYERS = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}
 
 
-def _check_conv_weights(layer: str, pair, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    """Kernel and bias of ``layer`` as float32 arrays, after checking their shapes."""
+def check_conv_weights(
+    layer: str, pair, shape: tuple[int, ...], net: str = "vgg16"
+) -> tuple[np.ndarray, ...]:
+    """Kernel and bias of ``layer`` of network ``net`` as float32 arrays, shapes checked."""
     try:
         kernel, bias = (np.asarray(a, dtype="float32") for a in pair)
     except (TypeError, ValueError):
-        raise InputError(f"vgg16 weights for {layer} must be a (kernel, bias) pair") from None
+        raise InputError(f"{net} weights for {layer} must be a (kernel, bias) pair") from None
     if kernel.shape != shape or bias.shape != shape[-1:]:
         raise InputError(
-            f"vgg16 weights for {layer} have kernel {kernel.shape} and bias {bias.shape}; "
+            f"{net} weights for {layer} have kernel {kernel.shape} and bias {bias.shape}; "
             f"expected {shape} and {shape[-1:]}"
         )
     return kernel, bias
@@ -275,7 +277,7 @@ def build_vgg16(
             layer = f"block{block}_conv{i}"
             if layer not in weights:
                 raise InputError(f"vgg16 weights lack {layer} (needed up to {deepest})")
-            kernel, bias = _check_conv_weights(layer, weights[layer], (3, 3, in_channels, filters))
+            kernel, bias = check_conv_weights(layer, weights[layer], (3, 3, in_channels, filters))
             conv = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=layer)
             x = outputs[layer] = conv(x)
             conv.set_weights([kernel, bias])
@@ -291,7 +293,7 @@ def build_vgg16(
 
 
 def _vgg16_backbone(rgb, outputs: dict, chosen: tuple[str, ...], name: str) -> Backbone:
-    model = _dream_model(rgb, [outputs[n] for n in chosen], "vgg16_dream")
+    model = dream_model(rgb, [outputs[n] for n in chosen], "vgg16_dream")
     stride = _VGG16_STRIDES[_deepest("vgg16", chosen)]
     return Backbone(name, chosen, model, stride, ALL_BACKENDS)
 
@@ -327,7 +329,7 @@ def build_inception_v3(
     chosen = check_layers("inception_v3", layers)
     net = inception_v3_network() if network is None else network
     outputs = [net.get_layer(name).output for name in chosen]
-    model = _dream_model(net.inputs[0], outputs, "inception_v3_dream")
+    model = dream_model(net.inputs[0], outputs, "inception_v3_dream")
     return Backbone("inception_v3", chosen, model, INCEPTION_V3_MIN_SIZE, ALL_BACKENDS)
 
 
@@ -405,6 +407,6 @@ def build_googlenet(graph_bytes: bytes, layers: Iterable[str] | str | None = Non
     function = _graph_function(_parse_graph_def(graph_bytes), chosen)
     rgb = keras.Input(shape=(None, None, 3), name="rgb_0_255")
     outputs = GraphDefLayer(function, name="inception5h")(rgb)
-    model = _dream_model(rgb, outputs, "googlenet_dream")
+    model = dream_model(rgb, outputs, "googlenet_dream")
     stride = _GOOGLENET_STRIDES[_deepest("googlenet", chosen)]
     return Backbone("googlenet", chosen, model, stride, _BACKENDS["googlenet"])

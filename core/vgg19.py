@@ -17,7 +17,7 @@ import numpy as np
 from keras import ops
 
 from dreamstream.core.errors import InputError
-from dreamstream.core.models import ALL_BACKENDS, Backbone
+from dreamstream.core.models import ALL_BACKENDS, Backbone, check_conv_weights, dream_model
 
 # (block, number of 3x3 convolutions, filters); a 2x2 pool closes each block.
 VGG19_TABLE: tuple[tuple[int, int, int], ...] = (
@@ -100,12 +100,7 @@ def build_vgg19(
     for name in needed:
         if name not in weights:
             raise InputError(f"vgg19 weights lack {name}")
-        kernel, bias = (np.asarray(a, "float32") for a in weights[name])
-        if kernel.shape != shapes[name] or bias.shape != shapes[name][-1:]:
-            raise InputError(
-                f"vgg19 weights for {name} have kernel {kernel.shape} and bias {bias.shape}; "
-                f"expected {shapes[name]} and {shapes[name][-1:]}"
-            )
+        kernel, bias = check_conv_weights(name, weights[name], shapes[name], "vgg19")
         if name.endswith("_conv1") and name != "block1_conv1":
             x = keras.layers.MaxPooling2D(2, padding="same", name=f"before_{name}")(x)
         conv = keras.layers.Conv2D(
@@ -113,7 +108,6 @@ def build_vgg19(
         )
         x = outputs[name] = conv(x)
         conv.set_weights([kernel, bias])
-    model = keras.Model(rgb, [[outputs[n] for n in chosen]], name="vgg19")
-    model.trainable = False
+    model = dream_model(rgb, [outputs[n] for n in chosen], "vgg19")
     stride = 2 ** (int(needed[-1][5]) - 1)
     return Backbone("vgg19", chosen, model, stride, ALL_BACKENDS)
