@@ -142,8 +142,12 @@ def tiled_gradient(grad_fn, img, tile: int, batch: int = 1) -> tuple:
 
 
 def _with_precision(model: keras.Model, precision: str) -> keras.Model:
-    """A copy of ``model`` whose layers compute in a mixed policy, same weights."""
-    if precision == "float32":
+    """``model`` if its layers compute in policy ``precision``, else a copy that does, same weights.
+
+    A model built in that policy (``build_vgg16(..., dtype=...)``) is used as
+    it is: cloning would cost as much as building it again.
+    """
+    if _computes_in(model, precision):
         return model
 
     def recast(layer):
@@ -153,6 +157,17 @@ def _with_precision(model: keras.Model, precision: str) -> keras.Model:
     clone = keras.models.clone_model(model, clone_function=recast)
     clone.set_weights(model.get_weights())
     return clone
+
+
+def _computes_in(model: keras.Model, precision: str) -> bool:
+    """Whether every layer of ``model`` (inputs aside) computes in dtype policy ``precision``.
+
+    A model without layers of its own (a subclassed one) counts as float32.
+    """
+    layers = [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
+    if not layers:
+        return precision == "float32"
+    return all(la.dtype_policy.name == precision for la in layers)
 
 
 def _output_channels(model: keras.Model, layers: tuple, min_size: int) -> dict:
@@ -208,8 +223,12 @@ class Dreamer:
         self.objective = obj
         self.min_side = max(int(backbone.min_size), MIN_SIDE)
         model = _with_precision(backbone.model, self.params.precision)
-        self._grad = backend.compile_input_gradient(model, self._loss, xla=self.params.xla)
-        self._step = backend.compile_function(self._step_body, xla=self.params.xla)
+        # No autograph: the step's loops run over Python lists of tiles, and
+        # objectives branch on nothing computed; rewriting their source would
+        # only slow the first trace.
+        compiled = {"xla": self.params.xla, "autograph": False}
+        self._grad = backend.compile_input_gradient(model, self._loss, **compiled)
+        self._step = backend.compile_function(self._step_body, **compiled)
 
     def traces(self) -> int:
         """How often the gradient was traced (TF) or compiled (JAX) so far.

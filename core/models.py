@@ -25,7 +25,7 @@ import numpy as np
 from keras import ops
 
 from dreamstream.core.errors import InputError
-from dreamstream.core.params import BACKBONES, POOLINGS
+from dreamstream.core.params import BACKBONES, POLICIES, POOLINGS
 
 # Backbones built by build_vgg16; they differ only in their weights.
 VGG16_BACKBONES: tuple[str, ...] = ("vgg16", "vgg16-hed")
@@ -247,6 +247,7 @@ def build_vgg16(
     layers: Iterable[str] | str | None = None,
     pooling: str = "max",
     name: str = "vgg16",
+    dtype: str = "float32",
 ) -> Backbone:
     """VGG16 convolutions cut after the deepest requested layer.
 
@@ -257,6 +258,10 @@ def build_vgg16(
         pooling: "max" (as trained) or "avg" (often smoother dreams).
         name: the backbone's name, one of :data:`VGG16_BACKBONES` (which
             weights these are; the network is the same).
+        dtype: the Keras dtype policy every layer computes in ("float32", or a
+            mixed policy such as "mixed_bfloat16": float32 weights, input and
+            outputs cast). Building in the dream's policy saves cloning the
+            model into it, which costs as much as building it again.
 
     Returns:
         The backbone; its model takes RGB 0-255 and converts to BGR minus mean itself.
@@ -268,9 +273,11 @@ def build_vgg16(
         raise InputError(f"build_vgg16 builds {', '.join(VGG16_BACKBONES)}, not {name!r}")
     chosen = check_layers("vgg16", layers)
     pool_layer = _POOL_LAYERS[check_pooling(pooling)]
+    if dtype not in POLICIES:
+        raise InputError(f"dtype must be one of {', '.join(POLICIES)}; got {dtype!r}")
     deepest = _deepest("vgg16", chosen)
     rgb = keras.Input(shape=(None, None, 3), name="rgb_0_255")
-    x = CaffeBGRInput(name="rgb_to_caffe_bgr")(rgb)
+    x = CaffeBGRInput(name="rgb_to_caffe_bgr", dtype=dtype)(rgb)
     outputs, in_channels = {}, 3
     for block, convs, filters in VGG16_TABLE:
         for i in range(1, convs + 1):
@@ -278,7 +285,16 @@ def build_vgg16(
             if layer not in weights:
                 raise InputError(f"vgg16 weights lack {layer} (needed up to {deepest})")
             kernel, bias = check_conv_weights(layer, weights[layer], (3, 3, in_channels, filters))
-            conv = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=layer)
+            # Zeros, not the default random draw: set_weights replaces them at once.
+            conv = keras.layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                activation="relu",
+                kernel_initializer="zeros",
+                name=layer,
+                dtype=dtype,
+            )
             x = outputs[layer] = conv(x)
             conv.set_weights([kernel, bias])
             in_channels = filters
@@ -286,7 +302,8 @@ def build_vgg16(
                 return _vgg16_backbone(rgb, outputs, chosen, name)
         # "same" padding keeps odd-sized borders in the picture (and in the gradient).
         layer = f"block{block}_pool"
-        x = outputs[layer] = pool_layer(2, strides=2, padding="same", name=layer)(x)
+        pool = pool_layer(2, strides=2, padding="same", name=layer, dtype=dtype)
+        x = outputs[layer] = pool(x)
         if layer == deepest:
             return _vgg16_backbone(rgb, outputs, chosen, name)
     raise AssertionError("unreachable: the deepest layer is in the table")

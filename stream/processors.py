@@ -50,16 +50,19 @@ class DreamProcessor:
         self.settings = settings
         spec = settings.layers or DEFAULT_LAYERS[settings.model]
         objective = make_objective(spec, available_layers(settings.model))
+        params = dataclasses.replace(settings.dream_params(), **dream_compute(settings.precision))
         backbone = load_backbone(
             settings.model,
             layers=tuple(objective.layers),
             weights=settings.weights,
             pooling=settings.pooling,
+            # Built as the dream computes, so the Dreamer makes no cast copy; with a
+            # guide, float32 as before: its features are read in full precision.
+            dtype="float32" if settings.guide else params.precision,
         )
         if settings.guide:
             guide_image = _picture(settings, "guide")
             objective = objective + _guide_term(backbone, guide_image)
-        params = dataclasses.replace(settings.dream_params(), **dream_compute(settings.precision))
         self.dreamer = Dreamer(backbone, objective, params)
 
     def first(self, frame: np.ndarray, index: int, steps: int | None = None, **work):

@@ -251,8 +251,9 @@ def load_backbone(
     layers=None,
     weights: str | os.PathLike | None = None,
     pooling: str = "max",
+    dtype: str = "float32",
 ) -> core.Backbone:
-    """A backbone cut at ``layers``, built once per (name, layers, weights, pooling).
+    """A backbone cut at ``layers``, built once per (name, layers, weights, pooling, dtype).
 
     Layers and pooling are checked before any file is opened.
 
@@ -261,6 +262,9 @@ def load_backbone(
         layers: layer names (a dict of layer weights works too); None for the default.
         weights: weights file; None for the default source of ``name``.
         pooling: "max" or "avg"; only vgg16 and vgg16-hed can change it.
+        dtype: the Keras dtype policy vgg16 and vgg16-hed are built to compute
+            in (a dream's ``DreamParams.precision``); other backbones are built
+            in float32 and the dream casts them itself.
 
     Returns:
         The backbone; its model takes float32 NHWC RGB 0-255.
@@ -274,16 +278,18 @@ def load_backbone(
     if name not in core.VGG16_BACKBONES and pooling != "max":
         raise InputError(f"pooling {pooling!r} applies only to vgg16 and vgg16-hed, not {name}")
     core.check_backend(name)
+    if name not in core.VGG16_BACKBONES:
+        dtype = "float32"
     path = resolve_weights(name, weights)
-    return _build_cached(name, chosen, str(path), pooling, keras.backend.backend())
+    return _build_cached(name, chosen, str(path), pooling, dtype, keras.backend.backend())
 
 
 @functools.lru_cache(maxsize=4)
 def _build_cached(
-    name: str, layers: tuple[str, ...], path: str, pooling: str, backend: str
+    name: str, layers: tuple[str, ...], path: str, pooling: str, dtype: str, backend: str
 ) -> core.Backbone:
     if name in core.VGG16_BACKBONES:
-        return core.build_vgg16(read_vgg16_weights(path, layers), layers, pooling, name)
+        return core.build_vgg16(read_vgg16_weights(path, layers), layers, pooling, name, dtype)
     if name == "inception_v3":
         return core.build_inception_v3(layers, read_inception_v3_network(path))
     return core.build_googlenet(Path(path).read_bytes(), layers)

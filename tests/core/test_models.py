@@ -252,3 +252,25 @@ def test_one_layer_models_still_return_a_list_and_clone_in_mixed_precision(small
     low = clone(x)
     assert isinstance(low, list)
     np.testing.assert_allclose(np.asarray(low[0], "float32"), out[0], rtol=0.1, atol=0.5)
+
+
+def test_vgg16_built_in_a_mixed_policy_equals_the_cast_copy_and_is_used_as_it_is(
+    small_vgg_weights, image
+):
+    from dreamstream.core.dream import _with_precision
+
+    full = models.build_vgg16(small_vgg_weights, ["block1_conv2", "block2_conv2"])
+    half = models.build_vgg16(
+        small_vgg_weights, ["block1_conv2", "block2_conv2"], dtype="mixed_bfloat16"
+    )
+    cast = _with_precision(full.model, "mixed_bfloat16")
+    assert cast is not full.model  # a float32 model is copied into the policy
+    assert _with_precision(half.model, "mixed_bfloat16") is half.model  # this one is not
+    assert _with_precision(full.model, "float32") is full.model
+    # The same network in the same arithmetic: bit for bit the copy's outputs and gradient.
+    for mine, theirs in zip(half.model(image), cast(image), strict=True):
+        assert mine.dtype == theirs.dtype == "bfloat16"
+        np.testing.assert_array_equal(np.asarray(mine, "float32"), np.asarray(theirs, "float32"))
+    np.testing.assert_array_equal(input_gradient(half.model, image), input_gradient(cast, image))
+    with pytest.raises(InputError, match="dtype must be one of float32, .*; got 'float8'"):
+        models.build_vgg16(small_vgg_weights, "block1_conv1", dtype="float8")

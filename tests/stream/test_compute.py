@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
+
 import pytest
 
 from dreamstream.stream import machine as compute
@@ -41,3 +46,19 @@ def test_gpus_and_jax_compile_with_xla_and_stay_float32(monkeypatch):
     monkeypatch.setattr(compute, "gpu_visible", lambda: False)
     monkeypatch.setattr("dreamstream.core.backend.backend_name", lambda: "jax")
     assert compute.dream_compute("auto") == {"precision": "float32", "xla": True}
+
+
+def test_tensorflow_loads_without_importing_jax_and_jax_still_imports_after():
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed: nothing to hide")
+    code = (
+        "import sys; from dreamstream.stream.machine import load_framework; load_framework(); "
+        "print('tensorflow' in sys.modules, 'jax' in sys.modules); "
+        "import jax.numpy as jnp; print(int(jnp.arange(3).sum()))"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.split() == ["True", "False", "3"]

@@ -80,6 +80,11 @@ def test_backbones_are_cached_on_name_layers_weights_and_pooling():
     assert models.load_backbone("vgg16-hed", ["block2_conv2"]) is not a
     assert models.load_backbone("vgg16", ["block2_conv1"]) is not a
     assert models.load_backbone("vgg16").layers == tuple(core.DEFAULT_LAYERS["vgg16"])
+    half = models.load_backbone("vgg16-hed", ["block2_conv1"], dtype="mixed_bfloat16")
+    assert half is not a and {la.dtype_policy.name for la in half.model.layers[1:]} == {
+        "mixed_bfloat16"
+    }
+    assert half.model.get_layer("block1_conv1").kernel.dtype == "float32"  # weights stay full
 
 
 def test_bad_layer_is_reported_before_any_file_is_opened(tmp_path):
