@@ -11,6 +11,14 @@ best of the rounds counts:
   numbered PNGs: until the first output frame exists on disk (frames are
   written atomically, so a file that exists is complete).
 
+The dream also runs as a plain AVX2 CPU computes it (oneDNN held to AVX2 by
+``ONEDNN_MAX_CPU_ISA=AVX2``, ``--precision float32``). Then one more fresh
+process times where the dream's start-up goes, phase by phase (wall and CPU
+seconds): imports, the framework, the backbone and compiled step, the first
+frame (two calls: the dream and its anchored follow-up, as the CLI runs them),
+and the same first frame again once everything is traced: the work itself,
+which no start-up trick removes.
+
 It also says whether a style render on its default runtime imported
 TensorFlow, and whether anything was printed on stderr.
 """
@@ -18,6 +26,7 @@ TensorFlow, and whether anything was printed on stderr.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -26,7 +35,14 @@ import time
 from pathlib import Path
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-GOALS = {"--help": 0.5, "bad input": 0.5, "style first frame": 2.0, "dream first frame": 4.0}
+GOALS = {
+    "--help": 0.5,
+    "bad input": 0.5,
+    "style first frame": 2.0,
+    "dream first frame": 4.0,
+    "dream first frame, AVX2 float32": 4.0,
+}
+AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
 CLI = [sys.executable, "-m", "dreamstream.stream.cli"]
 CPU_SECONDS: dict[str, float] = {}  # of the commands timed until they exit, last round
 
@@ -45,7 +61,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _until_first_frame(args: list[str], folder: Path, timeout: float = 300) -> tuple[float, str]:
+def _until_first_frame(
+    args: list[str], folder: Path, timeout: float = 300, env: dict | None = None
+) -> tuple[float, str]:
     """Seconds from the start of the command to its first output frame; then it is stopped."""
     begin = time.perf_counter()
     proc = subprocess.Popen(
@@ -53,6 +71,7 @@ def _until_first_frame(args: list[str], folder: Path, timeout: float = 300) -> t
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     try:
         while not any(folder.glob("*.png")):
@@ -78,6 +97,11 @@ def _cases(work: Path, quick: bool) -> dict:
         "dream first frame": lambda: _until_first_frame(
             ["dream", clip, "--frames", "2", *dream_extra], _fresh(work / "dream")
         ),
+        "dream first frame, AVX2 float32": lambda: _until_first_frame(
+            ["dream", clip, "--frames", "2", "--precision", "float32", *dream_extra],
+            _fresh(work / "dream-avx2"),
+            env=AVX2,
+        ),
     }
 
 
@@ -86,6 +110,59 @@ def _fresh(folder: Path) -> Path:
         old.unlink()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def dream_phases(overrides: dict) -> dict:
+    """Wall and CPU seconds of each phase of a dream's start-up, in this process.
+
+    Run it in a fresh process (:func:`_phases`): the framework must not be
+    imported yet. ``overrides`` are Settings fields (``{"width": 128}``); the
+    rest are the defaults.
+    """
+    clock = {"wall": time.perf_counter(), "cpu": time.process_time()}
+    phases = {}
+
+    def phase(name: str) -> None:
+        now = {"wall": time.perf_counter(), "cpu": time.process_time()}
+        phases[name] = {k: round(now[k] - clock[k], 3) for k in now}
+        clock.update(now)
+
+    from dreamstream.stream.io import open_source
+    from dreamstream.stream.machine import load_framework
+    from dreamstream.stream.processors import DreamProcessor
+    from dreamstream.stream.settings import Settings
+
+    settings = Settings(**overrides)
+    with open_source(str(SAMPLES / "clip.mp4"), **settings.source_options()) as source:
+        frame = next(iter(source)).image
+    phase("imports, first frame decoded")
+    load_framework()
+    phase("framework")
+    processor = DreamProcessor(settings)
+    phase("backbone and dreamer")
+    processor.first(frame, 0)
+    phase("first frame")
+    processor.first(frame, 0)
+    phase("first frame again, traced")
+    return phases
+
+
+def _phases(quick: bool) -> dict:
+    """:func:`dream_phases` in a fresh process, best of a few (by wall seconds per phase)."""
+    overrides = {"width": 128, "octaves": 2, "steps": 2} if quick else {}
+    code = (
+        "import json; from dreamstream.stream.bench.startup import dream_phases; "
+        f"print(json.dumps(dream_phases({overrides!r})))"
+    )
+    best: dict = {}
+    for _ in range(1 if quick else 3):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"dream phases failed: {done.stderr[-400:]}")
+        for name, took in json.loads(done.stdout.strip().splitlines()[-1]).items():
+            if name not in best or took["wall"] < best[name]["wall"]:
+                best[name] = took
+    return best
 
 
 def _style_imports_tensorflow() -> bool:
@@ -121,6 +198,10 @@ def run(quick: bool = False) -> dict:
     imports_tf = _style_imports_tensorflow()
     lines.append("")
     lines.append(f"A style render on the default runtime imports TensorFlow: {imports_tf}.")
+    phases = _phases(quick)
+    lines += ["", "Where a dream's start-up goes (one process, best of the rounds):", ""]
+    lines += ["| phase | seconds | CPU seconds |", "| --- | ---: | ---: |"]
+    lines += [f"| {k} | {v['wall']:.2f} | {v['cpu']:.2f} |" for k, v in phases.items()]
     return {
         "subject": "start-up",
         "seconds": best,
@@ -128,6 +209,7 @@ def run(quick: bool = False) -> dict:
         "goals": GOALS,
         "stderr_clean": quiet,
         "style_imports_tensorflow": imports_tf,
+        "dream_phases": phases,
         "table": "\n".join(lines),
     }
 
