@@ -130,6 +130,8 @@ def test_long_term_loss_reaches_back_along_a_moving_clip():
     for warped, mask in calls[-1]:
         assert warped.shape == outputs[0].shape and mask.shape == outputs[0].shape[:2]
         assert mask.mean() > 0.3  # a pan: most of the older frame is found again
+    processor.first(outputs[0], 99)  # a scene cut or a reset: the history starts again
+    assert [kept[0] for kept in processor.history.frames] == [99]
 
 
 def test_history_picks_by_source_index_at_any_stride_and_forgets_what_no_frame_needs():
