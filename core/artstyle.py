@@ -7,7 +7,9 @@ The output image itself is optimised, with Adam, so that
   picture (style loss),
 - neighbouring pixels differ little (total variation), and
 - for a video frame, it stays close to the previous output warped along the
-  optical flow wherever that flow is reliable (temporal loss, Ruder et al.).
+  optical flow wherever that flow is reliable (temporal loss, Ruder et al.);
+  optionally also to outputs several frames back, each pixel to the most
+  recent one where it was visible (Ruder et al.'s long-term loss).
 
 Losses are *relative*: each squared error is divided by the squared size of
 its target, so the same weights suit networks whose activations differ in
@@ -36,7 +38,16 @@ from dreamstream.core import backend
 from dreamstream.core.errors import InputError
 from dreamstream.core.params import ArtParams
 
-__all__ = ["ArtParams", "Painter", "gram", "gram_distance", "style_loss", "temporal_loss"]
+__all__ = [
+    "ArtParams",
+    "Painter",
+    "exclusive_masks",
+    "gram",
+    "gram_distance",
+    "long_term_loss",
+    "style_loss",
+    "temporal_loss",
+]
 
 STYLE_LAYERS: tuple[str, ...] = (
     "block1_conv1",
@@ -107,6 +118,46 @@ def temporal_loss(x, warped, mask):
     """
     sq = ops.sum(ops.square(x - warped), axis=-1) / 3.0
     return ops.mean(mask * sq, axis=(1, 2)) / (255.0 * 255.0)
+
+
+def exclusive_masks(masks):
+    """Ruder et al.'s long-term weights: each pixel goes to the most recent frame that saw it.
+
+    ``c_long[j] = max(c[j] - sum of c[k] over the more recent k, 0)``
+    (Ruder, Dosovitskiy and Brox 2016, long-term consistency).
+
+    Args:
+        masks: ``(B, K, H, W)`` consistency masks in [0, 1] of the current frame
+            with K earlier ones, the most recent first.
+
+    Returns:
+        ``(B, K, H, W)``: where the most recent frame is reliable, the older
+        ones get no weight; an occluded pixel falls to the newest frame in
+        which it was visible.
+    """
+    masks = ops.cast(masks, "float32")
+    before = ops.cumsum(masks, axis=1) - masks  # the weight of the more recent frames
+    return ops.maximum(masks - before, 0.0)
+
+
+def long_term_loss(x, warped, masks):
+    """Ruder et al.'s long-term temporal loss: the sum over K earlier outputs, 0-1 units.
+
+    Args:
+        x: ``(B, H, W, 3)`` the image being optimised, 0-255.
+        warped: ``(B, K, H, W, 3)`` K earlier outputs, each warped to the current
+            frame along the flow between the two, the most recent first, 0-255.
+        masks: ``(B, K, H, W)`` their consistency masks in [0, 1] (as measured,
+            not yet exclusive: :func:`exclusive_masks` is applied here).
+
+    Returns:
+        ``(B,)``: the sum of :func:`temporal_loss` of each earlier output under
+        its exclusive mask; zero when ``x`` equals each warped output inside
+        that output's exclusive mask. With K = 1 it is the short-term loss.
+    """
+    weights = exclusive_masks(masks)
+    sq = ops.sum(ops.square(ops.expand_dims(x, 1) - warped), axis=-1) / 3.0
+    return ops.sum(ops.mean(weights * sq, axis=(2, 3)), axis=1) / (255.0 * 255.0)
 
 
 def gram_distance(features: list, grams: list) -> float:
@@ -196,13 +247,13 @@ class Painter:
 
     # -- the loss, in keras.ops
 
-    def _loss(self, outputs, x, grams, content, warped, mask):
+    def _loss(self, outputs, x, grams, content, warped, masks):
         p = self.params
         picked = [outputs[i] for i in self._index]
         loss = p.style_weight * style_loss(picked[: len(STYLE_LAYERS)], grams)
         loss = loss + p.content_weight * relative_error(picked[-1], content)
         loss = loss + p.tv_weight * total_variation(x)
-        return loss + p.temporal_weight * temporal_loss(x, warped, mask)
+        return loss + p.temporal_weight * long_term_loss(x, warped, masks)
 
     # -- optimisation
 
@@ -212,6 +263,7 @@ class Painter:
         init: np.ndarray | None = None,
         mask: np.ndarray | None = None,
         iterations: int | None = None,
+        older: list | tuple = (),
     ) -> np.ndarray:
         """Paint one frame.
 
@@ -222,6 +274,12 @@ class Painter:
             mask: ``HxW`` float32 [0, 1] reliability of ``init``; needs ``init``.
             iterations: steps instead of the params' (``iterations`` or
                 ``iterations_next``).
+            older: for the long-term loss, earlier outputs than ``init``'s, the
+                most recent first: each a pair (output warped to this frame
+                along the flow between the two, ``HxW`` consistency mask) like
+                ``init`` and ``mask``, or None for an empty slot (weight zero;
+                a constant number of slots keeps one compiled gradient).
+                Needs ``init``.
 
         Returns:
             uint8 ``HxWx3`` RGB, the size of ``frame``.
@@ -231,13 +289,17 @@ class Painter:
         p = self.params
         self._losses = []
         if init is None:
+            if older:
+                raise InputError("older outputs for the long-term loss need init, the previous one")
             steps = p.iterations if iterations is None else int(iterations)
             x = self._coarse_to_fine(content, steps)
         else:
-            warped = _check_init(init, (h, w))
-            reliable = _check_mask(mask, (h, w))
+            start = _check_init(init, (h, w))
+            pairs = [(start, _check_mask(mask, (h, w))), *_check_older(older, (h, w))]
+            warped = np.stack([pair[0] for pair in pairs])
+            masks = np.stack([pair[1] for pair in pairs])
             steps = p.iterations_next if iterations is None else int(iterations)
-            x = self._optimise(ops.convert_to_tensor(warped), content, steps, warped, reliable)
+            x = self._optimise(ops.convert_to_tensor(start), content, steps, warped, masks)
         out = np.clip(backend.to_numpy(x), 0.0, 255.0)
         if p.preserve_color:
             out = _keep_colors(out, content)
@@ -252,14 +314,18 @@ class Painter:
             x = self._optimise(x, level_content, steps, None, None)
         return x
 
-    def _optimise(self, x, content: np.ndarray, steps: int, warped, mask):
-        """``steps`` Adam steps on ``x`` (HxWx3, 0-255) at the size of ``content``."""
+    def _optimise(self, x, content: np.ndarray, steps: int, warped, masks):
+        """``steps`` Adam steps on ``x`` (HxWx3, 0-255) at the size of ``content``.
+
+        ``warped`` ``(K, H, W, 3)`` and ``masks`` ``(K, H, W)``: the earlier outputs
+        the temporal loss compares with, the most recent first; None for none.
+        """
         h, w = content.shape[:2]
         grams = self.style_grams((h, w))
         target = self.features(content)[-1]
         if warped is None:  # nothing carried: a zero mask switches the temporal term off
-            warped, mask = np.zeros((h, w, 3), "float32"), np.zeros((h, w), "float32")
-        aux = (grams, target, warped[None], mask[None])
+            warped, masks = np.zeros((1, h, w, 3), "float32"), np.zeros((1, h, w), "float32")
+        aux = (grams, target, warped[None], masks[None])
         adam = _Adam(x, self.params.learning_rate)
         for _ in range(steps):
             loss, grad = self._grad(ops.expand_dims(adam.x, 0), 1.0, *aux)
@@ -340,13 +406,26 @@ def _check_rgb(image: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
-def _check_init(init: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _check_init(init: np.ndarray, size: tuple[int, int], name: str = "init") -> np.ndarray:
     arr = np.asarray(init, "float32")
     if arr.shape != (*size, 3) or not np.isfinite(arr).all():
         raise InputError(
-            f"init must be finite {size[0]}x{size[1]}x3 like the frame, got {arr.shape}"
+            f"{name} must be finite {size[0]}x{size[1]}x3 like the frame, got {arr.shape}"
         )
     return arr
+
+
+def _check_older(older, size: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The long-term loss's earlier outputs, checked; an empty slot becomes a zero mask."""
+    empty = (np.zeros((*size, 3), "float32"), np.zeros(size, "float32"))
+    pairs = []
+    for item in older:
+        if item is None:
+            pairs.append(empty)
+            continue
+        warped, mask = item
+        pairs.append((_check_init(warped, size, "older output"), _check_mask(mask, size)))
+    return pairs
 
 
 def _check_mask(mask: np.ndarray | None, size: tuple[int, int]) -> np.ndarray:

@@ -6,10 +6,11 @@ FIGURE is any of gallery, presets, example, layers (default: all of them), and
 paintings (only when named: slow on a CPU).
 
 - docs/gallery.jpg: frame 0, the middle and the last frame of the temporal
-  benchmark's long camera-like clip (samples/make_footage.py, 320 frames):
-  input, the flow-carried dream (the CPU demo's ``subtle`` preset) and style
-  7, both rendered here with the default temporal settings. A long dream
-  shows whether the scene survives the carry. Needs scikit-image.
+  benchmark's long real clip (the longest shot of samples/bikes.mp4 played
+  forward and back, 361 frames at 320x136): input, the flow-carried dream
+  (the CPU demo's ``subtle`` preset) and style 7, both rendered here with the
+  default temporal settings. A long dream shows whether the scene survives
+  the carry.
 - docs/presets.jpg: each shipped preset on samples/chelsea.jpg.
 - docs/dream_example.jpg: samples/astronaut.jpg dreamt with the default settings.
 - docs/layers.jpg: samples/chelsea.jpg dreamt with the default settings at
@@ -36,8 +37,6 @@ from dreamstream.stream.jobs import render_file
 from dreamstream.stream.settings import Settings, dream_presets
 
 ROOT = Path(__file__).resolve().parents[1]
-LONG = 320
-PICKS = (0, LONG // 2, LONG - 1)
 STRIP_LAYERS = ("block3_conv3", "block4_conv1", "block4_conv3", "block5_conv1", "block5_conv3")
 
 
@@ -61,11 +60,12 @@ def grid(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
 def gallery() -> None:
     from dreamstream.stream.bench.temporal import DREAM, long_clip
 
-    inputs = long_clip(LONG)
+    inputs = long_clip()
+    picks = (0, len(inputs) // 2, len(inputs) - 1)
     dreamt = list(render(inputs, "dream", **DREAM))
     styled = list(render(inputs, "style", style="7"))
     rows = [
-        [labelled(frames[i], f"{name} {i}") for i in PICKS]
+        [labelled(frames[i], f"{name} {i}") for i in picks]
         for name, frames in (("input", inputs), ("dream", dreamt), ("style 7,", styled))
     ]
     Image.fromarray(grid(rows)).save(ROOT / "docs" / "gallery.jpg", quality=85)

@@ -16,9 +16,10 @@ Each frame averages 5 sub-frame renders over a half-open shutter (motion blur),
 goes through an exposure ramp in linear light, gets shot and read noise, and
 the clip is encoded with H.264 at CRF 26 (a typical phone/web quality).
 
-``footage(frames)`` returns the frames (deterministic for a given length), so
-the long benchmark clip is made on the fly; ``main()`` writes the short one
-that is committed as ``samples/street.mp4``.
+``footage(frames)`` returns the frames (deterministic for a given length);
+``main()`` writes the short clip that is committed as ``samples/street.mp4``.
+The ``temporal`` benchmark checks its goals on real camera footage
+(``samples/bikes.mp4``) and reports this clip beside it.
 
 Run with the project's venv:  .venv/bin/python samples/make_footage.py
 (scikit-image is needed only here: ``pip install scikit-image``).

@@ -14,6 +14,7 @@ Frames are ``uint8`` ``HxWx3`` RGB; masks ``HxW`` float32, 1 = reliable.
 
 from __future__ import annotations
 
+import collections
 import functools
 from pathlib import Path
 
@@ -102,17 +103,104 @@ def _painter(style: np.ndarray, weights, params, precision: str):
 class ArtStyleProcessor:
     """Style by optimisation, carried along the flow with the temporal loss.
 
-    Holds the painter (network, style Gram matrices), no temporal state. The
-    per-call ``work`` it takes is ``iterations`` (first) and ``iterations_next``
-    (next), named like the settings they override; other work is ignored.
+    Holds the painter (network, style Gram matrices). The per-call ``work`` it
+    takes is ``iterations`` (first) and ``iterations_next`` (next), named like
+    the settings they override; other work is ignored.
+
+    With ``--temporal-frames`` beyond 1 (e.g. 1,10,20,40), Ruder et al.'s
+    long-term loss: the processor keeps the inputs and outputs of the frames
+    it painted, back to the largest distance, and holds each carried frame
+    also to the outputs that many frames back (by source index, so any stride
+    works: the newest kept frame at least that far back stands in), each
+    warped along the flow measured directly between the two inputs with the
+    carry's flow method, preset and consistency mask. That history is the
+    only temporal state of a processor; it is emptied by ``first`` (first
+    frame, scene cut, ``--no-flow``, a carry reset). A resumed render starts
+    with an empty history: only frames painted after the resume point count,
+    so the first frames after it can differ from an uninterrupted render's.
     """
 
     def __init__(self, settings: Settings):
+        from dreamstream.stream.settings import temporal_frames
+
         self.settings = settings
         self.painter = make_painter(settings)
+        gaps = temporal_frames(settings.temporal_frames)
+        self.history = _History(gaps, settings.flow_method, settings.flow_preset)
 
     def first(self, frame: np.ndarray, index: int, iterations: int | None = None, **work):
-        return self.painter(frame, iterations=iterations)
+        out = self.painter(frame, iterations=iterations)
+        self.history.reset()
+        self.history.add(index, frame, out)
+        return out
 
     def next(self, frame, index, warped_out, mask, warped_in, iterations_next=None, **work):
-        return self.painter(frame, init=warped_out, mask=mask, iterations=iterations_next)
+        older = self.history.older(index, frame)
+        out = self.painter(
+            frame, init=warped_out, mask=mask, iterations=iterations_next, older=older
+        )
+        self.history.add(index, frame, out)
+        return out
+
+
+class _History:
+    """Inputs and outputs of recently painted frames, for the long-term loss.
+
+    Args:
+        gaps: the distances back, sorted, starting with 1 (the carry's own frame).
+        flow_method, flow_preset: the carry's flow settings (the same estimator and mask).
+    """
+
+    def __init__(self, gaps: tuple[int, ...], flow_method: str, flow_preset: str):
+        self.gaps = gaps
+        self.frames: collections.deque = collections.deque()  # (index, input, output)
+        self.estimator = None
+        if len(gaps) > 1:
+            from dreamstream.core.flow import FlowEstimator
+
+            self.estimator = FlowEstimator(method=flow_method, preset=flow_preset)
+
+    def reset(self) -> None:
+        self.frames.clear()
+
+    def add(self, index: int, image: np.ndarray, out: np.ndarray) -> None:
+        """Keep frame ``index``; drop frames no later frame can need."""
+        if self.estimator is None:
+            return
+        self.frames.append((index, image, out))
+        # The next index is at least index + 1: the oldest frame is needed only
+        # while no newer kept frame is at least the largest gap back from it.
+        while len(self.frames) > 1 and self.frames[1][0] <= index + 1 - self.gaps[-1]:
+            self.frames.popleft()
+
+    def picks(self, index: int) -> list:
+        """Per gap after the first: the newest kept frame at least that far back, or None.
+
+        The last frame kept is the carry's previous frame (gap 1, carried
+        already), and a frame picked for a shorter gap is not picked again.
+        """
+        if not self.frames or self.frames[-1][0] >= index:  # indices went back: start over
+            self.reset()
+        newest_first = list(reversed(self.frames))
+        taken = {0}
+        picked = []
+        for gap in self.gaps[1:]:
+            k = next((k for k, kept in enumerate(newest_first) if kept[0] <= index - gap), None)
+            picked.append(None if k is None or k in taken else newest_first[k])
+            taken.add(k)
+        return picked
+
+    def older(self, index: int, image: np.ndarray) -> list:
+        """The painter's ``older`` pairs for frame ``index``: (warped output, mask) or None."""
+        if self.estimator is None:
+            return []
+        from dreamstream.core.flow import consistency_mask, warp
+
+        pairs = []
+        for pick in self.picks(index):
+            if pick is None or pick[1].shape != image.shape:
+                pairs.append(None)
+                continue
+            forward, backward = self.estimator.pair(image, pick[1])  # current -> older input
+            pairs.append((warp(pick[2], forward), consistency_mask(forward, backward)))
+        return pairs

@@ -15,7 +15,8 @@ calls the processor:
 Images are ``uint8`` ``HxWx3`` **RGB**; flow ``HxWx2`` float32 (x, y) pixels,
 current -> previous; masks ``HxW`` float32 in [0, 1], 1 = reliable. ``work``
 holds per-call amounts of work (live mode's latency budget passes ``steps``);
-the processors keep no state of their own.
+the processors keep no temporal state of their own (the one exception: style by
+optimisation keeps a short history of painted frames for its long-term loss).
 """
 
 from __future__ import annotations

@@ -34,6 +34,17 @@ from pathlib import Path
 
 _POLICY = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 _BF16_FLAGS = {"amx_bf16", "avx512_bf16"}
+# oneDNN instruction-set limits (ONEDNN_MAX_CPU_ISA) below its bfloat16 kernels:
+# with one of these set, TensorFlow cannot run bfloat16 convolutions at all.
+_NO_BF16_ISAS = {
+    "SSE41",
+    "AVX",
+    "AVX2",
+    "AVX2_VNNI",
+    "AVX2_VNNI_2",
+    "AVX512_CORE",
+    "AVX512_CORE_VNNI",
+}
 
 
 @functools.cache
@@ -46,6 +57,12 @@ def cpu_flags() -> frozenset[str]:
     except OSError:
         pass
     return frozenset()
+
+
+def fast_bfloat16() -> bool:
+    """Whether this CPU runs bfloat16 convolutions natively, and oneDNN may use them."""
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", ""))
+    return bool(_BF16_FLAGS & cpu_flags()) and limit.strip().upper() not in _NO_BF16_ISAS
 
 
 @functools.cache
@@ -77,7 +94,7 @@ def dream_compute(precision: str = "auto") -> dict:
 
     tensorflow, gpu = backend_name() == "tensorflow", gpu_visible()
     if precision == "auto":
-        fast_bf16 = tensorflow and not gpu and bool(_BF16_FLAGS & cpu_flags())
+        fast_bf16 = tensorflow and not gpu and fast_bfloat16()
         precision = "bfloat16" if fast_bf16 else "float32"
     return {"precision": _POLICY[precision], "xla": gpu or not tensorflow}
 

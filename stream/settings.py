@@ -272,6 +272,15 @@ class Settings:
             "optimize",
         ),
     )
+    temporal_frames: str = field(
+        default="1",
+        metadata=_opt(
+            "earlier frames the temporal loss holds each frame to, as distances back: 1 = the "
+            "previous one only; e.g. 1,10,20,40 adds Ruder et al.'s long-term loss, each pixel "
+            "held to the most recent of them where it was visible (slower: a flow per frame)",
+            "optimize",
+        ),
+    )
     learning_rate: float = field(
         default=_AP.learning_rate, metadata=_opt("Adam step in 0-255 pixel units", "optimize")
     )
@@ -323,6 +332,7 @@ class Settings:
                     f"{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
         check_style_text(self.style)
+        temporal_frames(self.temporal_frames)
         self.art_params()  # validates the optimisation's settings early
 
     def art_params(self) -> ArtParams:
@@ -373,8 +383,14 @@ class Settings:
 
 
 # Besides its own type, what a setting accepts: positions take an index or seconds,
-# and a built-in style may be written as a bare number (style = 7 in TOML).
-_ALSO_ACCEPTED = {"start": (int, float), "end": (int, float), "style": (int,)}
+# and a built-in style or one temporal frame may be written as a bare number
+# (style = 7 in TOML).
+_ALSO_ACCEPTED = {
+    "start": (int, float),
+    "end": (int, float),
+    "style": (int,),
+    "temporal_frames": (int,),
+}
 _KINDS = {
     "bool": ("true or false", lambda v: isinstance(v, bool)),
     "int": ("a whole number", lambda v: isinstance(v, numbers.Integral)),
@@ -406,7 +422,7 @@ def typed_value(name: str, value, label: str):
         if not math.isfinite(value):  # nan passes every range check: refuse it here
             raise InputError(f"{label} must be a finite number, got {value!r}")
         return float(value)
-    return str(value) if name == "style" else value
+    return str(value) if name in ("style", "temporal_frames") else value
 
 
 def flag(name: str) -> str:
@@ -428,6 +444,28 @@ def check_style_text(text: str) -> None:
             f"3:0.5,12:0.5, got {str(text)!r}"
         )
     parse_style(str(text))
+
+
+# The history the long-term loss keeps is this many frames (inputs and outputs):
+# 100 frames of 1080p take about 1.2 GB; Ruder et al. reach back 40.
+MAX_TEMPORAL_FRAME = 100
+
+
+def temporal_frames(text: str) -> tuple[int, ...]:
+    """``--temporal-frames`` as distances back, sorted: ``"1,10,20,40"`` -> ``(1, 10, 20, 40)``.
+
+    Raises:
+        InputError: not distinct whole numbers 1-100 including 1.
+    """
+    parts = [part.strip() for part in str(text).split(",")]
+    if all(part.isascii() and part.isdigit() for part in parts):
+        gaps = sorted(int(part) for part in parts)
+        if gaps[0] == 1 and gaps[-1] <= MAX_TEMPORAL_FRAME and len(set(gaps)) == len(gaps):
+            return tuple(gaps)
+    raise InputError(
+        f"--temporal-frames must be distinct frame distances 1-{MAX_TEMPORAL_FRAME} including 1, "
+        f"such as 1,10,20,40, got {str(text)!r}"
+    )
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

