@@ -29,6 +29,7 @@ import keras
 
 from dreamstream.core import models as core
 from dreamstream.core.errors import InputError, WeightsNotFoundError
+from dreamstream.core.params import POLICIES
 from dreamstream.stream.weights import vgg16_onnx
 from dreamstream.stream.weights.assets import embedded_path
 
@@ -270,7 +271,7 @@ def load_backbone(
         The backbone; its model takes float32 NHWC RGB 0-255.
 
     Raises:
-        InputError: unknown backbone, layer or pooling; wrong backend for googlenet.
+        InputError: unknown backbone, layer, pooling or dtype; wrong backend for googlenet.
         WeightsNotFoundError: no weights file and no way to fetch one.
     """
     chosen = core.check_layers(name, layers)
@@ -278,8 +279,10 @@ def load_backbone(
     if name not in core.VGG16_BACKBONES and pooling != "max":
         raise InputError(f"pooling {pooling!r} applies only to vgg16 and vgg16-hed, not {name}")
     core.check_backend(name)
+    if dtype not in POLICIES:
+        raise InputError(f"dtype must be one of {', '.join(POLICIES)}; got {dtype!r}")
     if name not in core.VGG16_BACKBONES:
-        dtype = "float32"
+        dtype = "float32"  # as documented: the dream casts these itself
     path = resolve_weights(name, weights)
     return _build_cached(name, chosen, str(path), pooling, dtype, keras.backend.backend())
 

@@ -14,4 +14,3 @@ def test_dream_phases_time_each_phase_in_order():
     ]
     assert all(p["wall"] >= 0 and p["cpu"] >= 0 for p in phases.values())
     assert phases["first frame"]["wall"] > 0
-

@@ -85,6 +85,8 @@ def test_backbones_are_cached_on_name_layers_weights_and_pooling():
         "mixed_bfloat16"
     }
     assert half.model.get_layer("block1_conv1").kernel.dtype == "float32"  # weights stay full
+    with pytest.raises(InputError, match="dtype must be one of float32, .*; got 'bf16'"):
+        models.load_backbone("inception_v3", ["mixed0"], dtype="bf16")
 
 
 def test_bad_layer_is_reported_before_any_file_is_opened(tmp_path):
