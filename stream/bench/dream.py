@@ -11,7 +11,7 @@ tile and steps; the table gives frames per second, the ratio to the
 baseline, dream strength (mean |output - input| / 255) and the peak resident
 memory of one 4K step, each measured in a fresh process. Last, a video end
 to end (:mod:`dreamstream.stream.bench.dreamvideo`): the flow-carried engine
-against the tutorial per frame on the sample clip.
+against the tutorial per frame on real footage (samples/bikes.mp4).
 
 Run: ``python -m dreamstream.stream.bench.dream [--quick]``.
 """

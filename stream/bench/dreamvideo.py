@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-CLIP = Path(__file__).resolve().parents[2] / "samples" / "clip.mp4"
+# Real camera footage: the traffic shot of bikes.mp4 (frames 76-136, one shot).
+CLIP, START = Path(__file__).resolve().parents[2] / "samples" / "bikes.mp4", 76
 FULL = {"width": 256, "frames": 32, "octaves": 4, "steps": 10}
 QUICK = {"width": 96, "frames": 4, "octaves": 2, "steps": 1}
 
@@ -39,7 +40,7 @@ def _clock() -> tuple[float, float]:
 def _open(cfg: dict):
     from dreamstream.stream.io import open_source
 
-    return open_source(CLIP, width=cfg["width"], frames=cfg["frames"])
+    return open_source(CLIP, start=START, width=cfg["width"], frames=cfg["frames"])
 
 
 def _sink(source, folder: str, name: str):
@@ -119,7 +120,7 @@ def _figures(frames: int, wall: float, cpu: float, pairs: list) -> dict:
 
 
 def run(layer: str, tutorial, step_size: float, quick: bool = False) -> dict:
-    """Both sides on the sample clip; JSON-able figures and a Markdown ``"table"``.
+    """Both sides on the real clip; JSON-able figures and a Markdown ``"table"``.
 
     Args:
         layer: the backbone layer both dream (VGG16).
@@ -141,7 +142,7 @@ def run(layer: str, tutorial, step_size: float, quick: bool = False) -> dict:
         engine = engine_side(settings, cfg, folder)
         baseline = tutorial_side(tutorial, cfg, step_size, folder)
     result = {
-        "clip": CLIP.name,
+        "clip": f"{CLIP.name} from frame {START}",
         "width": cfg["width"],
         "frames": cfg["frames"],
         "layer": layer,
