@@ -120,6 +120,8 @@ class ArtStyleProcessor:
     so the first frames after it can differ from an uninterrupted render's.
     """
 
+    uses_warped_input = False  # the temporal loss reads the warped previous output only
+
     def __init__(self, settings: Settings):
         from dreamstream.stream.settings import temporal_frames
 

@@ -10,7 +10,8 @@ calls the processor:
 - ``processor.first(frame, index, **work)`` when nothing can be carried (the
   first frame, a scene cut, no flow, a reset);
 - ``processor.next(frame, index, warped_out, mask, warped_in, **work)`` otherwise,
-  with the previous output and input warped to the current frame.
+  with the previous output and input warped to the current frame (``warped_in``
+  is None for a processor whose ``uses_warped_input`` is False).
 
 Images are ``uint8`` ``HxWx3`` **RGB**; flow ``HxWx2`` float32 (x, y) pixels,
 current -> previous; masks ``HxW`` float32 in [0, 1], 1 = reliable. ``work``
@@ -118,7 +119,9 @@ class Carry:
         self.warped = None
         if carried:
             self.warped = warp(self.prev_out, motion.flow)
-            warped_in = warp(self.prev_in, motion.flow)
+            # Style blends never read the warped previous input: skip a warp per frame.
+            wants_in = getattr(processor, "uses_warped_input", True)
+            warped_in = warp(self.prev_in, motion.flow) if wants_in else None
             out = processor.next(image, index, self.warped, motion.mask, warped_in, **work)
         else:
             self.cuts += int(motion is not None and motion.cut)

@@ -7,7 +7,8 @@ no temporal state (the pipeline owns that). Both kinds answer two calls:
   frame, a scene cut, ``--no-flow``);
 - ``next(frame, index, warped_out, mask, warped_in, **work)``: a frame whose
   previous output, warped along the input's flow, can be carried forward
-  (see :mod:`dreamstream.stream.carry`).
+  (see :mod:`dreamstream.stream.carry`; ``warped_in`` is None where the
+  processor's ``uses_warped_input`` is False).
 
 Frames are ``uint8`` ``HxWx3`` RGB; ``mask`` is ``HxW`` float32, 1 = reliable.
 ``work`` is how much to do for this call, chosen by the caller (live mode's
@@ -141,6 +142,8 @@ def check_style_method(settings: Settings) -> None:
 
 class StyleProcessor:
     """Fast neural style, blended with the warped previous output where reliable."""
+
+    uses_warped_input = False  # the blend reads the warped previous output only
 
     def __init__(self, settings: Settings):
         from dreamstream.stream.runtimes import load_stylizer

@@ -211,3 +211,21 @@ def test_scene_cut_resets_the_state(tmp_path):
     stats = pipeline.Stats()
     list(pipeline.render(frames, Feedback(), stats=stats))
     assert stats.cuts == 1
+
+
+def test_the_warped_previous_input_is_made_only_for_processors_that_read_it(clip):
+    seen = {}
+
+    class Recorder(Feedback):
+        def __init__(self, reads_input: bool):
+            self.uses_warped_input, self.reads = reads_input, reads_input
+
+        def next(self, frame, index, warped_out, mask, warped_in):
+            seen.setdefault(self.reads, []).append(warped_in)
+            return super().next(frame, index, warped_out, mask, warped_in)
+
+    for reads in (True, False):
+        with open_source(clip) as source:
+            list(pipeline.render(source, Recorder(reads)))
+    assert seen[True] and all(w is not None and w.shape == (H, W, 3) for w in seen[True])
+    assert seen[False] and all(w is None for w in seen[False])
