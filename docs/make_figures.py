@@ -8,7 +8,7 @@ paintings (only when named: slow on a CPU).
 - docs/gallery.jpg: frame 0, the middle and the last frame of the temporal
   benchmark's long real clip (the longest shot of samples/bikes.mp4 played
   forward and back, 361 frames at 320x136): input, the flow-carried dream
-  (the CPU demo's ``subtle`` preset) and style 7, both rendered here with the
+  (the ``subtle`` preset) and style 7, both rendered here with the
   default temporal settings. A long dream shows whether the scene survives
   the carry.
 - docs/presets.jpg: each shipped preset on samples/chelsea.jpg.

@@ -47,7 +47,7 @@ from dreamstream.core.temporal import is_scene_cut
 from dreamstream.stream.bench.warp_error import SAMPLES, iter_frames
 
 STYLE = "7"
-DREAM = {"preset": "subtle"}  # the CPU demo's look: `make demo`
+DREAM = {"preset": "subtle"}  # a light dream that keeps the scene recognisable
 REAL = SAMPLES / "bikes.mp4"
 SHOT = (76, 137)  # the real clip's longest shot, frames [76, 137)
 DREAM_SIZE, STILL_SIZE, STILL_FRAME = (320, 136), (192, 82), 160
