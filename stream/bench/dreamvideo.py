@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-# Real camera footage: the traffic shot of bikes.mp4 (frames 76-136, one shot).
-CLIP, START = Path(__file__).resolve().parents[2] / "samples" / "bikes.mp4", 76
+from dreamstream.stream.bench.warp_error import REAL, SHOT
+
 FULL = {"width": 256, "frames": 32, "octaves": 4, "steps": 10}
 QUICK = {"width": 96, "frames": 4, "octaves": 2, "steps": 1}
 
@@ -40,7 +40,8 @@ def _clock() -> tuple[float, float]:
 def _open(cfg: dict):
     from dreamstream.stream.io import open_source
 
-    return open_source(CLIP, start=START, width=cfg["width"], frames=cfg["frames"])
+    # Real camera footage, from the start of its traffic shot.
+    return open_source(REAL, start=SHOT[0], width=cfg["width"], frames=cfg["frames"])
 
 
 def _sink(source, folder: str, name: str):
@@ -142,7 +143,7 @@ def run(layer: str, tutorial, step_size: float, quick: bool = False) -> dict:
         engine = engine_side(settings, cfg, folder)
         baseline = tutorial_side(tutorial, cfg, step_size, folder)
     result = {
-        "clip": f"{CLIP.name} from frame {START}",
+        "clip": f"{REAL.name} from frame {SHOT[0]}",
         "width": cfg["width"],
         "frames": cfg["frames"],
         "layer": layer,

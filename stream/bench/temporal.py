@@ -32,6 +32,7 @@ as the command (what its users get) and as its exact algorithm in memory
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -44,12 +45,10 @@ import numpy as np
 from dreamstream.core import flow as F
 from dreamstream.core import measures
 from dreamstream.core.temporal import is_scene_cut
-from dreamstream.stream.bench.warp_error import SAMPLES, iter_frames
+from dreamstream.stream.bench.warp_error import REAL, SAMPLES, SHOT, iter_frames
 
 STYLE = "7"
 DREAM = {"preset": "subtle"}  # a light dream that keeps the scene recognisable
-REAL = SAMPLES / "bikes.mp4"
-SHOT = (76, 137)  # the real clip's longest shot, frames [76, 137)
 DREAM_SIZE, STILL_SIZE, STILL_FRAME = (320, 136), (192, 82), 160
 LEGS, STATIC, WINDOW = 6, 500, 30
 QUICK = {"style": 24, "legs": 1, "static": 40, "window": 10}
@@ -73,7 +72,7 @@ def ping_pong(frames: list[np.ndarray], legs: int) -> list[np.ndarray]:
 
 def long_clip(legs: int = LEGS) -> list[np.ndarray]:
     """The real clip's longest shot at 320x136, played back and forth (see :func:`ping_pong`)."""
-    shot = list(iter_frames(REAL))[SHOT[0] : SHOT[1]]
+    shot = itertools.islice(iter_frames(REAL), *SHOT)
     return ping_pong([_small(f, DREAM_SIZE) for f in shot], legs)
 
 
@@ -82,7 +81,7 @@ def noisy_still(frames: int, seed: int = 0) -> list[np.ndarray]:
 
     Small, because the drift goal dreams it 500 times.
     """
-    frame = list(iter_frames(REAL))[STILL_FRAME]
+    frame = next(itertools.islice(iter_frames(REAL), STILL_FRAME, None))
     still = _small(frame, STILL_SIZE).astype(np.float32)
     rng = np.random.default_rng(seed)
     # Shot noise (grows with the level) and read noise, about 2-3 levels.

@@ -40,6 +40,10 @@ from dreamstream.core.temporal import is_scene_cut
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+# Real camera footage (see samples/LICENSE.md) and its longest shot, frames
+# [76, 137): traffic with motion blur, no cut.
+REAL = SAMPLES / "bikes.mp4"
+SHOT = (76, 137)
 
 
 def _natural_key(path: Path) -> tuple:
