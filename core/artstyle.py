@@ -115,9 +115,11 @@ def temporal_loss(x, warped, mask):
 
     Returns:
         ``(B,)``: zero when ``x`` equals ``warped`` wherever ``mask`` is non-zero.
+        Extra axes before H and W broadcast (:func:`long_term_loss` passes K
+        earlier frames at once) and stay in the result.
     """
     sq = ops.sum(ops.square(x - warped), axis=-1) / 3.0
-    return ops.mean(mask * sq, axis=(1, 2)) / (255.0 * 255.0)
+    return ops.mean(mask * sq, axis=(-2, -1)) / (255.0 * 255.0)
 
 
 def exclusive_masks(masks):
@@ -155,9 +157,8 @@ def long_term_loss(x, warped, masks):
         its exclusive mask; zero when ``x`` equals each warped output inside
         that output's exclusive mask. With K = 1 it is the short-term loss.
     """
-    weights = exclusive_masks(masks)
-    sq = ops.sum(ops.square(ops.expand_dims(x, 1) - warped), axis=-1) / 3.0
-    return ops.sum(ops.mean(weights * sq, axis=(2, 3)), axis=1) / (255.0 * 255.0)
+    per_frame = temporal_loss(ops.expand_dims(x, 1), warped, exclusive_masks(masks))
+    return ops.sum(per_frame, axis=1)
 
 
 def gram_distance(features: list, grams: list) -> float:

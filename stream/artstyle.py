@@ -196,13 +196,13 @@ class _History:
         """The painter's ``older`` pairs for frame ``index``: (warped output, mask) or None."""
         if self.estimator is None:
             return []
-        from dreamstream.core.flow import consistency_mask, warp
+        from dreamstream.core.flow import warp
 
         pairs = []
         for pick in self.picks(index):
             if pick is None or pick[1].shape != image.shape:
                 pairs.append(None)
                 continue
-            forward, backward = self.estimator.pair(image, pick[1])  # current -> older input
-            pairs.append((warp(pick[2], forward), consistency_mask(forward, backward)))
+            flow, mask = self.estimator.flow_and_mask(image, pick[1])  # current -> older input
+            pairs.append((warp(pick[2], flow), mask))
         return pairs

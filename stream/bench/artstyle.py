@@ -120,10 +120,10 @@ def _gap_errors(inputs: list, outputs: dict, gap: int) -> dict:
     from dreamstream.core.measures import warping_error
 
     est = coreflow.FlowEstimator()
-    pairs = []
-    for t in range(gap, len(inputs)):
-        forward, backward = est.pair(inputs[t], inputs[t - gap])
-        pairs.append((t, forward, coreflow.consistency_mask(forward, backward, soft=False)))
+    pairs = [
+        (t, *est.flow_and_mask(inputs[t], inputs[t - gap], soft=False))
+        for t in range(gap, len(inputs))
+    ]
 
     def error(frames: list) -> float:
         return float(
