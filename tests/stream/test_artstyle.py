@@ -77,15 +77,22 @@ def test_still_is_painted_towards_the_style(capsys, tmp_path):
     assert painter.style_distance(painted) < 0.8 * painter.style_distance(plain)
 
 
-def test_frame_folder_resume_equals_one_run(capsys, tmp_path):
-    argv = ["style", SAMPLES / "clip.mp4", *OPTIMIZE, *QUICK, "--frames", "3"]
+def render_and_resume(capsys, tmp_path, argv: list, frames: int, cut: int) -> list:
+    """Frames of one run and of a run stopped after ``cut`` frames then resumed, as int pairs."""
+    argv = [*argv, "--frames", str(frames)]
     assert run_cli(capsys, *argv, "-o", tmp_path / "full/%03d.png")[0] == 0
-    assert run_cli(capsys, *argv, "--frames", "2", "-o", tmp_path / "part/%03d.png")[0] == 0
+    assert run_cli(capsys, *argv, "--frames", str(cut), "-o", tmp_path / "part/%03d.png")[0] == 0
     status, _, err = run_cli(capsys, *argv, "-o", tmp_path / "part/%03d.png", "--resume")
     assert status == 0, err
-    for i in range(3):
-        a = read_image(tmp_path / f"full/{i:03d}.png").astype(int)
-        b = read_image(tmp_path / f"part/{i:03d}.png").astype(int)
+    return [
+        tuple(read_image(tmp_path / f"{run}/{i:03d}.png").astype(int) for run in ("full", "part"))
+        for i in range(frames)
+    ]
+
+
+def test_frame_folder_resume_equals_one_run(capsys, tmp_path):
+    argv = ["style", SAMPLES / "clip.mp4", *OPTIMIZE, *QUICK]
+    for i, (a, b) in enumerate(render_and_resume(capsys, tmp_path, argv, 3, 2)):
         assert np.abs(a - b).max() <= 1, f"frame {i} differs after resume"
 
 
@@ -152,14 +159,8 @@ def test_history_picks_by_source_index_at_any_stride_and_forgets_what_no_frame_n
 
 
 def test_long_term_render_resumes_and_writes_every_frame(capsys, tmp_path):
-    argv = ["style", SAMPLES / "clip.mp4", *OPTIMIZE, *QUICK, *LONG, "--frames", "5"]
-    assert run_cli(capsys, *argv, "-o", tmp_path / "full/%03d.png")[0] == 0
-    assert run_cli(capsys, *argv, "--frames", "3", "-o", tmp_path / "part/%03d.png")[0] == 0
-    status, _, err = run_cli(capsys, *argv, "-o", tmp_path / "part/%03d.png", "--resume")
-    assert status == 0, err
-    for i in range(5):
-        a = read_image(tmp_path / f"full/{i:03d}.png").astype(int)
-        b = read_image(tmp_path / f"part/{i:03d}.png").astype(int)
+    argv = ["style", SAMPLES / "clip.mp4", *OPTIMIZE, *QUICK, *LONG]
+    for i, (a, b) in enumerate(render_and_resume(capsys, tmp_path, argv, 5, 3)):
         assert a.shape == b.shape == (36, 64, 3)
         if i < 3:  # rendered before the interruption: the same frames
             assert np.abs(a - b).max() <= 1, f"frame {i} differs"
