@@ -260,6 +260,7 @@ class Dreamer:
         steps: int | None = None,
         seed: int | None = None,
         octaves: int | None = None,
+        gain: np.ndarray | None = None,
     ) -> np.ndarray:
         """Dream one frame.
 
@@ -272,6 +273,9 @@ class Dreamer:
             seed: seed of the rolls instead of ``params.seed``.
             octaves: pyramid levels instead of ``params.octaves``; the finest
                 levels are kept, so fewer octaves dream only at the larger sizes.
+            gain: float32 ``HxW`` multiplier (>= 0) of each pixel's step, the
+                frame's size; default: 1 everywhere. A carried frame steps
+                faster where the carried dream could not be trusted.
 
         Returns:
             uint8 RGB ``HxWx3``, the size of ``image``.
@@ -290,23 +294,26 @@ class Dreamer:
         img = _resize(ops.convert_to_tensor(start), work, antialias=False)
         sizes = octave_sizes(*work, octaves, self.params.octave_scale, self.min_side)
         img, details = laplacian_pyramid(img, sizes)
+        gain = _check_gain(gain, (h, w))
         for k in reversed(range(len(sizes))):
             if k < len(sizes) - 1:
                 img = _resize(img, sizes[k]) + details[k]
-            img = self._ascend(img, steps, rng)
+            img = self._ascend(img, steps, rng, _resize(gain, sizes[k]))
         img = _resize(img, (h, w), antialias=True)
         return np.clip(np.rint(backend.to_numpy(img)), 0, 255).astype(np.uint8)
 
-    def _ascend(self, img, steps: int, rng: np.random.Generator):
-        """``steps`` jittered, tiled, normalised gradient steps on one level."""
+    def _ascend(self, img, steps: int, rng: np.random.Generator, gain):
+        """``steps`` jittered, tiled, normalised gradient steps on one level (``gain``: HxWx1)."""
         jitter = self.params.jitter
         img = ops.clip(img, 0.0, 255.0)
         for _ in range(steps):
             shift = rng.integers(-jitter, jitter + 1, size=2)
-            img = self._step(img, backend.shift_argument(shift), backend.shift_argument(-shift))
+            img = self._step(
+                img, backend.shift_argument(shift), backend.shift_argument(-shift), gain
+            )
         return img
 
-    def _step_body(self, img, shift, back):
+    def _step_body(self, img, shift, back, gain):
         """One step: roll by ``shift``, tiled gradient, roll by ``back``, normalise, move, clip.
 
         Compiled as a whole (see ``__init__``): on a GPU one dispatch per step
@@ -318,7 +325,7 @@ class Dreamer:
         _, grad = tiled_gradient(self._grad, rolled, p.tile, p.tile_batch)
         grad = ops.roll(grad, back, axis=(0, 1))
         grad = grad / (ops.mean(ops.abs(grad)) + 1e-8)
-        return ops.clip(img + p.step_size * grad, 0.0, 255.0)
+        return ops.clip(img + p.step_size * grad * gain, 0.0, 255.0)
 
 
 def _check_init(init: np.ndarray, size: tuple) -> np.ndarray:
@@ -330,6 +337,18 @@ def _check_init(init: np.ndarray, size: tuple) -> np.ndarray:
     if not np.isfinite(arr).all():
         raise InputError("init has NaN or infinite values")
     return arr
+
+
+def _check_gain(gain: np.ndarray | None, size: tuple):
+    """The step gain as an ``HxWx1`` float32 tensor (ones when ``gain`` is None)."""
+    if gain is None:
+        return ops.ones((*size, 1), "float32")
+    arr = np.asarray(gain, dtype="float32")
+    if arr.shape != size:
+        raise InputError(f"gain must be {size[0]}x{size[1]} like the frame, got {arr.shape}")
+    if not (np.isfinite(arr).all() and (arr >= 0).all()):
+        raise InputError("gain must be finite and >= 0")
+    return ops.convert_to_tensor(arr[..., None])
 
 
 def _working_size(h: int, w: int, min_side: int) -> tuple:

@@ -76,7 +76,7 @@ def _channel_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def anchor_low_frequencies(
-    start: np.ndarray, frame: np.ndarray, anchor: float, sigma: float
+    start: np.ndarray, frame: np.ndarray, anchor: float | np.ndarray, sigma: float
 ) -> np.ndarray:
     """Give ``start`` the current frame's low frequencies (and so its colours), by ``anchor``.
 
@@ -89,13 +89,15 @@ def anchor_low_frequencies(
     Args:
         start: HxWx3 float32 RGB 0-255, modified in place and returned.
         frame: the current input, HxWx3 RGB 0-255.
-        anchor: in [0, 1]; 0 returns ``start`` unchanged.
+        anchor: in [0, 1], one share for the whole picture or an HxWx1 map of
+            shares; 0 returns ``start`` unchanged.
         sigma: the Gaussian's standard deviation in pixels.
     """
-    if anchor <= 0.0:
+    if np.max(anchor) <= 0.0:
         return start
     low = cv2.GaussianBlur(_as_float(frame) - start, (0, 0), sigmaX=sigma, sigmaY=sigma)
-    start += anchor * low
+    low *= anchor
+    start += low
     return start
 
 
@@ -112,19 +114,25 @@ def dream_start(
 ) -> np.ndarray:
     """The image a dream of frame t starts from, carrying the previous dream forward.
 
-    ``mode="blend"``: ``blend * warped_prev_out + (1 - blend) * frame`` where the
-    mask is reliable, ``frame`` where it is not (the mask weights the blend).
+    ``mode="blend"``: ``blend * warped_prev_out + (1 - blend) * frame``.
     ``mode="residual"``: only what the dream added is carried:
-    ``frame + blend * mask * (warped_prev_out - warped_prev_in)`` (the approach
-    of DeepDreamAnim), so the start keeps the current frame's own pixels.
+    ``frame + blend * (warped_prev_out - warped_prev_in)`` (the approach of
+    DeepDreamAnim), so the start keeps the current frame's own pixels.
 
     Feeding each output back this way lets whatever the dream adds on every
     frame (a brightening, a colour cast) pile up over hundreds of frames; the
     drift guard pulls the start's per-channel mean and std back toward the
-    current frame's by ``drift_guard`` each frame, and ``anchor`` replaces the
-    start's low frequencies by the current frame's
+    current frame's by ``drift_guard`` each frame, and ``anchor`` replaces that
+    share of the start's low frequencies by the current frame's
     (:func:`anchor_low_frequencies`, sigma = width / 80), so that the scene
     cannot erode under the carried dream.
+
+    Where the flow is unreliable (occlusions, motion blur) the warped dream
+    belongs to something else, so the mask raises the anchor there, up to 1
+    where the mask is 0: the frame's own shapes and colours replace the carried
+    ones, while the carried fine texture stays as a start for the ascent (from
+    the bare frame, the few steps of a carried frame left such regions all but
+    undreamt for many frames).
 
     Args:
         frame: current input frame, HxWx3 RGB 0-255 (uint8 or float).
@@ -134,7 +142,8 @@ def dream_start(
         warped_prev_in: previous *input* warped to this frame; needed by "residual".
         mode: "blend" or "residual".
         drift_guard: strength in [0, 1] of the colour statistics correction.
-        anchor: share in [0, 1] of the low frequencies taken from ``frame``.
+        anchor: share in [0, 1] of the low frequencies taken from ``frame`` where
+            the flow is reliable.
 
     Returns:
         HxWx3 float32 RGB, 0-255.
@@ -145,7 +154,7 @@ def dream_start(
     blend = _check_unit(blend, "blend")
     drift_guard = _check_unit(drift_guard, "drift_guard")
     anchor = _check_unit(anchor, "anchor")
-    alpha = blend * _mask3(mask, frame)
+    unreliable = 1.0 - _mask3(mask, frame)
     cur = _as_float(frame)
     carried = _as_float(warped_prev_out)
     if mode == "residual":
@@ -155,9 +164,10 @@ def dream_start(
         change = carried - _as_float(warped_prev_in)  # carried - cur, in residual mode
     else:
         change = carried - cur
-    change *= alpha  # in place: a 1080p frame is 25 MB a temporary
+    change *= blend  # in place: a 1080p frame is 25 MB a temporary
     change += cur
-    start = anchor_low_frequencies(change, cur, anchor, frame.shape[1] * ANCHOR_SIGMA_FRACTION)
+    shares = unreliable * (1.0 - anchor) + anchor
+    start = anchor_low_frequencies(change, cur, shares, frame.shape[1] * ANCHOR_SIGMA_FRACTION)
     start = match_colour_stats(start, cur, drift_guard)
     return np.clip(start, 0.0, 255.0, out=start)
 

@@ -11,7 +11,8 @@ calls the processor:
   first frame, a scene cut, no flow, a reset);
 - ``processor.next(frame, index, warped_out, mask, warped_in, **work)`` otherwise,
   with the previous output and input warped to the current frame (``warped_in``
-  is None for a processor whose ``uses_warped_input`` is False).
+  is None for a processor whose ``uses_warped_input`` is False; both are
+  warped bicubically for a processor whose ``cubic_carry`` is True).
 
 Images are ``uint8`` ``HxWx3`` **RGB**; flow ``HxWx2`` float32 (x, y) pixels,
 current -> previous; masks ``HxW`` float32 in [0, 1], 1 = reliable. ``work``
@@ -118,10 +119,12 @@ class Carry:
         )
         self.warped = None
         if carried:
-            self.warped = warp(self.prev_out, motion.flow)
+            # A processor whose output is carried for many frames may ask for a sharp warp.
+            cubic = getattr(processor, "cubic_carry", False)
+            self.warped = warp(self.prev_out, motion.flow, cubic)
             # Style blends never read the warped previous input: skip a warp per frame.
             wants_in = getattr(processor, "uses_warped_input", True)
-            warped_in = warp(self.prev_in, motion.flow) if wants_in else None
+            warped_in = warp(self.prev_in, motion.flow, cubic) if wants_in else None
             out = processor.next(image, index, self.warped, motion.mask, warped_in, **work)
         else:
             self.cuts += int(motion is not None and motion.cut)

@@ -137,7 +137,8 @@ class Settings:
         default=None,
         metadata=_opt(
             "pyramid levels for frames that start from the carried dream (the finest are "
-            "kept: the carried dream already holds the coarse pattern); default: --octaves",
+            "kept: the carried dream already holds the coarse pattern); default: one fewer "
+            "than --octaves",
             "dream",
         ),
     )
@@ -163,14 +164,23 @@ class Settings:
         default=None, metadata=_opt("guide image: dream towards its features", "dream")
     )
     blend: float = field(
-        default=0.9,
+        default=0.95,
         metadata=_opt("share of the carried dream in the next frame's start image (0-1)", "dream"),
     )
     anchor: float = field(
-        default=1.0,
+        default=0.25,
         metadata=_opt(
             "share of each frame's own low frequencies (light, shade, colour) put back "
-            "into the carried dream's start, so the scene cannot erode (0-1)",
+            "into the carried dream's start, so the scene cannot erode (0-1; 1 where the "
+            "flow is unreliable)",
+            "dream",
+        ),
+    )
+    regrow: float = field(
+        default=2.0,
+        metadata=_opt(
+            "extra step where the flow is unreliable (occlusions, blur): the dream grows "
+            "1 + this times as fast there, since it starts afresh (>= 0)",
             "dream",
         ),
     )
@@ -302,6 +312,7 @@ class Settings:
         self.dream_params()  # validates the engine's settings early, before any file is made
         _check_range("blend", self.blend, 0, 1)
         _check_range("anchor", self.anchor, 0, 1)
+        _check_range("regrow", self.regrow, 0, None)
         _check_range("temporal", self.temporal, 0, 1)
         _check_range("strength", self.strength, 0, 1)
         _check_range("crf", self.crf, 0, 51)
@@ -362,6 +373,10 @@ class Settings:
             tv_weight=self.tv_weight,
             seed=self.seed,
         )
+
+    def carried_octaves(self) -> int:
+        """Pyramid levels of a frame that starts from the carried dream."""
+        return self.octaves_next if self.octaves_next is not None else max(1, self.octaves - 1)
 
     def source_options(self) -> dict:
         """What ``open_source`` takes from these settings: the frame range, width and limit."""

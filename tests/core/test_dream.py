@@ -153,6 +153,22 @@ def test_init_is_the_start_image(tiny):
         dreamer(image, init=np.zeros((8, 8, 3), np.float32))
 
 
+def test_gain_scales_each_pixels_step(tiny):
+    dreamer = Dreamer(tiny, "c2", DreamParams(octaves=1, steps=2, tile=64, jitter=0))
+    image = picture(32, 48)
+    gain = np.ones((32, 48), np.float32)
+    gain[:, :16], gain[:, 32:] = 0.0, 3.0
+    plain = np.abs(dreamer(image).astype(float) - image)
+    boosted = np.abs(dreamer(image, gain=gain).astype(float) - image)
+    assert boosted[:, :14].max() <= 1.0  # gain 0: that part does not move (up to the seam)
+    assert boosted[:, 34:].mean() > 2.0 * plain[:, 34:].mean()  # gain 3 moves it further
+    assert np.array_equal(dreamer(image, gain=np.ones((32, 48), np.float32)), dreamer(image))
+    with pytest.raises(InputError, match=r"gain must be 32x48 like the frame, got \(8, 8\)"):
+        dreamer(image, gain=np.ones((8, 8), np.float32))
+    with pytest.raises(InputError, match="gain must be finite and >= 0"):
+        dreamer(image, gain=-gain)
+
+
 def test_mixed_precision_dreams_alike_in_lower_precision(tiny):
     image = picture(32, 40)
     full = Dreamer(tiny, "c2", FAST)(image)

@@ -64,3 +64,19 @@ def test_anchor_out_of_range_is_refused():
     frame = texture(16, 3)
     with pytest.raises(InputError, match="anchor must be in"):
         dream_start(frame, frame, np.ones((16, 16), np.float32), 0.5, anchor=1.5)
+
+
+def test_unreliable_regions_take_the_frames_shapes_and_keep_the_carried_texture():
+    frame = texture(64, 4, sigma=6.0).astype(np.float32)
+    detail = np.random.default_rng(5).normal(0, 20, frame.shape).astype(np.float32)
+    carried = np.clip(255 - frame + detail, 0, 255)  # another scene, with dream-like detail
+    mask = np.ones((64, 64), np.float32)
+    mask[:, :32] = 0.0  # the flow found no match on the left
+    start = dream_start(frame, carried, mask, 1.0, drift_guard=0.0, anchor=0.0)
+    left, right = np.s_[8:56, 4:24], np.s_[8:56, 40:60]
+    # Reliable: carried as is (anchor 0). Unreliable: the frame's shapes, the carried detail.
+    assert np.abs(start[right] - carried[right]).max() < 1e-3
+    sigma = 64 / 80
+    assert np.corrcoef(_blur(start, 4)[left].ravel(), _blur(frame, 4)[left].ravel())[0, 1] > 0.9
+    fine = (start - _blur(start, sigma))[left]
+    assert np.corrcoef(fine.ravel(), (carried - _blur(carried, sigma))[left].ravel())[0, 1] > 0.9

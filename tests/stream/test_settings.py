@@ -35,6 +35,12 @@ def test_shipped_presets_load_and_differ():
     assert len({repr(s.as_dict()) for s in loaded.values()}) == len(loaded)
 
 
+def test_carried_frames_drop_the_coarsest_octave_unless_told():
+    assert S.Settings(octaves=4).carried_octaves() == 3
+    assert S.Settings(octaves=1).carried_octaves() == 1
+    assert S.Settings(octaves=4, octaves_next=4).carried_octaves() == 4
+
+
 def test_precedence_preset_then_config_then_flags(tmp_path):
     config = tmp_path / "mine.toml"
     config.write_text("steps = 3\nstep-size = 1.25\n")
@@ -55,6 +61,7 @@ def test_precedence_preset_then_config_then_flags(tmp_path):
         ({"style": "3:x"}, "bad weight 'x'"),
         ({"style": "cat"}, "--style must be"),
         ({"blend": 1.5}, "--blend must be between 0 and 1"),
+        ({"regrow": -1}, "--regrow must be >= 0, got -1.0"),
         ({"carry": "both"}, "--carry must be one of blend, residual"),
     ],
 )
