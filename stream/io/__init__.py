@@ -114,7 +114,8 @@ def open_source(
         fps: frame rate of image sequences (default 25); ignored by other kinds.
         timeout: seconds to wait for a URL to connect or send data.
         max_pixels: refuse frames larger than this, before any is decoded (files and
-            URLs; images judged from their headers), and a ``width`` that would make them.
+            URLs; images judged from their headers; cameras from the size they
+            report), and a ``width`` that would make them.
 
     Returns:
         A :class:`Source`; use it in a ``with`` block and iterate it once.
@@ -129,7 +130,7 @@ def open_source(
     if kind == "camera":
         from dreamstream.stream.io.camera import CameraSource
 
-        return CameraSource(text, window, width)
+        return CameraSource(text, window, width, max_pixels)
     if kind == "url":
         from dreamstream.stream.io.video import VideoSource
 

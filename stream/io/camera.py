@@ -29,7 +29,8 @@ import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.io.frame import Frame, Source
+from dreamstream.core.params import MAX_PIXELS
+from dreamstream.stream.io.frame import Frame, Source, check_pixels
 from dreamstream.stream.io.positions import Window
 from dreamstream.stream.io.specs import camera_device, input_kind
 
@@ -42,11 +43,18 @@ BACKOFF_MAX_S = 8.0
 class CameraCapture:
     """An opened OpenCV camera whose ``read()`` gives RGB frames.
 
+    Args:
+        spec: ``camera:N`` or a device path.
+        max_pixels: refuse a camera whose frames are larger, judged from the
+            size it reports when opened and again from every frame read.
+
     Raises:
-        InputError: the spec names no camera, or the camera cannot be opened.
+        InputError: the spec names no camera, the camera cannot be opened, or
+            its frames are over ``max_pixels``.
     """
 
-    def __init__(self, spec: str):
+    def __init__(self, spec: str, max_pixels: int = MAX_PIXELS):
+        self.spec, self.max_pixels = spec, max_pixels
         device = camera_device(spec)
         # OpenCV logs several lines when a camera is missing; the InputError says it once.
         previous = cv2.utils.logging.getLogLevel()
@@ -58,6 +66,15 @@ class CameraCapture:
         if not self._capture.isOpened():
             self._capture.release()
             raise InputError(f"camera not available: {spec}")
+        reported = (
+            int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+        try:
+            check_pixels(reported, max_pixels, f"frames of {spec} are")
+        except InputError:
+            self._capture.release()
+            raise
 
     @property
     def fps(self) -> float:
@@ -68,6 +85,8 @@ class CameraCapture:
         ok, bgr = self._capture.read()
         if not ok or bgr is None:
             return False, None
+        # A camera may switch modes after it opened; the limit holds for every frame.
+        check_pixels((bgr.shape[1], bgr.shape[0]), self.max_pixels, f"frames of {self.spec} are")
         return True, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
     def release(self) -> None:
@@ -77,10 +96,10 @@ class CameraCapture:
 class CameraSource(Source):
     """Frames from a camera through OpenCV (``camera:0`` or ``/dev/video0``)."""
 
-    def __init__(self, spec: str, window: Window, width):
-        super().__init__(window, width)
+    def __init__(self, spec: str, window: Window, width, max_pixels: int = MAX_PIXELS):
+        super().__init__(window, width, max_pixels)
         self.kind, self.spec = "camera", spec
-        self._capture = CameraCapture(spec)
+        self._capture = CameraCapture(spec, max_pixels)
         ok, rgb = self._capture.read()
         if not ok:
             self.close()
@@ -138,6 +157,7 @@ class FileCapture:
         spec: anything :func:`dreamstream.stream.io.open_source` opens.
         loop: start again at the end.
         width: resize frames to this width (see ``open_source``).
+        max_pixels: refuse larger frames (see ``open_source``).
         clock: seconds, monotonic (tests pass a fake one).
         sleep: waits ``seconds`` (tests pass a fake one).
     """
@@ -148,19 +168,21 @@ class FileCapture:
         *,
         loop: bool = False,
         width: int | None = None,
+        max_pixels: int = MAX_PIXELS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
         from dreamstream.stream.io import open_source
 
         self.spec, self.loop, self.width, self.ended = spec, loop, width, False
+        self.max_pixels = max_pixels
         self._open, self._clock, self._sleep = open_source, clock, sleep
         self._source = self._frames = None
         self._start()
 
     def _start(self) -> None:
         self.release()
-        self._source = self._open(self.spec, width=self.width)
+        self._source = self._open(self.spec, width=self.width, max_pixels=self.max_pixels)
         self._frames = iter(self._source)
         rate = self._source.fps if self._source.kind != "url" else None
         self.period = float(1 / rate) if rate else 0.0
@@ -199,8 +221,12 @@ class FileCapture:
             source.close()
 
 
-def capture_opener(spec: str, *, loop: bool = False, width: int | None = None) -> Callable:
+def capture_opener(
+    spec: str, *, loop: bool = False, width: int | None = None, max_pixels: int = MAX_PIXELS
+) -> Callable:
     """A function opening ``spec`` as a capture: a camera, or a file/URL via :class:`FileCapture`.
+
+    Frames over ``max_pixels`` are refused (an ``InputError`` from the opener or from ``read``).
 
     Raises:
         InputError: the camera spec is malformed or a file does not exist.
@@ -208,10 +234,10 @@ def capture_opener(spec: str, *, loop: bool = False, width: int | None = None) -
     kind = input_kind(spec)
     if kind == "camera":
         camera_device(spec)  # a bad spec fails now, not at the first reconnect
-        return lambda: CameraCapture(spec)
+        return lambda: CameraCapture(spec, max_pixels)
     if kind != "url" and "%" not in spec and not os.path.exists(spec):
         raise InputError(f"input not found: {spec}")
-    return lambda: FileCapture(spec, loop=loop, width=width)
+    return lambda: FileCapture(spec, loop=loop, width=width, max_pixels=max_pixels)
 
 
 class Grabber:

@@ -186,8 +186,9 @@ def main(args, settings) -> int:
     if args.output:
         check_output(args.output, None if is_camera(source) else source, args.overwrite)
     looks_list = looks_for(args, args.mode, settings)
-    first_capture = capture_opener(source, loop=args.loop)()  # a missing input fails now
-    opener = _reuse_first(first_capture, capture_opener(source, loop=args.loop))
+    limits = {"loop": args.loop, "max_pixels": settings.max_pixels}
+    first_capture = capture_opener(source, **limits)()  # a missing input fails now
+    opener = _reuse_first(first_capture, capture_opener(source, **limits))
     parts: list = []
     stop = threading.Event()
     grabber = Grabber(opener)

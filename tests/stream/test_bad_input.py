@@ -221,6 +221,11 @@ REFUSED = {
         "/nope.h5",
     ),
     "no such camera": ("style camera:97 -o {o}/out.mp4", "camera", "camera:97"),
+    "live input over the pixel limit": (
+        "live {m}/clip.mp4 --no-window -o {o}/out.mp4 --max-pixels 1000",
+        "over the limit of 1000 pixels",
+        "clip.mp4",
+    ),
 }
 
 

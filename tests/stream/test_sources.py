@@ -332,6 +332,65 @@ def test_missing_camera_fails_fast():
     assert time.monotonic() - began < 10
 
 
+class FakeCamera:
+    """Stands in for ``cv2.VideoCapture``: reports one size, delivers frames of another."""
+
+    def __init__(self, reported, delivered):
+        self.reported, self.delivered, self.released = reported, delivered, False
+
+    def isOpened(self):  # noqa: N802 -- OpenCV's name
+        return True
+
+    def get(self, prop):
+        return {
+            cv2.CAP_PROP_FRAME_WIDTH: self.reported[0],
+            cv2.CAP_PROP_FRAME_HEIGHT: self.reported[1],
+        }.get(prop, 0.0)
+
+    def read(self):
+        w, h = self.delivered
+        return True, np.zeros((h, w, 3), np.uint8)
+
+    def release(self):
+        self.released = True
+
+
+def _fake_cameras(monkeypatch, reported, delivered):
+    """Every camera opened from now on is a FakeCamera; returns the list of those made."""
+    from dreamstream.stream.io import camera
+
+    made = []
+
+    def open_camera(device):
+        made.append(FakeCamera(reported, delivered))
+        return made[-1]
+
+    monkeypatch.setattr(camera.cv2, "VideoCapture", open_camera)
+    return made
+
+
+def test_camera_over_the_pixel_limit_is_refused_before_a_frame_is_read(monkeypatch):
+    made = _fake_cameras(monkeypatch, (640, 480), (640, 480))
+    with open_source("camera:0", frames=1, max_pixels=640 * 480) as src:
+        assert [f.image.shape for f in src] == [(480, 640, 3)]
+    with pytest.raises(
+        InputError, match=r"camera:0 are 640x480 \(307200 pixels\), over the limit of 1000"
+    ):
+        open_source("camera:0", max_pixels=1000)
+    assert made[-1].released
+
+
+def test_live_capture_applies_the_pixel_limit_to_cameras_and_files(monkeypatch, clip):
+    from dreamstream.stream.io.camera import capture_opener
+
+    _fake_cameras(monkeypatch, (64, 48), (4000, 3000))  # a camera that changed its mode
+    capture = capture_opener("camera:0", max_pixels=10_000)()
+    with pytest.raises(InputError, match="4000x3000"):
+        capture.read()
+    with pytest.raises(InputError, match="over the limit of 100 pixels"):
+        capture_opener(str(clip), max_pixels=100)()
+
+
 @pytest.fixture()
 def http_server(clip):
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=clip.parent)
