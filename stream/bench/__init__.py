@@ -15,6 +15,7 @@ import platform
 import time
 from pathlib import Path
 
+SPEED_FLAGS = frozenset({"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"})
 SUBJECTS = ("demo", "dream", "style", "startup", "pipeline", "live", "artstyle", "farm", "temporal")
 
 
@@ -28,10 +29,14 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    from dreamstream.stream.machine import devices
+    from dreamstream.stream.machine import cpu_flags, devices
 
     return {
         "cpu": cpu,
+        # What decides the CPU's speed here: vector width and bfloat16/AMX units,
+        # and any cap put on oneDNN (the plain-AVX2 figures are taken under one).
+        "cpu_flags": sorted(SPEED_FLAGS & cpu_flags()),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
         "cores": os.cpu_count(),
         "devices": devices(),
         "python": platform.python_version(),
@@ -74,7 +79,13 @@ def markdown(results: dict) -> str:
     """Every subject's table under a heading, after a line naming the machine."""
     m = results["machine"]
     devices = ", ".join(d for names in m["devices"].values() for d in names) or "CPU"
-    lines = [f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores ({devices}).", ""]
+    flags = " ".join(m.get("cpu_flags", [])) or "none of " + " ".join(sorted(SPEED_FLAGS))
+    cap = m.get("onednn_max_cpu_isa")
+    lines = [
+        f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores ({devices}); "
+        f"CPU flags: {flags}{f'; ONEDNN_MAX_CPU_ISA={cap}' if cap else ''}.",
+        "",
+    ]
     for name in SUBJECTS:
         if name in results:
             lines += [f"### {name}", "", results[name]["table"].strip(), ""]
