@@ -4,6 +4,8 @@ from dreamstream.stream import bench
 
 
 def test_results_name_the_cpu_its_speed_flags_and_any_onednn_cap(monkeypatch):
+    # Listing devices would import TensorFlow and JAX into the test process for nothing.
+    monkeypatch.setattr("dreamstream.stream.machine.devices", lambda: {})
     monkeypatch.setattr(
         "dreamstream.stream.machine.cpu_flags", lambda: frozenset({"avx2", "sse4_2"})
     )

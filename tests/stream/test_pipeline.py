@@ -229,3 +229,40 @@ def test_the_warped_previous_input_is_made_only_for_processors_that_read_it(clip
             list(pipeline.render(source, Recorder(reads)))
     assert seen[True] and all(w is not None and w.shape == (H, W, 3) for w in seen[True])
     assert seen[False] and all(w is None for w in seen[False])
+
+
+def test_the_carry_warps_bicubically_for_processors_that_ask(clip, monkeypatch):
+    from dreamstream.stream import carry
+
+    kinds = []
+
+    def recording_warp(image, flow, cubic=False):
+        kinds.append(cubic)
+        return coreflow.warp(image, flow, cubic)
+
+    monkeypatch.setattr(carry, "warp", recording_warp)
+    for sharp in (True, False):
+        processor = Feedback()
+        processor.cubic_carry = sharp
+        kinds.clear()
+        with open_source(clip) as source:
+            list(pipeline.render(source, processor))
+        assert kinds and set(kinds) == {sharp}
+
+
+def test_a_carried_dream_steps_faster_where_the_flow_is_unreliable(samples):
+    from dreamstream.stream.processors import DreamProcessor
+
+    frame = read_image(samples / "chelsea.jpg")[::6, ::6][:48, :64].copy()
+    mask = np.ones(frame.shape[:2], np.float32)
+    mask[:, :32] = 0.0  # no match on the left half
+    light = {"octaves": 1, "steps": 2, "steps_next": 2, "precision": "float32", "anchor": 0.0}
+    moved = {}
+    for regrow in (0.0, 3.0):
+        dream = DreamProcessor(Settings(regrow=regrow, **light))
+        out = dream.next(frame, 1, frame, mask, frame).astype(float)
+        moved[regrow] = [
+            np.abs(out - frame)[:, cols].mean() for cols in (slice(2, 28), slice(36, 62))
+        ]
+    assert moved[3.0][0] > 2.0 * moved[0.0][0]  # the unreliable half moved much further
+    assert moved[3.0][1] == pytest.approx(moved[0.0][1], rel=0.2)  # the reliable half as far
