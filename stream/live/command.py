@@ -186,9 +186,9 @@ def main(args, settings) -> int:
     if args.output:
         check_output(args.output, None if is_camera(source) else source, args.overwrite)
     looks_list = looks_for(args, args.mode, settings)
-    limits = {"loop": args.loop, "max_pixels": settings.max_pixels}
-    first_capture = capture_opener(source, **limits)()  # a missing input fails now
-    opener = _reuse_first(first_capture, capture_opener(source, **limits))
+    options = {"loop": args.loop, "max_pixels": settings.max_pixels}
+    first_capture = capture_opener(source, **options)()  # a missing input fails now
+    opener = _reuse_first(first_capture, capture_opener(source, **options))
     parts: list = []
     stop = threading.Event()
     grabber = Grabber(opener)
