@@ -191,6 +191,13 @@ def check_pooling(pooling: str) -> str:
     return pooling
 
 
+def check_dtype(dtype: str) -> str:
+    """``dtype`` itself if it is a Keras dtype policy of :data:`POLICIES`, else InputError."""
+    if dtype not in POLICIES:
+        raise InputError(f"dtype must be one of {', '.join(POLICIES)}; got {dtype!r}")
+    return dtype
+
+
 def check_backend(name: str) -> None:
     """Raise InputError when backbone ``name`` cannot run on the active Keras backend."""
     backend = keras.backend.backend()
@@ -273,8 +280,7 @@ def build_vgg16(
         raise InputError(f"build_vgg16 builds {', '.join(VGG16_BACKBONES)}, not {name!r}")
     chosen = check_layers("vgg16", layers)
     pool_layer = _POOL_LAYERS[check_pooling(pooling)]
-    if dtype not in POLICIES:
-        raise InputError(f"dtype must be one of {', '.join(POLICIES)}; got {dtype!r}")
+    check_dtype(dtype)
     deepest = _deepest("vgg16", chosen)
     rgb = keras.Input(shape=(None, None, 3), name="rgb_0_255")
     x = CaffeBGRInput(name="rgb_to_caffe_bgr", dtype=dtype)(rgb)

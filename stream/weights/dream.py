@@ -29,7 +29,6 @@ import keras
 
 from dreamstream.core import models as core
 from dreamstream.core.errors import InputError, WeightsNotFoundError
-from dreamstream.core.params import POLICIES
 from dreamstream.stream.weights import vgg16_onnx
 from dreamstream.stream.weights.assets import embedded_path
 
@@ -279,8 +278,7 @@ def load_backbone(
     if name not in core.VGG16_BACKBONES and pooling != "max":
         raise InputError(f"pooling {pooling!r} applies only to vgg16 and vgg16-hed, not {name}")
     core.check_backend(name)
-    if dtype not in POLICIES:
-        raise InputError(f"dtype must be one of {', '.join(POLICIES)}; got {dtype!r}")
+    core.check_dtype(dtype)
     if name not in core.VGG16_BACKBONES:
         dtype = "float32"  # as documented: the dream casts these itself
     path = resolve_weights(name, weights)
