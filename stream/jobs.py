@@ -23,6 +23,7 @@ from dreamstream.stream.io import (
     read_image,
     sink_options,
 )
+from dreamstream.stream.io.locks import EVERYTHING, lock_output
 from dreamstream.stream.io.positions import index_of
 from dreamstream.stream.processors import check_pictures, make_processor
 from dreamstream.stream.settings import Settings
@@ -79,56 +80,89 @@ def render_file(
         options = sink_options(source)
         encoder = {"crf": s.crf, "preset": s.encoder_preset}
         check_sink(output_spec, options, overwrite=overwrite, resume=resume, **encoder)
-        if resume:
-            check_resume(output_spec, mode, s.as_dict())
-        if mode == "dream":
-            _check_dream_size(source.size)
-        check_pictures(mode, s)
-        processor = make_processor(mode, s)
-        metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
-        if mode == "dream":  # what --precision auto chose on this machine
-            used = processor.dreamer.params
-            metadata["compute"] = {"precision": used.precision, "xla": used.xla}
-        elif hasattr(processor, "runtime"):  # what --runtime auto chose for the style network
-            metadata["compute"] = processor.runtime.as_dict()
-        sink = open_sink(
-            output_spec,
-            **options,
-            **encoder,
-            metadata=metadata,
-            overwrite=overwrite,
-            resume=resume,
-        )
+        lock = lock_output(output_spec, _frames_of(source))
         try:
-            state = (
-                _resume_state(sink, index_of(source.window.start, source.fps, 0))
-                if resume
-                else None
+            # Again under the lock: a render that just ended may have made the output.
+            check_sink(output_spec, options, overwrite=overwrite, resume=resume, **encoder)
+            return _render_locked(
+                mode,
+                source,
+                output_spec,
+                s,
+                overwrite=overwrite,
+                resume=resume,
+                progress=progress,
+                stop=stop,
             )
-        except BaseException:
-            sink.abort()
-            raise
-        bar = _Progress(source.count) if progress and sys.stderr.isatty() else None
-        stats = pipeline.run(
-            source,
-            processor,
-            sink,
-            progress=bar,
-            stop=stop,
-            flow=s.flow,
-            flow_method=s.flow_method,
-            flow_preset=s.flow_preset,
-            resume=state,
+        finally:
+            if lock is not None:
+                lock.release()
+
+
+def _frames_of(source) -> tuple[int, int | None]:
+    """The frame range ``[first, last)`` a render of ``source`` covers (``last`` None: open)."""
+    window = source.window
+    first = index_of(window.start, source.fps, 0)
+    if first is None:  # a time without a frame rate: claim the whole folder
+        return EVERYTHING
+    last = index_of(window.end, source.fps, None) if window.end is not None else None
+    if window.frames is not None:
+        last = first + window.frames if last is None else min(last, first + window.frames)
+    return first, last
+
+
+def _render_locked(mode, source, output_spec, s: Settings, *, overwrite, resume, progress, stop):
+    """The rest of :func:`render_file`, run while this render holds its output's lock."""
+    options = sink_options(source)
+    encoder = {"crf": s.crf, "preset": s.encoder_preset}
+    if resume:
+        check_resume(output_spec, mode, s.as_dict())
+    if mode == "dream":
+        _check_dream_size(source.size)
+    check_pictures(mode, s)
+    processor = make_processor(mode, s)
+    metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
+    if mode == "dream":  # what --precision auto chose on this machine
+        used = processor.dreamer.params
+        metadata["compute"] = {"precision": used.precision, "xla": used.xla}
+    elif hasattr(processor, "runtime"):  # what --runtime auto chose for the style network
+        metadata["compute"] = processor.runtime.as_dict()
+    sink = open_sink(
+        output_spec,
+        **options,
+        **encoder,
+        metadata=metadata,
+        overwrite=overwrite,
+        resume=resume,
+    )
+    try:
+        state = (
+            _resume_state(sink, index_of(source.window.start, source.fps, 0)) if resume else None
         )
-        if bar:
-            bar.done()
-        summary = stats.summary()
-        summary.update(
-            output=str(sink.path or output_spec),
-            warning=source.warning,
-            frames_read=source.frames_read,
-            **metadata,  # software, mode, settings and (dream) compute
-        )
+    except BaseException:
+        sink.abort()
+        raise
+    bar = _Progress(source.count) if progress and sys.stderr.isatty() else None
+    stats = pipeline.run(
+        source,
+        processor,
+        sink,
+        progress=bar,
+        stop=stop,
+        flow=s.flow,
+        flow_method=s.flow_method,
+        flow_preset=s.flow_preset,
+        resume=state,
+    )
+    if bar:
+        bar.done()
+    summary = stats.summary()
+    summary.update(
+        output=str(sink.path or output_spec),
+        warning=source.warning,
+        frames_read=source.frames_read,
+        **metadata,  # software, mode, settings and (dream) compute
+    )
     return summary
 
 

@@ -113,8 +113,15 @@ class Cluster:
         """
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+        from dreamstream.stream.io import files
+
         probe = folder / f".dreamstream-probe-{uuid.uuid4().hex[:8]}"
-        probe.write_text("written by the driver")
+        try:
+            with files.open_new(probe) as handle:
+                handle.write(b"written by the driver")
+        except OSError as error:
+            probe.unlink(missing_ok=True)
+            raise files.output_error(error, probe) from None
         try:
             look = self.ray.remote(num_cpus=0)(_sees)
             nodes = [n for n in self.ray.nodes() if n.get("Alive")]
@@ -226,6 +233,10 @@ def _result(ray, ref, running: dict) -> dict:
         cause = error.cause
         if isinstance(cause, InputError):
             raise InputError(str(cause)) from None
+        if isinstance(cause, OSError):  # a full disk, a read-only folder: one line, like InputError
+            from dreamstream.stream.io.files import output_error
+
+            raise output_error(cause, cause.filename or "a segment's output") from None
         raise RuntimeError(f"a segment failed: {cause!r}") from error
     except ray.exceptions.RayError as error:
         raise RuntimeError(f"a segment failed after {RETRIES} retries: {error}") from error

@@ -26,16 +26,22 @@ class FrameRange:
         origin: time of frame ``first`` in seconds on the input's clock (a video's
             pts times its time base; ``index / fps`` for image sequences).
         fps: the input's nominal frame rate.
+        times: the same for every frame of the range, in order.
     """
 
     first: int
     last: int
     origin: Fraction
     fps: Fraction
+    times: tuple[Fraction, ...] = ()  # of frames first..last-1, on the input's clock
 
     @property
     def frames(self) -> int:
         return self.last - self.first
+
+    def time_of(self, index: int) -> Fraction:
+        """Time of frame ``index`` (``first <= index < last``) in seconds on the input's clock."""
+        return self.times[index - self.first]
 
 
 def frame_range(source) -> FrameRange:
@@ -59,7 +65,10 @@ def frame_range(source) -> FrameRange:
     kept = _kept([t - times[0] for t in times], source.window)
     if not kept:
         raise InputError(f"no frame to render in {source.spec} between --start and --end")
-    return FrameRange(kept[0], kept[-1] + 1, times[kept[0]], Fraction(source.fps or 25))
+    fps = Fraction(source.fps or 25)
+    return FrameRange(
+        kept[0], kept[-1] + 1, times[kept[0]], fps, tuple(times[kept[0] : kept[-1] + 1])
+    )
 
 
 def _kept(times: list[Fraction], window: Window) -> list[int]:

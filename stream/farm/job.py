@@ -28,9 +28,11 @@ from pathlib import Path
 from dreamstream.core.errors import InputError
 from dreamstream.stream.farm import plan as planning
 from dreamstream.stream.farm.frames import FrameRange, frame_range
-from dreamstream.stream.farm.seams import HEAD, LEAD_OUT, has_raw
+from dreamstream.stream.farm.seams import HEAD, LEAD_OUT, raw_file
 from dreamstream.stream.farm.task import SegmentJob, render_segment
 from dreamstream.stream.io import sink_options
+from dreamstream.stream.io.files import output_error
+from dreamstream.stream.io.locks import lock_output
 from dreamstream.stream.settings import Settings
 
 IMAGES_MANIFEST = ".dreamstream-segments.json"
@@ -47,6 +49,9 @@ class _Render:
     settings: Settings
     metadata: dict
     key: str  # the hash of what decides the pixels (see plan.render_key)
+    size: tuple[int, int]  # (width, height) of the rendered frames
+    span: FrameRange  # the frames rendered, with their times
+    use_gpu: bool  # let tasks ask the cluster for GPUs
 
     @property
     def work(self) -> Path:
@@ -75,18 +80,51 @@ class _Render:
         )
 
     def reusable(self, manifest: planning.Manifest, g: planning.Segment) -> bool:
-        """Whether ``g`` was finished with these settings and all it made is still there."""
+        """Whether ``g`` was finished with these settings and all it made is still whole.
+
+        The manifest's word is not enough: every file is probed (a segment video
+        decoded in full, seam pictures decoded, frames' headers read), and a
+        segment with anything missing, empty, cut short or foreign is rendered again.
+        """
+        from dreamstream.stream.io.probe import image_header_problem, image_problem
+
         entry = manifest.finished(g, self.key)
         if entry is None:
             return False
-        kept = has_raw(self.seams, g.number, HEAD, g.first, g.fade) and has_raw(
-            self.seams, g.number + 1, LEAD_OUT, g.last, g.lead_out
-        )
+        waiting = [(g.number, HEAD, i) for i in range(g.first, g.first + g.fade)]
+        waiting += [(g.number + 1, LEAD_OUT, i) for i in range(g.last, g.last + g.lead_out)]
+        if any(image_problem(raw_file(self.seams, *w), self.size) for w in waiting):
+            return False
         if self.kind == "video":
-            return kept and Path(entry["output"]).is_file()
-        from dreamstream.stream.io import existing_indices
+            return self._segment_whole(entry, g)
+        folder, name = self.out_path.parent, self.out_path.name
+        frames = (folder / (name % i) for i in range(g.own_first, g.last))
+        return not any(image_header_problem(f, self.size) for f in frames)
 
-        return kept and set(range(g.own_first, g.last)) <= existing_indices(self.out_path)
+    def _segment_whole(self, entry: dict, g: planning.Segment) -> bool:
+        """Whether the manifest's ``entry`` of ``g`` names this render's segment file, at
+        the right time, and that file decodes to the segment's frames."""
+        from dreamstream.stream.io.probe import video_problem
+        from dreamstream.stream.io.specs import VIDEO_CODECS
+
+        output = self.job(g).output
+        try:
+            start = Fraction(entry["start_time"])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return False
+        if entry.get("output") != output or abs(start - self.span.time_of(g.own_first)) > (
+            1 / (2 * self.span.fps)
+        ):
+            return False
+        w, h = self.size
+        problem = video_problem(
+            Path(output),
+            frames=g.last - g.own_first,
+            size=(w + w % 2, h + h % 2),  # the video sink pads odd sides
+            codec=VIDEO_CODECS[self.out_path.suffix.lower()],
+            comment=self.metadata,
+        )
+        return problem is None
 
     def open_manifest(self, overwrite: bool, resume: bool) -> planning.Manifest:
         """The manifest of finished segments; an earlier run's is only kept with ``resume``."""
@@ -101,7 +139,18 @@ class _Render:
                 shutil.rmtree(self.work)
             else:
                 path.unlink()
+        self._remove_leftovers()
         return planning.Manifest(path)
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files a killed run left in the work and seam folders (lock held)."""
+        from dreamstream.stream.io.files import remove_temporaries
+
+        folders = [self.work] if self.kind == "video" else []
+        if self.seams.is_dir():
+            folders += [self.seams, *(p for p in self.seams.iterdir() if p.is_dir())]
+        for folder in folders:
+            remove_temporaries(folder, lambda name: True)
 
 
 def render_segmented(
@@ -146,32 +195,56 @@ def render_segmented(
 
     clusters.require_ray()
     metadata = _metadata(software, mode, settings)
-    r, span, has_audio = _prepare(
-        mode, input_spec, output_spec, settings, metadata, overwrite, resume
-    )
-    manifest = r.open_manifest(overwrite, resume)
+    args = (mode, input_spec, output_spec, settings, metadata, overwrite, resume, use_gpu)
+    _prepare(*args)
+    # The whole output is locked, a frame folder too: its manifest and seams are shared.
+    lock = lock_output(output_spec)
+    try:
+        r, span, has_audio = _prepare(*args)  # again under the lock: the output may exist now
+        return _render_locked(r, span, has_audio, output_spec, overwrite, resume, progress, stop)
+    finally:
+        lock.release()
+
+
+def _render_locked(r: _Render, span, has_audio, output_spec, overwrite, resume, progress, stop):
+    """The rest of :func:`render_segmented`, run while it holds the output's lock."""
+    from dreamstream.stream.farm import cluster as clusters
+
+    try:
+        manifest = r.open_manifest(overwrite, resume)
+    except OSError as error:
+        raise output_error(error, r.work) from None
     begin = time.perf_counter()
     # Ray prints what its daemons report (a worker that died and is retried) to stdout,
     # which belongs to --json: send it to stderr while the cluster is up.
-    s = settings
+    s = r.settings
     with (
         contextlib.redirect_stdout(sys.stderr),
-        clusters.Cluster(s.workers, s.ray, use_gpu=use_gpu) as cluster,
+        clusters.Cluster(s.workers, s.ray, use_gpu=r.use_gpu) as cluster,
     ):
         count = s.segments or planning.default_segment_count(span.frames, cluster.slots, s.warmup)
         segments = planning.plan_segments(span.first, span.last, count, s.warmup)
-        r.work.mkdir(parents=True, exist_ok=True)
+        try:
+            r.work.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise output_error(error, r.work) from None
         cluster.check_shared([_input_file(r.input_path)], r.work)
         todo = [g for g in segments if not r.reusable(manifest, g)]
         results = _run(cluster, r, manifest, todo, progress, stop)
     complete = len(results) == len(todo)
     if complete:
-        _finish(r, manifest, segments, span, has_audio)
+        try:
+            _finish(r, manifest, segments, span, has_audio)
+        except OSError as error:  # a full disk at the join: the segments stay for --resume
+            target = error.filename or r.out_path
+            raise output_error(error, target, _kept(manifest, r.work)) from None
+        except InputError as error:  # a seam that could not be written, said in one line
+            raise InputError(f"{error}; {_kept(manifest, r.work)}") from None
     summary = _summary(results, segments, todo, time.perf_counter() - begin, complete)
     if not complete:
         summary["message"] = _stopped(len(manifest.entries), len(segments), r.work)
     summary["output"] = str(r.out_path if r.kind == "video" else output_spec)
-    return {**summary, **metadata}
+    return {**summary, **r.metadata}
 
 
 def _metadata(software: str, mode: str, s: Settings) -> dict:
@@ -185,7 +258,7 @@ def _metadata(software: str, mode: str, s: Settings) -> dict:
     return {"software": software, "mode": mode, "settings": values, "segmented": run}
 
 
-def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume):
+def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume, use_gpu):
     """Check the input and output (before any cluster starts) and find the exact frames."""
     from dreamstream.stream.io import check_resume, check_sink, open_source, output_kind
     from dreamstream.stream.processors import check_pictures
@@ -209,7 +282,8 @@ def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume):
     check_pictures(mode, s)
     input_path = Path(input_spec).resolve()
     key = planning.render_key(mode, planning.input_identity(_input_file(input_path)), s)
-    return _Render(mode, input_path, kind, out_path, s, metadata, key), span, has_audio
+    r = _Render(mode, input_path, kind, out_path, s, metadata, key, size, span, use_gpu)
+    return r, span, has_audio
 
 
 def _run(cluster, r: _Render, manifest, todo, progress: bool, stop) -> dict[int, dict]:
@@ -231,7 +305,14 @@ def _run(cluster, r: _Render, manifest, todo, progress: bool, stop) -> dict[int,
 
     with StopOnSignal(stop):
         jobs = [r.job(g) for g in todo]
-        run_tasks(cluster, render_segment, jobs, on_done=finished, on_progress=bar, stop=stop)
+        try:
+            run_tasks(cluster, render_segment, jobs, on_done=finished, on_progress=bar, stop=stop)
+        except OSError as error:  # the manifest could not be saved
+            raise output_error(error, manifest.path, _kept(manifest, r.work)) from None
+        except InputError as error:  # bad input or output: say what is kept for --resume
+            if not manifest.entries:
+                raise
+            raise InputError(f"{error}; {_kept(manifest, r.work)}") from None
     if bar:
         bar.done()
     return results
@@ -290,6 +371,14 @@ def _join(segments, manifest, seams, out_path: Path, audio_from, span: FrameRang
     end = own_first - span.origin + (segments[-1].last - segments[-1].own_first) / span.fps
     join_videos(
         parts, out_path, audio_from=audio_from, origin=span.origin, end=end, metadata=metadata
+    )
+
+
+def _kept(manifest, work: Path) -> str:
+    done = len(manifest.entries)
+    return (
+        f"the {done} finished segment{'s' if done != 1 else ''} are kept in {work}: "
+        "run the same command with --resume to render the rest"
     )
 
 

@@ -44,12 +44,20 @@ def join_videos(
 
     Raises:
         RuntimeError: the segments differ in codec headers and cannot be joined.
+        OSError: the output cannot be written (a full disk); nothing is left behind.
     """
     import av
 
-    tmp = output.with_name(f".{output.stem}.partial{output.suffix}")
+    from dreamstream.stream.io import files
+    from dreamstream.stream.io.specs import VIDEO_FORMATS
+
+    handle, tmp = files.open_temporary(output)  # exclusive, random name: nothing followed
     try:
-        with av.open(str(parts[0][0])) as first, av.open(str(tmp), "w") as out:
+        with (
+            handle,
+            av.open(str(parts[0][0])) as first,
+            av.open(handle, "w", format=VIDEO_FORMATS[output.suffix.lower()]) as out,
+        ):
             out.metadata["comment"] = json.dumps(metadata, sort_keys=True, default=str)
             template = first.streams.video[0]
             video = out.add_stream_from_template(template)

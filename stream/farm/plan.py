@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from dreamstream.core.errors import InputError
+from dreamstream.stream.io import files
 
 # Settings that decide where and how fast a render runs, not what it makes.
 RUN_ONLY_SETTINGS = ("workers", "ray", "segments")
@@ -142,9 +142,11 @@ class Manifest:
         self.entries: dict[str, dict] = {}
         if path.is_file():
             try:
-                self.entries = json.loads(path.read_text()).get("segments", {})
-            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-                self.entries = {}  # a damaged manifest only costs re-rendering
+                entries = json.loads(path.read_text()).get("segments", {})
+            except (OSError, ValueError, AttributeError):
+                entries = {}  # a damaged manifest only costs re-rendering
+            if isinstance(entries, dict):  # an edited one keeps only entries of the right shape
+                self.entries = {k: v for k, v in entries.items() if isinstance(v, dict)}
 
     def finished(self, segment: Segment, key: str) -> dict | None:
         """The entry of ``segment`` if it was finished with the settings ``key``."""
@@ -166,7 +168,11 @@ class Manifest:
         self.save()
 
     def save(self) -> None:
+        """Write the file whole or not at all, through an exclusively created temporary file.
+
+        Raises:
+            OSError: it cannot be written (a full disk, a read-only folder).
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.partial")
-        tmp.write_text(json.dumps({"segments": self.entries}, indent=1, sort_keys=True))
-        os.replace(tmp, self.path)
+        text = json.dumps({"segments": self.entries}, indent=1, sort_keys=True)
+        files.write_atomic(self.path, text.encode())

@@ -19,12 +19,12 @@ Lead-out and head frames wait in a folder beside the output as lossless PNG
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import numpy as np
 
 from dreamstream.core.errors import InputError
+from dreamstream.stream.io import files
 
 LEAD_OUT, HEAD = "a", "b"
 
@@ -48,20 +48,21 @@ def raw_file(folder: Path, seam: int, side: str, index: int) -> Path:
 
 
 def save_raw(path: Path, image: np.ndarray) -> None:
-    """Write a uint8 RGB frame as PNG, whole or not at all."""
+    """Write a uint8 RGB frame as PNG, whole or not at all.
+
+    Raises:
+        InputError: it cannot be written (a full disk, a read-only folder), in one line.
+    """
     import cv2
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     ok, data = cv2.imencode(".png", np.ascontiguousarray(image[:, :, ::-1]))
     if not ok:
         raise RuntimeError(f"cannot encode a seam frame for {path}")
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data.tobytes())
-    os.replace(tmp, path)
-
-
-def has_raw(folder: Path, seam: int, side: str, first: int, count: int) -> bool:
-    return all(raw_file(folder, seam, side, i).is_file() for i in range(first, first + count))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        files.write_atomic(path, data.tobytes())
+    except OSError as error:
+        raise files.output_error(error, path) from None
 
 
 def make_seam(job, folder: Path) -> dict:

@@ -15,7 +15,10 @@ cannot be made) become one-line :class:`InputError` messages here.
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,6 +26,8 @@ from dreamstream.core.errors import InputError
 
 NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
 _TAG = ".partial"  # every temporary name holds it (tests and users can spot leftovers)
+# What temporary_name makes: "." + (a prefix of) the name + "." + 8 hex digits + _TAG + suffix.
+_TEMPORARY = re.compile(r"\.(?P<name>.*)\.[0-9a-f]{8}" + re.escape(_TAG) + r"(\.[^.]*)?")
 
 
 def check_name(path: Path, spec) -> None:
@@ -56,15 +61,23 @@ def open_temporary(path: Path) -> tuple[BinaryIO, Path]:
     Raises:
         OSError: the folder does not allow it (see :func:`output_error`).
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    flags |= getattr(os, "O_BINARY", 0)
     while True:
         tmp = path.with_name(temporary_name(path))
         try:
-            fd = os.open(tmp, flags, 0o666)  # the umask applies, as for any new file
+            return open_new(tmp), tmp
         except FileExistsError:
             continue  # a name taken by chance (or by a planted file): draw another
-        return os.fdopen(fd, "wb"), tmp
+
+
+def open_new(path: Path) -> BinaryIO:
+    """Create ``path`` exclusively (never an existing file, never through a symlink).
+
+    Raises:
+        FileExistsError: something is already there; other OSError: the folder refuses.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    return os.fdopen(os.open(path, flags, 0o666), "wb")  # the umask applies, as for any file
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -81,6 +94,38 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_temporaries(folder: Path, belongs: Callable[[str], bool]) -> list[Path]:
+    """Delete the temporary files that an ended render left in ``folder``.
+
+    Only call it while holding the output's lock (see :mod:`.locks`): a render
+    that is still running owns its temporary files.
+
+    Args:
+        folder: where to look (not recursively).
+        belongs: whether a temporary file made for a file of this name (the
+            name may be cut short, see :func:`temporary_name`) is to go.
+
+    Returns:
+        The files deleted; regular files only (a planted symlink is left alone).
+    """
+    gone = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return gone
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name)
+        if not match or not belongs(match["name"]):
+            continue
+        try:
+            if stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+                os.unlink(entry.path)
+                gone.append(Path(entry.path))
+        except OSError:
+            pass  # it went meanwhile, or cannot go: either way it is not ours to fight for
+    return gone
 
 
 def output_error(error: OSError, target, kept: str = "") -> InputError:
