@@ -137,7 +137,9 @@ def _render_locked(mode, source, output_spec, s: Settings, *, overwrite, resume,
     )
     try:
         state = (
-            _resume_state(sink, index_of(source.window.start, source.fps, 0)) if resume else None
+            _resume_state(sink, index_of(source.window.start, source.fps, 0), source.size)
+            if resume
+            else None
         )
     except BaseException:
         sink.abort()
@@ -177,22 +179,30 @@ def _check_dream_size(size: tuple[int, int]) -> None:
         )
 
 
-def _resume_state(sink, start: int | None) -> pipeline.ResumeState | None:
+def _resume_state(sink, start: int | None, size) -> pipeline.ResumeState | None:
     """Where to pick up an image-sequence render of frames ``start`` on, from the disk.
 
     Only frames from this render's own start count: the frames done in a row
     from ``start`` are kept, and rendering resumes at the first one missing
     (frames on disk after a gap are rendered again, with the carry restored).
     Frames before ``start`` or after this range (another part of a split
-    render) are neither skipped nor used.
+    render) are neither skipped nor used. A frame counts as done only when its
+    file is whole and of ``size`` (see :func:`~dreamstream.stream.io.probe.image_file_problem`:
+    an empty, cut or foreign file ends the row); the last one, which seeds the
+    carry, must decode in full, or it is rendered again too.
     """
+    from dreamstream.stream.io.probe import image_file_problem, image_problem
+
     done = sink.existing() if hasattr(sink, "existing") else set()
-    index = start or 0
-    if index not in done:
-        return None
-    while index in done:
+    first = index = start or 0
+    while index in done and image_file_problem(sink.file_for(index), size) is None:
         index += 1
-    return pipeline.ResumeState(next_index=index, last_output=read_image(sink.file_for(index - 1)))
+    while index > first:
+        path = sink.file_for(index - 1)
+        if image_problem(path, size) is None:
+            return pipeline.ResumeState(next_index=index, last_output=read_image(path))
+        index -= 1
+    return None
 
 
 def _version() -> str:

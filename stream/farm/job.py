@@ -83,10 +83,10 @@ class _Render:
         """Whether ``g`` was finished with these settings and all it made is still whole.
 
         The manifest's word is not enough: every file is probed (a segment video
-        decoded in full, seam pictures decoded, frames' headers read), and a
+        decoded in full, seam pictures decoded, frame files checked whole), and a
         segment with anything missing, empty, cut short or foreign is rendered again.
         """
-        from dreamstream.stream.io.probe import image_header_problem, image_problem
+        from dreamstream.stream.io.probe import image_file_problem, image_problem
 
         entry = manifest.finished(g, self.key)
         if entry is None:
@@ -99,7 +99,7 @@ class _Render:
             return self._segment_whole(entry, g)
         folder, name = self.out_path.parent, self.out_path.name
         frames = (folder / (name % i) for i in range(g.own_first, g.last))
-        return not any(image_header_problem(f, self.size) for f in frames)
+        return not any(image_file_problem(f, self.size) for f in frames)
 
     def _segment_whole(self, entry: dict, g: planning.Segment) -> bool:
         """Whether the manifest's ``entry`` of ``g`` names this render's segment file, at

@@ -23,33 +23,36 @@ from dreamstream.stream.io.pngcheck import SIGNATURE, png_problem
 DECODED_CODEC = {"libx264": "h264", "libvpx-vp9": "vp9"}
 
 
-def image_header_problem(path: Path, size: tuple[int, int] | None = None) -> str | None:
-    """Cheap: the file is there, not empty, and (a PNG) its header is intact and of ``size``.
+def image_file_problem(path: Path, size: tuple[int, int] | None = None) -> str | None:
+    """Without decoding: the file is there, not empty, and whole as far as its format tells.
 
-    Reads the first 33 bytes only, so checking thousands of frames costs little;
-    use :func:`image_problem` where the whole picture matters.
+    A PNG's chunks are all checked (lengths and CRCs, to the end chunk: a file
+    cut short or damaged fails) and its header must say ``size``; a JPEG must
+    start and end with its markers. Costs a read of the file and a CRC, far less
+    than decoding, so thousands of frames can be checked; use
+    :func:`image_problem` where the picture itself is needed.
 
     Args:
         path: the image file.
         size: the expected (width, height), or ``None``.
     """
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(SIGNATURE) + 25)
+        data = path.read_bytes()
     except OSError as error:
         return error.strerror or str(error)
-    if not head:
+    if not data:
         return "empty file"
-    if not head.startswith(SIGNATURE):
-        return None  # another format: only a full decode can judge it
-    if len(head) < len(SIGNATURE) + 25 or head[12:16] != b"IHDR":
+    if data.startswith(SIGNATURE):
+        problem = png_problem(data)
+        if problem is not None:
+            return problem
+        if data[12:16] != b"IHDR":
+            return "no PNG header"
+        width, height = struct.unpack(">II", data[16:24])
+        if size is not None and (width, height) != tuple(size):
+            return f"{width}x{height}, not {size[0]}x{size[1]}"
+    elif data.startswith(b"\xff\xd8") and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
         return "file cut short"
-    problem = png_problem(head)  # checks the IHDR chunk's CRC
-    if problem not in (None, "file cut short"):
-        return problem
-    width, height = struct.unpack(">II", head[16:24])
-    if size is not None and (width, height) != tuple(size):
-        return f"{width}x{height}, not {size[0]}x{size[1]}"
     return None
 
 
@@ -57,7 +60,7 @@ def image_problem(path: Path, size: tuple[int, int] | None = None) -> str | None
     """Thorough: the whole picture decodes, and is ``size`` (width, height) if given."""
     from dreamstream.stream.io.images import read_image
 
-    problem = image_header_problem(path, size)
+    problem = image_file_problem(path, size)
     if problem is not None:
         return problem
     try:

@@ -89,3 +89,24 @@ def test_resume_accepts_another_range_and_encoder(capsys, clip, tmp_path, negati
     more = style(capsys, clip, "-o", pattern, "--end", "6", "--crf", "30", "--resume")
     assert more["skipped"] == 4 and more["frames"] == 2
     assert len(list((tmp_path / "s").glob("*.png"))) == 6
+
+
+@pytest.mark.parametrize(
+    ("broken", "damage"),
+    [
+        (7, lambda data: b""),  # the range's last frame, empty: it seeds the carry
+        (3, lambda data: b""),  # an empty frame in the middle of the row
+        (3, lambda data: data[: len(data) // 2]),  # a frame cut short in the middle
+    ],
+    ids=["empty-last", "empty-middle", "cut-middle"],
+)
+def test_resume_renders_a_broken_frame_again(capsys, clip, tmp_path, negative, broken, damage):
+    pattern = f"{tmp_path}/s/%05d.png"
+    style(capsys, clip, "-o", pattern, "--end", "8")
+    frames = [tmp_path / "s" / f"{i:05d}.png" for i in range(8)]
+    whole = [cv2.imread(str(f)) for f in frames]
+    frames[broken].write_bytes(damage(frames[broken].read_bytes()))
+    again = style(capsys, clip, "-o", pattern, "--end", "8", "--resume")
+    assert again["skipped"] == broken and again["frames"] == 8 - broken
+    for f, expected in zip(frames, whole, strict=True):
+        assert (cv2.imread(str(f)) == expected).all(), f"{f.name} is not the frame it should be"
