@@ -48,6 +48,7 @@ class _LockFile:
     def __init__(self, path: Path, fd: int):
         self.path, self.fd = path, fd
         self.ranges: list[tuple[int, int | None]] = []
+        self.made: list[Path] = []  # folders made for it, removed with it when empty
 
 
 def lock_path(kind: str, path: Path) -> Path:
@@ -76,13 +77,14 @@ class OutputLock:
     def __init__(self, kind: str, path: Path, spec, frames: tuple[int, int | None] = EVERYTHING):
         self.file = lock_path(kind, path)
         self.range = frames if kind == "images" else EVERYTHING
-        self._made = _make_folders(self.file.parent, spec)
-        try:
-            with _guard:
+        with _guard:
+            made = _make_folders(self.file.parent, spec)
+            try:
                 self._entry = _take(self.file, self.range, spec)
-        except BaseException:
-            _drop_empty(self._made)
-            raise
+            except BaseException:
+                _drop_empty(made)
+                raise
+            self._entry.made += made
         self.held = True
         self.removed = _remove_leftovers(kind, path, self.range)
 
@@ -93,7 +95,6 @@ class OutputLock:
         self.held = False
         with _guard:
             _give_back(self._entry, self.range)
-        _drop_empty(self._made)
 
     def __enter__(self) -> OutputLock:
         return self
@@ -172,9 +173,10 @@ def _give_back(entry: _LockFile, frames: tuple[int, int | None]) -> None:
         if os.path.samestat(os.fstat(entry.fd), os.lstat(entry.path)):
             entry.path.unlink()
     except OSError:
-        pass  # another render holds part of it and deletes it later
+        return  # another render holds part of it and deletes it later
     finally:
         os.close(entry.fd)  # drops this process's locks on it
+    _drop_empty(entry.made)
 
 
 def _span(frames: tuple[int, int | None]) -> tuple[int, int]:

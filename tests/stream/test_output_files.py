@@ -48,15 +48,43 @@ def temporaries(folder: Path) -> list[str]:
 # ---------------------------------------------------------------- temporary files
 
 
-@pytest.mark.parametrize("name", ["out.mp4", "out.png", "frames/%05d.png"])
-def test_symlink_at_the_old_temporary_name_is_not_followed(capsys, clip, tmp_path, name):
+@pytest.fixture
+def planted(monkeypatch, tmp_path):
+    """Symlinks to a victim file at the temporary names a render will draw first.
+
+    ``files.temporary_name`` is made to return, for each file, first a name that
+    holds a symlink (as if an attacker had guessed the random part), then fresh
+    random names: only an exclusive, no-follow open keeps the victim intact.
+    The old fixed names get symlinks too.
+    """
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
+    real = files.temporary_name
+    drawn: dict[Path, int] = {}
+
+    def guessed(path: Path) -> str:
+        drawn[path] = drawn.get(path, 0) + 1
+        if drawn[path] > 1:
+            return real(path)
+        name = f".{path.name}.00000000.partial{path.suffix}"
+        link = path.with_name(name)
+        if not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(victim)
+        return name
+
+    monkeypatch.setattr(files, "temporary_name", guessed)
+    return victim, drawn
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.png", "frames/%05d.png"])
+def test_symlink_at_a_temporary_name_is_not_followed(capsys, clip, tmp_path, planted, name):
+    victim, drawn = planted
     final = tmp_path / name
     final.parent.mkdir(exist_ok=True)
     written = final.parent / (final.name % 0 if "%" in name else final.name)
     old_names = (
-        f".{final.stem}.partial{final.suffix}",  # the video sink's
+        f".{final.stem}.partial{final.suffix}",  # the video sink's before issue 11
         f".{written.name}.partial",  # the image sinks'
         f".dreamstream-0-{N - 1}.json.partial",  # the sidecar's
     )
@@ -65,6 +93,7 @@ def test_symlink_at_the_old_temporary_name_is_not_followed(capsys, clip, tmp_pat
     extra = ["--frames", "1"] if name == "out.png" else []
     status, err = render(capsys, clip, final, *extra)
     assert status == 0, err
+    assert drawn.get(written) == 2  # the planted name was met, and another one drawn
     assert victim.read_text() == "precious"
     assert written.is_file() and not written.is_symlink()
 
