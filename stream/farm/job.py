@@ -375,7 +375,10 @@ def _join(segments, manifest, seams, out_path: Path, audio_from, span: FrameRang
 
 
 def _kept(manifest, work: Path) -> str:
+    """What is kept for ``--resume`` ("" when no segment was finished)."""
     done = len(manifest.entries)
+    if not done:
+        return ""
     return (
         f"the {done} finished segment{'s' if done != 1 else ''} are kept in {work}: "
         "run the same command with --resume to render the rest"
