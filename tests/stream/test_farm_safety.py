@@ -221,13 +221,21 @@ def test_a_full_disk_at_the_join_says_one_line_and_keeps_the_segments(
     assert len(frames_of(out)) == N
 
 
+def failing_rename(monkeypatch, name_ends: str, code: int) -> None:
+    """Make the final rename of files whose name ends with ``name_ends`` fail with ``code``,
+    as a file system that turned read-only or full would."""
+    real_replace = os.replace
+
+    def replace(src, dst, **kwargs):
+        if str(dst).endswith(name_ends):
+            raise OSError(code, os.strerror(code), str(dst))
+        return real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
 def test_a_read_only_work_folder_mid_render_says_one_line(capsys, clip, tmp_path, monkeypatch):
-    from dreamstream.stream.farm import plan
-
-    def read_only(path, data):
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-
-    monkeypatch.setattr(plan.files, "write_atomic", read_only)  # the manifest's saving
+    failing_rename(monkeypatch, "manifest.json", errno.EROFS)  # after the first segment
     argv = ["style", clip, "-o", tmp_path / "ro.mp4", "--workers", "2", "--width", "96"]
     status, _, err = run_cli(capsys, *argv)
     lines = err.strip().splitlines()
@@ -236,22 +244,21 @@ def test_a_read_only_work_folder_mid_render_says_one_line(capsys, clip, tmp_path
 
 
 def test_a_full_disk_in_a_worker_is_one_line(tmp_path, monkeypatch):
-    """A worker's seam picture meets a full disk (run here, where the disk can be filled)."""
+    """A worker's seam picture meets a full disk (run here, where the disk can be filled),
+    and a task's OSError on Ray becomes the same one line."""
     from dreamstream.stream.farm import seams
     from dreamstream.stream.farm.cluster import Cluster, run_tasks
 
-    def full(path, data):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-
-    monkeypatch.setattr(seams.files, "write_atomic", full)
+    failing_rename(monkeypatch, ".png", errno.ENOSPC)
     with pytest.raises(InputError, match="No space left on device"):
         seams.save_raw(tmp_path / "a.png", np.zeros((4, 4, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []  # its temporary file went too
+    with Cluster(2, None) as c, pytest.raises(InputError, match="No space left on device"):
+        run_tasks(c, _fills_the_disk, [str(tmp_path / "x")], on_done=lambda j, r: None)
 
-    def fills_the_disk(path: str, tally) -> dict:  # local: Ray pickles it by value
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
 
-    with Cluster(2, None) as cluster, pytest.raises(InputError, match="No space left on device"):
-        run_tasks(cluster, fills_the_disk, [str(tmp_path / "x")], on_done=lambda j, r: None)
+def _fills_the_disk(path: str, tally) -> dict:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
 
 
 # ---------------------------------------------------------------- the cluster's promises

@@ -110,3 +110,39 @@ def test_resume_renders_a_broken_frame_again(capsys, clip, tmp_path, negative, b
     assert again["skipped"] == broken and again["frames"] == 8 - broken
     for f, expected in zip(frames, whole, strict=True):
         assert (cv2.imread(str(f)) == expected).all(), f"{f.name} is not the frame it should be"
+
+
+@pytest.mark.slow
+def test_dream_resume_equals_one_run(tmp_path):
+    """A dream carries its whole history: a resumed render must restore it exactly."""
+    import numpy as np
+
+    from dreamstream.stream import pipeline
+    from dreamstream.stream.io import read_image
+    from dreamstream.stream.jobs import render_file
+    from dreamstream.stream.settings import Settings
+    from tests.stream.test_pipeline import moving_frames
+    from tests.stream.test_pipeline import write_clip as write_moving_clip
+
+    clip = write_moving_clip(tmp_path / "pan.mp4", moving_frames(6), audio=False)
+    settings = Settings(steps=1, steps_next=1, octaves=1, layers="block3_conv1", end="6")
+    render_file("dream", str(clip), f"{tmp_path}/one/%03d.png", settings)
+    stop, original = pipeline.threading.Event(), pipeline._model_loop
+
+    def stop_after_three(*args, **kwargs):
+        for count, frame in enumerate(original(*args, **kwargs), start=1):
+            if count == 3:
+                stop.set()
+            yield frame
+
+    pipeline._model_loop = stop_after_three
+    try:
+        first = render_file("dream", str(clip), f"{tmp_path}/two/%03d.png", settings, stop=stop)
+    finally:
+        pipeline._model_loop = original
+    assert first["interrupted"] and first["frames"] == 3
+    again = render_file("dream", str(clip), f"{tmp_path}/two/%03d.png", settings, resume=True)
+    assert again["skipped"] == 3 and again["frames"] == 3
+    for i in range(6):
+        one, two = (read_image(tmp_path / part / f"{i:03d}.png") for part in ("one", "two"))
+        assert np.array_equal(one, two), f"frame {i} differs after resume"
