@@ -23,7 +23,9 @@ def update_readme(path: Path) -> bool:
         block = re.compile(rf"(<!-- options:{command} -->\n).*?(<!-- /options:{command} -->)", re.S)
         new = block.sub(lambda m, c=command: m[1] + options_markdown(c) + "\n" + m[2], new)
     if new != text:
-        path.write_text(new)
+        from dreamstream.stream.io import files
+
+        files.write_atomic(path, new.encode())
     return new != text
 
 

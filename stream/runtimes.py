@@ -113,9 +113,11 @@ def record_measurement(network: str, fps: dict[str, float]) -> Path | None:
         data = {}
     best = max(fps, key=fps.get)
     data[f"{machine_key()}/{network}"] = {"runtime": best, "fps": fps}
+    from dreamstream.stream.io import files
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=1))
+        files.write_atomic(path, json.dumps(data, indent=1).encode())
     except OSError:  # a read-only home: auto falls back to the rule
         return None
     return path
@@ -240,13 +242,12 @@ def multistyle_graph() -> str | bytes:
     from dreamstream.stream.weights.style import multistyle26_weights
 
     data = build_multistyle26_graph(multistyle26_weights()).SerializeToString()
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    from dreamstream.stream.io import files
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(data)
-        os.replace(partial, path)  # atomic: a concurrent run sees all of it or nothing
+        files.write_atomic(path, data)  # a concurrent run sees all of it or nothing
     except OSError:
-        partial.unlink(missing_ok=True)
         return data
     return str(path)
 

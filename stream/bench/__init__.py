@@ -105,6 +105,8 @@ def main(args) -> int:
         from dreamstream.core.errors import InputError
 
         raise InputError(f"unknown benchmark {sorted(unknown)}; choose from {SUBJECTS}")
+    from dreamstream.stream.io import files
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {"machine": machine(), "quick": bool(args.quick)}
@@ -113,8 +115,9 @@ def main(args) -> int:
         module = importlib.import_module(f"dreamstream.stream.bench.{name}")
         results[name] = module.run(quick=args.quick)
         print(results[name]["table"], flush=True)
-        (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
-        (out / "results.md").write_text(markdown(results))
+        text = json.dumps(results, indent=1, default=str)
+        files.write_atomic(out / "results.json", text.encode())
+        files.write_atomic(out / "results.md", markdown(results).encode())
     try:
         if chart(results, out / "pipeline.png"):
             print(f"chart: {out / 'pipeline.png'}")

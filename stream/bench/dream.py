@@ -309,7 +309,9 @@ def main(argv=None) -> None:
         return
     result = run(quick=args.quick)
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        from dreamstream.stream.io import files
+
+        files.write_atomic(Path(args.json), json.dumps(result, indent=2).encode())
     print(result["table"])
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import threading
 from pathlib import Path
@@ -35,7 +36,11 @@ from dreamstream.core.errors import InputError
 from dreamstream.stream.io.files import NAME_MAX, output_error, remove_temporaries
 from dreamstream.stream.io.specs import pattern_regex
 
+log = logging.getLogger(__name__)
+
 FOLDER_LOCK = ".dreamstream.lock"
+# What a file system without record locks answers (some FUSE and SMB mounts).
+_NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
 EVERYTHING = (0, None)  # a range [first, last) with no end
 
 _guard = threading.Lock()
@@ -77,10 +82,20 @@ class OutputLock:
     def __init__(self, kind: str, path: Path, spec, frames: tuple[int, int | None] = EVERYTHING):
         self.file = lock_path(kind, path)
         self.range = frames if kind == "images" else EVERYTHING
+        self.held = False
         with _guard:
             made = _make_folders(self.file.parent, spec)
             try:
                 self._entry = _take(self.file, self.range, spec)
+            except _Unlockable:
+                self.file.unlink(missing_ok=True)
+                _drop_empty(made)
+                log.warning(
+                    "%s: this file system has no locks; a second render of it "
+                    "at the same time would not be refused",
+                    spec,
+                )
+                return
             except BaseException:
                 _drop_empty(made)
                 raise
@@ -121,6 +136,10 @@ def _remove_leftovers(kind: str, path: Path, frames: tuple[int, int | None]) -> 
     return remove_temporaries(path.parent, same_output)
 
 
+class _Unlockable(Exception):
+    """The lock file's file system offers no record locks."""
+
+
 def _take(file: Path, frames: tuple[int, int | None], spec) -> _LockFile:
     entry = _open.get(file)
     if entry is not None and any(_overlap(frames, held) for held in entry.ranges):
@@ -135,6 +154,8 @@ def _take(file: Path, frames: tuple[int, int | None], spec) -> _LockFile:
             os.close(entry.fd)
         if error.errno in (errno.EACCES, errno.EAGAIN):
             raise _busy(spec, file) from None
+        if error.errno in _NO_LOCKS:
+            raise _Unlockable(file) from None
         raise output_error(error, file) from None
     entry.ranges.append(frames)
     _open[file] = entry

@@ -201,3 +201,18 @@ def test_renders_in_one_process_exclude_each_other_too(tmp_path):
     assert try_lock(lock, 0, 10) and not try_lock(lock, 12, 1)  # only 10 on is still held
     other.release()
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # lock files and folders made go
+
+
+def test_a_file_system_without_locks_renders_with_a_warning(capsys, clip, tmp_path, monkeypatch):
+    import errno
+
+    from dreamstream.stream.io import locks
+
+    def no_locks(*args):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(locks.fcntl, "lockf", no_locks)
+    status, err = style(capsys, clip, tmp_path / "n.mp4")
+    assert status == 0, err
+    assert "no locks" in err and "would not be refused" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.mp4"]
