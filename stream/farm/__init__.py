@@ -14,6 +14,7 @@ directly.
 - :mod:`.seams`: the cross-fades where segments meet;
 - :mod:`.cluster`: everything that imports Ray: connecting, checks, scheduling;
 - :mod:`.join`: joining segment videos by stream copy, the source's audio muxed once;
+- :mod:`.reuse`: whether a finished segment's files are whole, before ``--resume`` reuses it;
 - :mod:`.job`: one segmented render from an input spec to an output spec.
 
 Ray is an optional extra (``pip install 'dreamstream[ray]'``); importing this

@@ -28,7 +28,6 @@ from pathlib import Path
 from dreamstream.core.errors import InputError
 from dreamstream.stream.farm import plan as planning
 from dreamstream.stream.farm.frames import FrameRange, frame_range
-from dreamstream.stream.farm.seams import HEAD, LEAD_OUT, raw_file
 from dreamstream.stream.farm.task import SegmentJob, render_segment
 from dreamstream.stream.io import sink_options
 from dreamstream.stream.io.files import output_error
@@ -80,51 +79,11 @@ class _Render:
         )
 
     def reusable(self, manifest: planning.Manifest, g: planning.Segment) -> bool:
-        """Whether ``g`` was finished with these settings and all it made is still whole.
+        """Whether ``g`` was finished with these settings and all it made is still whole
+        (see :func:`.reuse.reusable`)."""
+        from dreamstream.stream.farm.reuse import reusable
 
-        The manifest's word is not enough: every file is probed (a segment video
-        decoded in full, seam pictures decoded, frame files checked whole), and a
-        segment with anything missing, empty, cut short or foreign is rendered again.
-        """
-        from dreamstream.stream.io.probe import image_file_problem, image_problem
-
-        entry = manifest.finished(g, self.key)
-        if entry is None:
-            return False
-        waiting = [(g.number, HEAD, i) for i in range(g.first, g.first + g.fade)]
-        waiting += [(g.number + 1, LEAD_OUT, i) for i in range(g.last, g.last + g.lead_out)]
-        if any(image_problem(raw_file(self.seams, *w), self.size) for w in waiting):
-            return False
-        if self.kind == "video":
-            return self._segment_whole(entry, g)
-        folder, name = self.out_path.parent, self.out_path.name
-        frames = (folder / (name % i) for i in range(g.own_first, g.last))
-        return not any(image_file_problem(f, self.size) for f in frames)
-
-    def _segment_whole(self, entry: dict, g: planning.Segment) -> bool:
-        """Whether the manifest's ``entry`` of ``g`` names this render's segment file, at
-        the right time, and that file decodes to the segment's frames."""
-        from dreamstream.stream.io.probe import video_problem
-        from dreamstream.stream.io.specs import VIDEO_CODECS
-
-        output = self.job(g).output
-        try:
-            start = Fraction(entry["start_time"])
-        except (KeyError, TypeError, ValueError, ZeroDivisionError):
-            return False
-        if entry.get("output") != output or abs(start - self.span.time_of(g.own_first)) > (
-            1 / (2 * self.span.fps)
-        ):
-            return False
-        w, h = self.size
-        problem = video_problem(
-            Path(output),
-            frames=g.last - g.own_first,
-            size=(w + w % 2, h + h % 2),  # the video sink pads odd sides
-            codec=VIDEO_CODECS[self.out_path.suffix.lower()],
-            comment=self.metadata,
-        )
-        return problem is None
+        return reusable(self, manifest.finished(g, self.key), g)
 
     def open_manifest(self, overwrite: bool, resume: bool) -> planning.Manifest:
         """The manifest of finished segments; an earlier run's is only kept with ``resume``."""
