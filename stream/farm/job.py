@@ -88,6 +88,9 @@ class _Render:
     def open_manifest(self, overwrite: bool, resume: bool) -> planning.Manifest:
         """The manifest of finished segments; an earlier run's is only kept with ``resume``."""
         path = self.work / ("manifest.json" if self.kind == "video" else IMAGES_MANIFEST)
+        for folder in [self.work] * (self.kind == "video") + [self.seams]:
+            if folder.is_symlink():  # its files would be written (and replaced) elsewhere
+                raise InputError(f"{folder} is a symbolic link; remove it to render here")
         if path.exists() and not resume:
             if not overwrite:
                 raise InputError(

@@ -116,3 +116,26 @@ def test_missing_ray_gives_one_line_saying_how_to_install(tmp_path, monkeypatch,
         "dreamstream: error: --workers/--ray needs Ray, an optional extra: "
         "pip install 'dreamstream[ray]'"
     ]
+
+
+def test_a_symlinked_work_folder_is_refused(tmp_path):
+    from dreamstream.stream.farm.job import _Render
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / ".o.mp4.segments").symlink_to(elsewhere)
+    r = _Render(
+        "style",
+        tmp_path / "in.mp4",
+        "video",
+        tmp_path / "o.mp4",
+        None,
+        {},
+        "k",
+        (8, 8),
+        None,
+        False,
+    )
+    with pytest.raises(InputError, match="symbolic link"):
+        r.open_manifest(overwrite=True, resume=False)
+    assert list(elsewhere.iterdir()) == []
