@@ -342,7 +342,7 @@ def _kept(manifest, work: Path) -> str:
     if not done:
         return ""
     return (
-        f"the {done} finished segment{'s' if done != 1 else ''} are kept in {work}: "
+        f"the {done} finished segment{'s are' if done != 1 else ' is'} kept in {work}: "
         "run the same command with --resume to render the rest"
     )
 

@@ -79,26 +79,50 @@ def join_videos(
 
 
 def _video_packets(parts, extradata, stream) -> Iterator[tuple[float, object]]:
-    """Every segment's video packets, shifted to its start, keyed by decode time."""
+    """Every segment's video packets, shifted to its start, keyed by decode time.
+
+    A part decodes its first frame ``delay`` seconds before showing it (B-frames:
+    x264 reorders up to two frames, fewer in a part too short to hold them). A
+    part with less delay than the one after it would end its decode times after
+    that one starts; so every part's decode times are moved earlier to the
+    largest delay of all, which keeps them rising across the joins (and before
+    the times shown, as they must be).
+    """
     import av
 
-    last_dts = None
-    for path, start in parts:
+    delays = [_decode_delay(path) for path, _ in parts]
+    most, last_dts = max(delays), None
+    for (path, start), delay in zip(parts, delays, strict=True):
         with av.open(str(path)) as part:
             video = part.streams.video[0]
             if video.codec_context.extradata != extradata:
                 raise RuntimeError(f"segment {path.name} was encoded differently; cannot join")
             shift = round(start / video.time_base)
+            earlier = round((most - delay) / video.time_base)
             for packet in part.demux(video):
                 if packet.size == 0:
                     continue
                 packet.pts += shift
-                packet.dts = (packet.dts if packet.dts is not None else packet.pts) + shift
+                dts = packet.dts if packet.dts is not None else packet.pts
+                packet.dts = dts + shift - earlier
                 if last_dts is not None and packet.dts <= last_dts:
                     raise RuntimeError(f"segment {path.name} overlaps the one before it")
                 last_dts = packet.dts
                 packet.stream = stream
                 yield float(packet.dts * packet.time_base), packet
+
+
+def _decode_delay(path: Path) -> Fraction:
+    """How long before showing its first frame a video decodes it (its first packet's
+    pts minus dts), in seconds."""
+    import av
+
+    with av.open(str(path)) as part:
+        video = part.streams.video[0]
+        for packet in part.demux(video):
+            if packet.size and packet.pts is not None and packet.dts is not None:
+                return (packet.pts - packet.dts) * Fraction(video.time_base)
+    return Fraction(0)
 
 
 def _audio_stream(source, out):

@@ -139,3 +139,35 @@ def test_a_symlinked_work_folder_is_refused(tmp_path):
     with pytest.raises(InputError, match="symbolic link"):
         r.open_manifest(overwrite=True, resume=False)
     assert list(elsewhere.iterdir()) == []
+
+
+def test_join_takes_parts_too_short_for_b_frames(tmp_path):
+    """A part of one frame decodes with no delay, the next with x264's two frames of
+    B-frame delay; the join must still give rising decode times (it raised before)."""
+    import av
+    import numpy as np
+
+    from dreamstream.stream.farm.join import join_videos
+    from dreamstream.stream.io import Frame, open_sink
+
+    rng, tb = np.random.default_rng(0), Fraction(1, 25)
+    parts, first = [], 0
+    for k, n in enumerate([6, 1, 6, 1, 1, 6]):
+        sink = open_sink(tmp_path / f"p{k}.mp4", fps=25, time_base=tb, size=(64, 48), crf=18)
+        for i in range(first, first + n):
+            sink.write(Frame(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), i, i, tb))
+        sink.close()
+        parts.append((tmp_path / f"p{k}.mp4", first * tb))
+        first += n
+    out = tmp_path / "out.mp4"
+    join_videos(parts, out, audio_from=None, origin=Fraction(0), end=first * tb, metadata={})
+    with av.open(str(out)) as c:
+        times = [f.pts * f.time_base for f in c.decode(video=0)]
+    assert times == [i * tb for i in range(first)]
+    with av.open(str(out)) as c:
+        joined = [bytes(p) for p in c.demux(video=0) if p.size]
+    copied = []
+    for path, _ in parts:
+        with av.open(str(path)) as c:
+            copied += [bytes(p) for p in c.demux(video=0) if p.size]
+    assert joined == copied  # not re-encoded
