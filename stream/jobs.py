@@ -7,6 +7,7 @@ name) only when everything else is ready.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import sys
@@ -75,28 +76,67 @@ def render_file(
             stop=stop,
             use_gpu=os.environ.get("CUDA_VISIBLE_DEVICES") != "-1",  # --device cpu
         )
-    with open_source(input_spec, **s.source_options()) as source:
+    with open_source(input_spec, **s.source_options()) as source, contextlib.ExitStack() as held:
         # Everything that can be refused is refused here, before any model loads.
         options = sink_options(source)
         encoder = {"crf": s.crf, "preset": s.encoder_preset}
         check_sink(output_spec, options, overwrite=overwrite, resume=resume, **encoder)
-        lock = lock_output(output_spec, _frames_of(source))
-        try:
+        lock = lock_output(output_spec, _frames_of(source))  # one render per output
+        if lock is not None:
+            held.callback(lock.release)
             # Again under the lock: a render that just ended may have made the output.
             check_sink(output_spec, options, overwrite=overwrite, resume=resume, **encoder)
-            return _render_locked(
-                mode,
-                source,
-                output_spec,
-                s,
-                overwrite=overwrite,
-                resume=resume,
-                progress=progress,
-                stop=stop,
+        if resume:
+            check_resume(output_spec, mode, s.as_dict())
+        if mode == "dream":
+            _check_dream_size(source.size)
+        check_pictures(mode, s)
+        processor = make_processor(mode, s)
+        metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
+        if mode == "dream":  # what --precision auto chose on this machine
+            used = processor.dreamer.params
+            metadata["compute"] = {"precision": used.precision, "xla": used.xla}
+        elif hasattr(processor, "runtime"):  # what --runtime auto chose for the style network
+            metadata["compute"] = processor.runtime.as_dict()
+        sink = open_sink(
+            output_spec,
+            **options,
+            **encoder,
+            metadata=metadata,
+            overwrite=overwrite,
+            resume=resume,
+        )
+        try:
+            state = (
+                _resume_state(sink, index_of(source.window.start, source.fps, 0), source.size)
+                if resume
+                else None
             )
-        finally:
-            if lock is not None:
-                lock.release()
+        except BaseException:
+            sink.abort()
+            raise
+        bar = _Progress(source.count) if progress and sys.stderr.isatty() else None
+        stats = pipeline.run(
+            source,
+            processor,
+            sink,
+            progress=bar,
+            stop=stop,
+            flow=s.flow,
+            flow_method=s.flow_method,
+            flow_preset=s.flow_preset,
+            resume=state,
+        )
+        if bar:
+            bar.done()
+        summary = stats.summary()
+        summary.update(
+            output=str(sink.path or output_spec),
+            warning=source.warning,
+            frames_read=source.frames_read,
+            **metadata,  # software, mode, settings and (dream) compute
+        )
+    return summary
 
 
 def _frames_of(source) -> tuple[int, int | None]:
@@ -109,63 +149,6 @@ def _frames_of(source) -> tuple[int, int | None]:
     if window.frames is not None:
         last = first + window.frames if last is None else min(last, first + window.frames)
     return first, last
-
-
-def _render_locked(mode, source, output_spec, s: Settings, *, overwrite, resume, progress, stop):
-    """The rest of :func:`render_file`, run while this render holds its output's lock."""
-    options = sink_options(source)
-    encoder = {"crf": s.crf, "preset": s.encoder_preset}
-    if resume:
-        check_resume(output_spec, mode, s.as_dict())
-    if mode == "dream":
-        _check_dream_size(source.size)
-    check_pictures(mode, s)
-    processor = make_processor(mode, s)
-    metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
-    if mode == "dream":  # what --precision auto chose on this machine
-        used = processor.dreamer.params
-        metadata["compute"] = {"precision": used.precision, "xla": used.xla}
-    elif hasattr(processor, "runtime"):  # what --runtime auto chose for the style network
-        metadata["compute"] = processor.runtime.as_dict()
-    sink = open_sink(
-        output_spec,
-        **options,
-        **encoder,
-        metadata=metadata,
-        overwrite=overwrite,
-        resume=resume,
-    )
-    try:
-        state = (
-            _resume_state(sink, index_of(source.window.start, source.fps, 0), source.size)
-            if resume
-            else None
-        )
-    except BaseException:
-        sink.abort()
-        raise
-    bar = _Progress(source.count) if progress and sys.stderr.isatty() else None
-    stats = pipeline.run(
-        source,
-        processor,
-        sink,
-        progress=bar,
-        stop=stop,
-        flow=s.flow,
-        flow_method=s.flow_method,
-        flow_preset=s.flow_preset,
-        resume=state,
-    )
-    if bar:
-        bar.done()
-    summary = stats.summary()
-    summary.update(
-        output=str(sink.path or output_spec),
-        warning=source.warning,
-        frames_read=source.frames_read,
-        **metadata,  # software, mode, settings and (dream) compute
-    )
-    return summary
 
 
 def _check_dream_size(size: tuple[int, int]) -> None:
