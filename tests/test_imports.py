@@ -157,6 +157,7 @@ def test_sinks_never_import_sources_and_parts_never_see_settings():
         "dreamstream.stream.processors",
         "dreamstream.stream.artstyle",
         "dreamstream.stream.carry",
+        "dreamstream.stream.styleahead",
         "dreamstream.stream.pipeline",
         "dreamstream.stream.farm.task",
         "dreamstream.stream.farm.seams",
@@ -164,3 +165,14 @@ def test_sinks_never_import_sources_and_parts_never_see_settings():
     ]
     typed += [m for m in MODULES if m.startswith("dreamstream.stream.io")]
     assert not [m for m in typed if "dreamstream.stream.settings" in GRAPH[m]]
+
+
+def test_only_the_cli_reaches_the_benchmarks():
+    # stream/bench ships (``dreamstream bench``) but nothing a render runs depends on it.
+    users = {
+        m
+        for m, deps in GRAPH.items()
+        if not m.startswith("dreamstream.stream.bench")
+        and any(d.startswith("dreamstream.stream.bench") for d in deps)
+    }
+    assert users == {"dreamstream.stream.cli"}
