@@ -26,12 +26,14 @@ from fractions import Fraction
 from pathlib import Path
 
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import FlowParams
 from dreamstream.stream.farm import plan as planning
 from dreamstream.stream.farm.frames import FrameRange, frame_range
 from dreamstream.stream.farm.task import SegmentJob, render_segment
 from dreamstream.stream.io import sink_options
 from dreamstream.stream.io.files import output_error
 from dreamstream.stream.io.locks import lock_output
+from dreamstream.stream.params import EncoderOptions, SourceOptions
 from dreamstream.stream.settings import Settings
 
 IMAGES_MANIFEST = ".dreamstream-segments.json"
@@ -45,7 +47,10 @@ class _Render:
     input_path: Path  # absolute: workers may run on other machines
     kind: str  # "video" or "images"
     out_path: Path  # the video file, or the frame pattern
-    settings: Settings
+    setup: object  # Settings.setup(mode): what every worker builds its processor from
+    source: SourceOptions
+    encoder: EncoderOptions
+    flow: FlowParams
     metadata: dict
     key: str  # the hash of what decides the pixels (see plan.render_key)
     size: tuple[int, int]  # (width, height) of the rendered frames
@@ -73,7 +78,10 @@ class _Render:
             str(self.input_path),
             str(output),
             g,
-            self.settings,
+            self.setup,
+            self.source,
+            self.encoder,
+            self.flow,
             self.metadata,
             str(self.seams),
         )
@@ -163,12 +171,15 @@ def render_segmented(
     lock = lock_output(output_spec)
     try:
         r, span, has_audio = _prepare(*args)  # again under the lock: the output may exist now
-        return _render_locked(r, span, has_audio, output_spec, overwrite, resume, progress, stop)
+        run = (overwrite, resume, progress, stop)
+        return _render_locked(r, settings, span, has_audio, output_spec, *run)
     finally:
         lock.release()
 
 
-def _render_locked(r: _Render, span, has_audio, output_spec, overwrite, resume, progress, stop):
+def _render_locked(
+    r: _Render, s: Settings, span, has_audio, output_spec, overwrite, resume, progress, stop
+):
     """The rest of :func:`render_segmented`, run while it holds the output's lock."""
     from dreamstream.stream.farm import cluster as clusters
 
@@ -179,7 +190,6 @@ def _render_locked(r: _Render, span, has_audio, output_spec, overwrite, resume, 
     begin = time.perf_counter()
     # Ray prints what its daemons report (a worker that died and is retried) to stdout,
     # which belongs to --json: send it to stderr while the cluster is up.
-    s = r.settings
     with (
         contextlib.redirect_stdout(sys.stderr),
         clusters.Cluster(s.workers, s.ray, use_gpu=r.use_gpu) as cluster,
@@ -223,11 +233,14 @@ def _metadata(software: str, mode: str, s: Settings) -> dict:
 def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume, use_gpu):
     """Check the input and output (before any cluster starts) and find the exact frames."""
     from dreamstream.stream.io import check_resume, check_sink, open_source, output_kind
-    from dreamstream.stream.processors import check_pictures
+    from dreamstream.stream.processors import check_dream_size, check_pictures
 
-    with open_source(input_spec, **s.source_options()) as src:
-        encoder = {"crf": s.crf, "preset": s.encoder_preset}
-        check_sink(output_spec, sink_options(src), overwrite=overwrite, resume=resume, **encoder)
+    # The typed parameters every worker gets are made here, once, from the settings.
+    source, encoder = s.source_options(), s.encoder_options()
+    with open_source(input_spec, **source.kwargs()) as src:
+        check_sink(
+            output_spec, sink_options(src), overwrite=overwrite, resume=resume, **encoder.kwargs()
+        )
         if resume:
             check_resume(output_spec, mode, metadata["settings"])
         span = frame_range(src)
@@ -238,13 +251,13 @@ def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume, use_
             f"segment rendering writes a video file or a frame folder, got: {output_spec}"
         )
     if mode == "dream":
-        from dreamstream.stream.jobs import _check_dream_size
-
-        _check_dream_size(size)
-    check_pictures(mode, s)
+        check_dream_size(size)
+    setup = s.setup(mode)
+    check_pictures(mode, setup)
     input_path = Path(input_spec).resolve()
     key = planning.render_key(mode, planning.input_identity(_input_file(input_path)), s)
-    r = _Render(mode, input_path, kind, out_path, s, metadata, key, size, span, use_gpu)
+    parts = (setup, source, encoder, s.flow_params())
+    r = _Render(mode, input_path, kind, out_path, *parts, metadata, key, size, span, use_gpu)
     return r, span, has_audio
 
 
