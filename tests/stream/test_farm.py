@@ -119,23 +119,15 @@ def test_missing_ray_gives_one_line_saying_how_to_install(tmp_path, monkeypatch,
 
 
 def test_a_symlinked_work_folder_is_refused(tmp_path):
+    import dataclasses
+
     from dreamstream.stream.farm.job import _Render
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (tmp_path / ".o.mp4.segments").symlink_to(elsewhere)
-    r = _Render(
-        "style",
-        tmp_path / "in.mp4",
-        "video",
-        tmp_path / "o.mp4",
-        None,
-        {},
-        "k",
-        (8, 8),
-        None,
-        False,
-    )
+    unused = {f.name: None for f in dataclasses.fields(_Render)}
+    r = _Render(**{**unused, "kind": "video", "out_path": tmp_path / "o.mp4"})
     with pytest.raises(InputError, match="symbolic link"):
         r.open_manifest(overwrite=True, resume=False)
     assert list(elsewhere.iterdir()) == []
