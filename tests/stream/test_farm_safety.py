@@ -110,7 +110,9 @@ def test_a_workers_seam_pictures_and_segment_are_written_through_fresh_names(
         link = seams / f"{k:04d}" / f".{side}-{i:08d}.png.partial"  # the old fixed names
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(victim)
-    job = SegmentJob("style", str(clip), str(part), g, settings(), {}, str(seams))
+    s = settings()
+    parts = (s.setup("style"), s.source_options(), s.encoder_options(), s.flow_params())
+    job = SegmentJob("style", str(clip), str(part), g, *parts, {}, str(seams))
     result = render_segment(job)
     assert (result["head"], result["frames"], result["lead_out"]) == (5, 1, 5)
     assert victim.read_text() == "precious"
