@@ -1,0 +1,333 @@
+"""Hostile inputs (issue 21): bombs, empty files, FIFOs and wrong types get one line, in time.
+
+Every bomb here is tiny on disk and huge only by what its header declares; no
+test allocates what a bomb declares. Where a decoder would allocate before
+failing, the test replaces it with one that fails the test when called, so a
+regression fails fast instead of taking the machine's memory.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from dreamstream.core.errors import InputError
+from dreamstream.stream.io import images, open_source, read_image
+from tests.stream.test_bad_input import assert_refused, assert_rendered, run_cli
+
+W, H = 64, 48
+
+
+def radiance_header(width: int, height: int) -> bytes:
+    """A Radiance HDR file's header declaring ``width`` x ``height`` (no pixel data)."""
+    return f"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y {height} +X {width}\n".encode()
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Make any OpenCV image decode in the reader fail the test (a bomb must not reach it)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a decoder was called")
+
+    monkeypatch.setattr(images.cv2, "imread", refuse)
+    monkeypatch.setattr(images.cv2, "imdecode", refuse)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("hostile")
+    rng = np.random.default_rng(3)
+    hdr = cv2.imencode(".hdr", rng.random((H, W, 3), dtype=np.float32))[1].tobytes()
+    (folder / "radiance.jpg").write_bytes(hdr)  # a real, small HDR under a JPEG name
+    (folder / "zero.png").write_bytes(b"")
+    cv2.imwrite(str(folder / "ok.png"), rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
+    frames = folder / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:05d}.png"), rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
+    (frames / "00001.png").write_bytes(b"")  # the middle frame: empty
+    with av.open(str(folder / "clip.mp4"), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for _ in range(2):
+            image = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, "rgb24")))
+        out.mux(stream.encode(None))
+    return folder
+
+
+# ------------------------------------------------------- fault 3: decoding bombs (stills)
+
+
+def test_a_radiance_bomb_named_jpg_is_refused_before_decoding(tmp_path, no_decoding):
+    bomb = tmp_path / "style.jpg"
+    bomb.write_bytes(radiance_header(10000, 10000) + b"\x02\x02" * 64)
+    with pytest.raises(InputError, match="style image") as error:
+        read_image(bomb, "style image")
+    assert str(bomb) in str(error.value)
+    assert bomb.stat().st_size < 1000  # the bomb is declared, never made
+
+
+def test_a_real_radiance_picture_under_a_jpeg_name_is_not_taken_as_a_picture(media):
+    with pytest.raises(InputError, match="Radiance HDR"):
+        read_image(media / "radiance.jpg", "style image")
+
+
+@pytest.mark.parametrize(
+    ("head", "name"),
+    [
+        (b"PF\n10000 10000\n-1.0\n", "PFM"),
+        (b"P7\nWIDTH 10000\nHEIGHT 10000\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n", "PAM"),
+        (b"v/1\x01" + b"\x00" * 60, "OpenEXR"),
+    ],
+)
+def test_other_formats_opencv_would_decode_are_refused_unread(tmp_path, no_decoding, head, name):
+    bomb = tmp_path / "frame.png"
+    bomb.write_bytes(head + b"\x00" * 32)
+    with pytest.raises(InputError, match=name):
+        read_image(bomb)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".bmp", ".webp"])
+def test_a_picture_is_judged_by_its_content_not_its_name(tmp_path, suffix):
+    """A PNG over the limit is refused under any name; under the limit it reads."""
+    data = cv2.imencode(".png", np.zeros((40, 50, 3), np.uint8))[1].tobytes()
+    path = tmp_path / f"picture{suffix}"
+    path.write_bytes(data)
+    assert read_image(path).shape == (40, 50, 3)
+    with pytest.raises(InputError, match="50x40"):
+        read_image(path, max_pixels=40 * 50 - 1)
+
+
+@pytest.mark.parametrize("kind", [".png", ".jpg", ".tif", ".bmp", ".webp"])
+def test_every_known_format_is_sized_from_its_header_before_decoding(tmp_path, kind, no_decoding):
+    """Each format OpenCV would decode is refused over the limit with no decode at all."""
+    path = tmp_path / f"big{kind}"
+    path.write_bytes(_encoded(kind, 40, 50))
+    with pytest.raises(InputError, match="50x40"):
+        read_image(path, max_pixels=1000)
+
+
+def _encoded(kind: str, height: int, width: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fmt = {".jpg": "JPEG", ".tif": "TIFF", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP"}[kind]
+    Image.new("RGB", (width, height)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------- fault 3: frames that grow
+
+
+def _growing_clip(path: Path) -> Path:
+    """An MPEG-TS clip whose frames are 64x48, then 96x64 (two streams back to back)."""
+
+    def segment(w: int, h: int) -> bytes:
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format="mpegts") as out:
+            stream = out.add_stream("mpeg2video", rate=10)
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            for i in range(4):
+                image = np.full((h, w, 3), 40 * i, np.uint8)
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(image, "rgb24")))
+            out.mux(stream.encode(None))
+        return buffer.getvalue()
+
+    path.write_bytes(segment(64, 48) + segment(96, 64))
+    return path
+
+
+def test_video_frames_that_grow_past_the_limit_are_refused_each_time(tmp_path, caplog):
+    clip = _growing_clip(tmp_path / "grow.ts")
+    converted = []
+    with open_source(clip, max_pixels=64 * 48) as source:
+        real = av.VideoFrame.to_ndarray
+
+        def watch(frame, *args, **kwargs):
+            converted.append((frame.width, frame.height))
+            return real(frame, *args, **kwargs)
+
+        av.VideoFrame.to_ndarray = watch
+        try:
+            sizes = [frame.image.shape for frame in source]
+        finally:
+            av.VideoFrame.to_ndarray = real
+    assert sizes and all(s == (48, 64, 3) for s in sizes)
+    assert (96, 64) not in converted  # never converted, let alone styled
+    assert "96x64" in source.warning and "over the limit" in source.warning
+
+
+# ------------------------------------------------------- fault 10: empty pictures
+
+
+def test_an_empty_png_is_one_line_as_a_style_picture(capsys, media, tmp_path):
+    argv = ["style", media / "clip.mp4", "-o", tmp_path / "o.mp4", "--style-image"]
+    assert_refused(
+        capsys, [*argv, media / "zero.png"], "style image", "zero.png", "empty", folders=(media,)
+    )
+
+
+def test_an_empty_png_is_one_line_as_a_guide_picture(capsys, media, tmp_path):
+    argv = ["dream", media / "clip.mp4", "-o", tmp_path / "o.mp4", "--steps", "1", "--guide"]
+    assert_refused(capsys, [*argv, media / "zero.png"], "guide image", "empty", folders=(media,))
+
+
+def test_an_empty_frame_in_a_folder_is_skipped_with_a_warning(capsys, media, tmp_path):
+    out = tmp_path / "out.mp4"
+    _, err = assert_rendered(
+        capsys, ["style", media / "frames", "-o", out, "--quiet"], out, (media, tmp_path)
+    )
+    assert "00001.png" in err and "empty" in err and "Traceback" not in err
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 2
+
+
+def test_an_empty_first_frame_is_one_line(capsys, tmp_path, media):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "00000.png").write_bytes(b"")
+    argv = ["style", folder, "-o", tmp_path / "out.mp4"]
+    assert_refused(capsys, argv, "00000.png", "empty", folders=(folder,))
+
+
+# ------------------------------------------------------- fault 11: --config is a FIFO
+
+
+def _in_time(call, seconds: float = 5.0):
+    """``call()``'s result or exception, or a failure when it does not return in time."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # noqa: BLE001 -- handed to the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return thread.is_alive(), outcome
+
+
+def test_a_fifo_as_config_is_refused_without_waiting(tmp_path):
+    from dreamstream.stream.settings import resolve
+
+    fifo = tmp_path / "settings.toml"
+    os.mkfifo(fifo)
+    hung, outcome = _in_time(lambda: resolve(config=str(fifo)))
+    if hung:  # let the blocked reader go before failing
+        with open(fifo, "w"):
+            pass
+    assert not hung, "reading a FIFO as --config blocked"
+    assert isinstance(outcome.get("error"), InputError)
+    assert "not a regular file" in str(outcome["error"]) and str(fifo) in str(outcome["error"])
+
+
+def test_a_fifo_as_config_is_one_line_from_the_cli(capsys, tmp_path, media):
+    fifo = tmp_path / "settings.toml"
+    os.mkfifo(fifo)
+    argv = ["style", media / "clip.mp4", "-o", tmp_path / "o.mp4", "--config", fifo]
+    hung, outcome = _in_time(lambda: run_cli(capsys, *argv))
+    if hung:
+        with open(fifo, "w"):
+            pass
+    assert not hung
+    status, _, err = outcome["value"]
+    assert status == 2 and "not a regular file" in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------- faults 6 and 12: the API
+
+
+def _huge(height: int, width: int) -> np.ndarray:
+    """A ``uint8`` RGB picture of any size that takes no memory (one pixel, broadcast)."""
+    return np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (height, width, 3))
+
+
+@pytest.fixture
+def no_processor(monkeypatch):
+    """Fail the test if the API builds a processor (a refusal must come before)."""
+    from dreamstream.stream import api
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a processor was built")
+
+    monkeypatch.setattr(api, "_processor", refuse)
+
+
+@pytest.mark.parametrize("call", ["dream", "stylize"])
+def test_the_api_applies_the_pixel_limit(call, no_processor):
+    from dreamstream.stream import api
+
+    with pytest.raises(InputError, match="20000x20000 .* over the limit of 33177600"):
+        getattr(api, call)(_huge(20000, 20000))
+    with pytest.raises(InputError, match="over the limit of 1000 pixels"):
+        getattr(api, call)(_huge(40, 40), max_pixels=1000)
+
+
+def test_render_applies_the_pixel_limit_to_every_frame():
+    from dreamstream.stream import render
+
+    frames = [np.zeros((8, 8, 3), np.uint8), _huge(12000, 12000)]
+    outputs = render(iter(frames), lambda f: f, flow=False)
+    assert next(outputs).shape == (8, 8, 3)
+    with pytest.raises(InputError, match="frame 1 .* 12000x12000"):
+        next(outputs)
+
+
+@pytest.mark.parametrize(
+    ("image", "needle"),
+    [
+        (np.zeros((8, 8, 3), np.float32), "uint8"),
+        (np.zeros((8, 8), np.uint8), "HxWx3"),
+        (np.zeros((8, 8, 4), np.uint8), "HxWx3"),
+        ("picture.png", "NumPy"),
+        (None, "NumPy"),
+    ],
+)
+def test_the_api_refuses_what_is_not_an_rgb_picture(image, needle, no_processor):
+    from dreamstream.stream import dream, stylize
+
+    for call in (dream, stylize):
+        with pytest.raises(InputError, match=needle):
+            call(image)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "needle"),
+    [
+        (([np.zeros((8, 8, 3), np.uint8)], "Dream"), {}, "'Dream'"),
+        (([np.zeros((8, 8, 3), np.uint8)], "paint"), {}, "'paint'"),
+        ((123,), {}, "123"),
+        ((None,), {}, "None"),
+        (([np.zeros((8, 8, 3), np.uint8)], 42), {}, "42"),
+        (([np.zeros((8, 8, 3), np.uint8)],), {"preset": 5}, "preset"),
+        (([np.zeros((8, 8, 3), np.uint8)],), {"config": 5}, "config"),
+    ],
+)
+def test_render_refuses_bad_arguments_with_one_line(args, kwargs, needle, no_processor):
+    from dreamstream.stream import render
+
+    with pytest.raises(InputError, match=needle) as error:
+        list(render(*args, flow=False, **kwargs))
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("call", ["dream", "stylize"])
+def test_preset_and_config_of_the_wrong_type_are_one_line(call, no_processor):
+    from dreamstream.stream import api
+
+    picture = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(InputError, match="preset must be"):
+        getattr(api, call)(picture, preset=5)
+    with pytest.raises(InputError, match="config must be"):
+        getattr(api, call)(picture, config=5)
