@@ -61,7 +61,8 @@ def read_image(
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{what} not found: {path}")
+        problem = "is not a regular file" if path.exists() else "not found"
+        raise InputError(f"{what} {problem}: {path}")
     data = _checked_bytes(path, what, max_pixels)
     fmt = picturehead.sniff(data[:32])
     if fmt == "PNG":
