@@ -331,3 +331,138 @@ def test_preset_and_config_of_the_wrong_type_are_one_line(call, no_processor):
         getattr(api, call)(picture, preset=5)
     with pytest.raises(InputError, match="config must be"):
         getattr(api, call)(picture, config=5)
+
+
+# ------------------------------------------------------- fault 4: weight-file bombs
+
+BIG = 64 << 20  # no read of a weights file in these tests may be larger
+
+
+@pytest.fixture
+def no_big_reads(monkeypatch):
+    """Fail the test if an HDF5 dataset over 64 MB is read (a bomb must be refused unread)."""
+    import h5py
+
+    real_getitem, real_array = h5py.Dataset.__getitem__, h5py.Dataset.__array__
+
+    def guard(dataset):
+        if dataset.size * dataset.dtype.itemsize > BIG:
+            raise AssertionError(f"read {dataset.name} of {dataset.shape}")
+
+    def getitem(self, *args, **kwargs):
+        guard(self)
+        return real_getitem(self, *args, **kwargs)
+
+    def array(self, *args, **kwargs):
+        guard(self)
+        return real_array(self, *args, **kwargs)
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", getitem)
+    monkeypatch.setattr(h5py.Dataset, "__array__", array)
+
+
+def _declared(group, name: str, shape: tuple, dtype="float32"):
+    """A dataset of ``shape`` with no data written: HDF5 allocates nothing for it."""
+    return group.create_dataset(name, shape=shape, dtype=dtype)
+
+
+def _hed_layout_bomb(path: Path, kernel_shape: tuple) -> Path:
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        vars_ = f.create_group("block1/layers/conv2d/vars")
+        _declared(vars_, "0", kernel_shape)
+        _declared(vars_, "1", (64,))
+    return path
+
+
+@pytest.mark.parametrize(
+    "shape", [(30000, 30000), (3, 3, 3, 64 << 24)], ids=["3.6 GB kernel", "200 GiB kernel"]
+)
+def test_a_vgg16_h5_declaring_a_huge_kernel_is_refused_unread(tmp_path, shape, no_big_reads):
+    from dreamstream.stream.weights.dream import load_backbone
+
+    bomb = _hed_layout_bomb(tmp_path / "bomb.h5", shape)
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(InputError, match=r"block1_conv1 .*\(3, 3, 3, 64\)") as error:
+        load_backbone("vgg16-hed", ["block1_conv1"], weights=bomb)
+    assert str(shape) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_legacy_vgg16_h5_declaring_200_gib_is_refused_unread(tmp_path, no_big_reads):
+    import h5py
+
+    from dreamstream.stream.weights.dream import read_vgg16_weights
+
+    path = tmp_path / "vgg16_notop.h5"
+    with h5py.File(path, "w") as f:
+        group = f.create_group("block1_conv1")
+        group.attrs["weight_names"] = [b"block1_conv1/kernel:0", b"block1_conv1/bias:0"]
+        _declared(group, "block1_conv1/kernel:0", (3, 3, 3, 64))
+        _declared(group, "block1_conv1/bias:0", (200 << 28,))
+    with pytest.raises(InputError, match="block1_conv1"):
+        read_vgg16_weights(path, ["block1_conv1"])
+
+
+def test_an_inception_h5_declaring_a_huge_weight_is_refused_unread(tmp_path, no_big_reads):
+    """Keras 3.x refuses this legacy-layout bomb itself too; the declared shapes go first."""
+    import h5py
+
+    from dreamstream.stream.weights.dream import read_inception_v3_network
+
+    bomb = tmp_path / "inception.h5"
+    with h5py.File(bomb, "w") as f:
+        f.attrs["layer_names"] = [b"conv2d"]
+        group = f.create_group("conv2d")
+        group.attrs["weight_names"] = [b"conv2d/kernel:0"]
+        _declared(group, "conv2d/kernel:0", (200 << 28, 3, 3, 32))
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(InputError, match=r"does not fit InceptionV3.*53687091200"):
+        read_inception_v3_network(bomb)
+
+
+def test_a_wrong_h5_for_inception_is_one_line_and_no_warnings(capfd, recwarn):
+    """The hed VGG16 (Keras 3 layout) as InceptionV3: once ~190 Keras warnings, now none."""
+    from dreamstream.stream.weights.assets import embedded_path
+    from dreamstream.stream.weights.dream import read_inception_v3_network
+
+    capfd.readouterr()
+    with pytest.raises(InputError, match="does not fit InceptionV3") as error:
+        read_inception_v3_network(embedded_path("vgg16-hed"))
+    assert "\n" not in str(error.value)
+    assert len(recwarn) == 0, [str(w.message) for w in recwarn][:3]
+    assert "Warning" not in capfd.readouterr().err
+
+
+def _v73_bomb(path: Path, kernel_shape: tuple, layers_shape: tuple = (1, 1)) -> Path:
+    """A v7.3 .mat whose conv1_1 kernel (or its ``layers`` cell) is declared huge."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        refs = f.create_group("#refs#")
+        layer = refs.create_group("layer0")
+        layer["name"] = np.array([ord(c) for c in "conv1_1"], "uint16")[:, None]
+        kernel = _declared(refs, "k0", kernel_shape)
+        bias = refs.create_dataset("b0", data=np.zeros((64, 1), "float32"))
+        layer.create_dataset(
+            "weights", data=np.array([[kernel.ref], [bias.ref]]), dtype=h5py.ref_dtype
+        )
+        if layers_shape == (1, 1):
+            f.create_dataset("layers", data=np.array([[layer.ref]]), dtype=h5py.ref_dtype)
+        else:
+            _declared(f, "layers", layers_shape, h5py.ref_dtype)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kernel", "cells"),
+    [((64 << 24, 3, 3, 3), (1, 1)), ((64, 3, 3, 3), (1, 27 << 30))],
+    ids=["200 GiB kernel", "200 GiB layers cell"],
+)
+def test_a_v73_mat_declaring_200_gib_is_refused_unread(tmp_path, kernel, cells, no_big_reads):
+    from dreamstream.stream.weights.vgg19_mat import read_vgg19_mat
+
+    bomb = _v73_bomb(tmp_path / "vgg19.mat", kernel, cells)
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(InputError, match="imagenet-vgg-verydeep-19"):
+        read_vgg19_mat(bomb, ("block1_conv1",))
