@@ -466,3 +466,30 @@ def test_a_v73_mat_declaring_200_gib_is_refused_unread(tmp_path, kernel, cells, 
     assert bomb.stat().st_size < 100_000
     with pytest.raises(InputError, match="imagenet-vgg-verydeep-19"):
         read_vgg19_mat(bomb, ("block1_conv1",))
+
+
+# ------------------------------------------------------- minor: framework warnings
+
+
+def test_a_huge_octave_count_lets_no_framework_warning_through(media, tmp_path):
+    """octaves = 100000 dreams the octaves that fit, and TensorFlow's retracing notes stay
+    off stderr. A real process, with none of the test run's TensorFlow log settings, so the
+    CLI's own settings are what is tested.
+    """
+    import subprocess
+    import sys
+
+    config = tmp_path / "many.toml"
+    config.write_text("octaves = 100000\nsteps = 1\n")
+    out = tmp_path / "out.png"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "ABSL_MIN_LOG_LEVEL")
+    }
+    argv = ["dream", media / "ok.png", "-o", out, "--config", config]
+    command = [sys.executable, "-m", "dreamstream.stream.cli", *map(str, argv)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert done.stderr == "", done.stderr[-1500:]
+    assert out.is_file()
