@@ -287,7 +287,7 @@ def test_tokenless_clients_from_many_addresses_cannot_lock_the_token_holder_out(
     ]
     for thread in threads:
         thread.start()
-    time.sleep(0.5)  # the crowd holds every place it can get
+    assert wait_until(lambda: preview.pushed_out > 0, 5)  # every waiting place is taken
     served = [frame_status(preview.port) for _ in range(10)]
     for thread in threads:
         thread.join(10)
