@@ -59,6 +59,17 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
 
 @pytest.fixture(scope="session")
+def dead_display() -> str:
+    """A ``DISPLAY`` value (``:N``) at which no X server answers on this machine."""
+    from dreamstream.stream.io.display import x_server_answers
+
+    for number in range(99, 999):
+        if not x_server_answers(f":{number}"):
+            return f":{number}"
+    pytest.skip("an X server answers at every display :99-:998")
+
+
+@pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
 

@@ -272,14 +272,14 @@ def live_args(**kw) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), **base, **kw})
 
 
-def test_headless_without_outputs_is_an_input_error(monkeypatch, tmp_path):
+def test_headless_without_outputs_is_an_input_error(monkeypatch, tmp_path, dead_display):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     clip = str(make_clip(tmp_path / "c.mp4"))
     with pytest.raises(InputError, match=r"no display \(DISPLAY is not set\)"):
         live.main(live_args(source=clip), Settings())
-    monkeypatch.setenv("DISPLAY", ":99")  # set, but no X server behind it
-    with pytest.raises(InputError, match="no X server answers at DISPLAY=:99"):
+    monkeypatch.setenv("DISPLAY", dead_display)  # set, but no X server behind it
+    with pytest.raises(InputError, match=f"no X server answers at DISPLAY={dead_display}"):
         live.main(live_args(source=clip), Settings())
     with pytest.raises(InputError, match="not loopback"):
         live.main(live_args(source=clip, serve="0.0.0.0:0"), Settings())
@@ -388,8 +388,8 @@ def test_cycle_moves_through_looks_with_a_crossfade():
     assert looks._wanted == 1
 
 
-def test_main_plays_a_file_to_its_end_headless(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv("DISPLAY", ":99")  # a dead display: headless, not a Qt abort
+def test_main_plays_a_file_to_its_end_headless(monkeypatch, tmp_path, capsys, dead_display):
+    monkeypatch.setenv("DISPLAY", dead_display)  # a dead display: headless, not a Qt abort
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     clip = str(make_clip(tmp_path / "c.mp4", frames=12, fps=25))
     rec = tmp_path / "rec.mkv"
@@ -397,7 +397,7 @@ def test_main_plays_a_file_to_its_end_headless(monkeypatch, tmp_path, capsys):
     args.quiet, args.serve_token = False, "s3cret"
     assert live.main(args, Settings(width=64)) == 0  # no --loop: it stops at the file's end
     out, err = capsys.readouterr()
-    assert err.count("running headless") == 1 and "DISPLAY=:99" in err
+    assert err.count("running headless") == 1 and f"DISPLAY={dead_display}" in err
     assert "preview at http://127.0.0.1:" in err and "s3cret" not in err  # token not shown
     summary = json_summary(out)
     assert 1 <= summary["frames"] <= 12 and summary["interrupted"] is False
