@@ -103,7 +103,7 @@ def _read_v5(path: Path) -> tuple[dict, tuple]:
 
     try:
         data = loadmat(str(path), squeeze_me=True, struct_as_record=False)
-    except (ValueError, TypeError, OSError, NotImplementedError) as err:
+    except (ValueError, TypeError, OSError, NotImplementedError, MemoryError, OverflowError) as err:
         raise _not_vgg19(
             path, f"unreadable ({str(err).splitlines()[0] if str(err) else err})"
         ) from None

@@ -493,3 +493,30 @@ def test_a_huge_octave_count_lets_no_framework_warning_through(media, tmp_path):
     assert done.returncode == 0, done.stderr[-1500:]
     assert done.stderr == "", done.stderr[-1500:]
     assert out.is_file()
+
+
+def test_a_compressed_v5_mat_declaring_4_gib_is_one_line(tmp_path):
+    """A regression guard (it was already refused): v5 tags declare at most 4 GiB, and
+    scipy reads declared sizes it cannot fill as 'could not read bytes'."""
+    import struct
+    import zlib
+
+    from scipy.io import savemat
+
+    from dreamstream.stream.weights.vgg19_mat import read_vgg19_mat
+
+    buffer = io.BytesIO()
+    savemat(buffer, {"layers": np.zeros((2, 2), np.float32)}, do_compression=True)
+    data = buffer.getvalue()
+    kind, size = struct.unpack_from("<II", data, 128)
+    assert kind == 15  # miCOMPRESSED: the matrix inside is zlib data
+    matrix = bytearray(zlib.decompress(data[136 : 136 + size]))
+    struct.pack_into("<II", matrix, 0, 14, 0xFFFFFFF0)  # the matrix: 4 GiB
+    struct.pack_into("<ii", matrix, 32, 100000, 100000)  # its dimensions
+    values = matrix.rfind(struct.pack("<II", 7, 16))  # its float32 values: 4 GiB
+    struct.pack_into("<II", matrix, values, 7, 0xFFFFFFF0)
+    packed = zlib.compress(bytes(matrix))
+    bomb = tmp_path / "vgg19.mat"
+    bomb.write_bytes(data[:128] + struct.pack("<II", 15, len(packed)) + packed)
+    with pytest.raises(InputError, match="imagenet-vgg-verydeep-19"):
+        read_vgg19_mat(bomb, ("block1_conv1",))
