@@ -71,11 +71,21 @@ def read_image(
             raise InputError(f"cannot read {what}: {path} ({problem})")
     # The colour reader applies JPEG EXIF orientation; others need UNCHANGED for alpha/16 bit.
     flags = cv2.IMREAD_COLOR if fmt == "JPEG" else cv2.IMREAD_UNCHANGED
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    decoded = _decode(data, flags)
     if decoded is None:
         raise InputError(f"cannot read {what}: {path}")
     check_pixels(decoded.shape[1::-1], max_pixels, f"{what} {path} is")  # header and data agree
     return to_rgb8(decoded, str(path))
+
+
+def _decode(data: bytes, flags: int) -> np.ndarray | None:
+    """OpenCV's decode, with its own log lines (a TIFF it cannot read) kept off stderr."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
 
 
 def _checked_bytes(path: Path, what: str, max_pixels: int) -> bytes:

@@ -15,6 +15,8 @@ name, as their samples are float or their use here is none.
 
 from __future__ import annotations
 
+import struct
+import warnings
 from typing import BinaryIO
 
 # The formats read, by the Pillow plugin that parses their headers.
@@ -84,8 +86,35 @@ def header_size(file: BinaryIO, name: str, fmt: str) -> tuple[int, int] | None:
     Image.init()
     factory, _ = Image.OPEN[READ[fmt]]
     try:
-        picture = factory(file, name)
+        with warnings.catch_warnings():  # odd metadata: the decoder judges the picture
+            warnings.simplefilter("ignore")
+            width, height = factory(file, name).size
     except Exception:  # noqa: BLE001 -- every parser has its own errors: a damaged header
-        return None
-    width, height = picture.size
+        if fmt != "TIFF":
+            return None
+        # Pillow knows fewer TIFF sample layouts than OpenCV (int16 or float RGB): read the
+        # first directory's size directly; the reader refuses such samples with its own line.
+        file.seek(0)
+        width, height = _tiff_size(file.read(1 << 16)) or (0, 0)
     return (int(width), int(height)) if width > 0 and height > 0 else None
+
+
+def _tiff_size(head: bytes) -> tuple[int, int] | None:
+    """Width and height (tags 256 and 257) of a classic TIFF's first directory, if in ``head``."""
+    order = "<" if head[:2] == b"II" else ">"
+    if len(head) < 8 or head[2:4] != struct.pack(f"{order}H", 42):
+        return None  # BigTIFF is left to Pillow
+    (at,) = struct.unpack_from(f"{order}I", head, 4)
+    if at + 2 > len(head):
+        return None
+    (count,) = struct.unpack_from(f"{order}H", head, at)
+    found = {}
+    for k in range(count):
+        entry = at + 2 + 12 * k
+        if entry + 12 > len(head):
+            return None
+        tag, kind = struct.unpack_from(f"{order}HH", head, entry)
+        if tag in (256, 257):  # SHORT (3) or LONG (4), one value, held in the entry
+            code = "H" if kind == 3 else "I"
+            (found[tag],) = struct.unpack_from(f"{order}{code}", head, entry + 8)
+    return (found[256], found[257]) if len(found) == 2 else None

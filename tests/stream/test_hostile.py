@@ -520,3 +520,23 @@ def test_a_compressed_v5_mat_declaring_4_gib_is_one_line(tmp_path):
     bomb.write_bytes(data[:128] + struct.pack("<II", 15, len(packed)) + packed)
     with pytest.raises(InputError, match="imagenet-vgg-verydeep-19"):
         read_vgg19_mat(bomb, ("block1_conv1",))
+
+
+def test_tiff_frames_of_any_sample_type_print_only_dreamstreams_lines(capfd, tmp_path):
+    """16-bit TIFF frames render; an int16 one (Pillow cannot parse its header) is skipped
+    with one warning naming its sample type; nothing from OpenCV or Pillow reaches stderr."""
+    folder = tmp_path / "tiffs"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for i, dtype in enumerate((np.uint16, np.int16, np.uint16)):
+        image = rng.integers(0, 30000, (H, W, 3)).astype(dtype)
+        (folder / f"{i:05d}.tif").write_bytes(cv2.imencode(".tif", image)[1].tobytes())
+    out = tmp_path / "out.mp4"
+    status, _, err = run_cli(capfd, "style", folder, "-o", out, "--quiet")
+    assert status == 0, err
+    assert err.strip().splitlines() == [
+        f"dreamstream: warning: skipped unsupported image sample type int16 in: "
+        f"{folder / '00001.tif'}"
+    ], err
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 2
