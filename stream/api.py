@@ -23,6 +23,7 @@ from dreamstream.core.errors import InputError
 from dreamstream.stream import pipeline
 from dreamstream.stream.io import Frame, open_source
 from dreamstream.stream.io.frame import check_pixels
+from dreamstream.stream.params import SourceOptions
 from dreamstream.stream.settings import Settings, resolve
 
 MODES = ("dream", "style")
@@ -32,7 +33,7 @@ MODES = ("dream", "style")
 def _processor(mode: str, settings: Settings):
     from dreamstream.stream.processors import make_processor
 
-    return make_processor(mode, settings)
+    return make_processor(mode, settings.setup(mode))
 
 
 def _settings(preset: str | None, config: str | None, values: dict) -> Settings:
@@ -103,17 +104,17 @@ def stylize(
     return _processor("style", s).first(picture, 0)
 
 
-def _frames(source, s: Settings) -> Iterator[Frame]:
+def _frames(source, options: SourceOptions) -> Iterator[Frame]:
     if isinstance(source, str | os.PathLike):
-        with open_source(source, **s.source_options()) as opened:
+        with open_source(source, **options.kwargs()) as opened:
             yield from opened
         return
     for index, item in enumerate(source):
         if isinstance(item, Frame):
-            _picture(item.image, s.max_pixels, f"frame {item.index}")
+            _picture(item.image, options.max_pixels, f"frame {item.index}")
             yield item
         else:
-            yield Frame(_picture(item, s.max_pixels, f"frame {index}"), index)
+            yield Frame(_picture(item, options.max_pixels, f"frame {index}"), index)
 
 
 def _checked_processor(processor, s: Settings):
@@ -169,11 +170,12 @@ def render(
         )
     s = _settings(preset, config, settings)
     chosen = _checked_processor(processor, s)
+    flow = s.flow_params()
     frames = pipeline.render(
-        _frames(source, s),
+        _frames(source, s.source_options()),
         chosen,
-        flow=s.flow,
-        flow_method=s.flow_method,
-        flow_preset=s.flow_preset,
+        flow=flow.enabled,
+        flow_method=flow.method,
+        flow_preset=flow.preset,
     )
     return (frame.image for frame in frames)
