@@ -14,7 +14,7 @@ DEMO_OUT ?= out/demo.mp4
 # On a CPU the demo uses the demo preset (320 px, one step per carried frame): about a minute.
 DEMO_FLAGS ?= $(if $(filter 1,$(GPU)),,--preset demo)
 
-.PHONY: install test demo bench gpu-kit bench-gpu lint clean
+.PHONY: install test demo bench soak gpu-kit bench-gpu lint clean
 
 install: $(STAMP)
 
@@ -37,6 +37,14 @@ demo: install
 bench: install
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS),bench]"
 	$(VENV)/bin/dreamstream bench --all --out bench-results
+
+# Hours of live mode with the control page polled and OSC sent: RSS, fds, threads and
+# fps every minute into bench-results/soak/, slopes per hour and docs/soak.png.
+SOAK_MINUTES ?= 60
+soak: install
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS),live,bench]"
+	$(PY) -m dreamstream.stream.bench.soak --minutes $(SOAK_MINUTES) --out bench-results/soak \
+	  --chart docs/soak.png
 
 # GPU figures on a machine with JAX on CUDA and no TensorFlow, weights wheels or
 # network (see stream/bench/gpu.py). Here: `make gpu-kit` fills the git-ignored

@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
+from dreamstream.stream.live import controlpage
 from dreamstream.stream.live.serving import Limits, Server, Server6, Slots
 
 log = logging.getLogger("dreamstream.stream.live")
@@ -122,6 +123,8 @@ class PreviewServer:
         host: address to bind; anything but loopback needs ``token``.
         port: port to bind (0: any free port; see ``port`` after construction).
         token: secret that every request must carry, or ``None``.
+        control: a :class:`~.control.Control`: serves the control page and its
+            JSON routes (:mod:`.controlpage`) too; ``None``: the preview only.
 
     Attributes:
         url: the page's address (with the token's query when one is set).
@@ -137,11 +140,13 @@ class PreviewServer:
         port: int = 8080,
         token: str | None = None,
         limits: Limits = Limits(),  # noqa: B008 -- frozen, so one shared default is safe
+        control=None,
     ):
         if not is_loopback(host) and not token:
             raise InputError(f"--serve {host}:{port} is not loopback: it needs --serve-token")
         self.token, self.loopback, self.limits = token or None, is_loopback(host), limits
         self.latest = _Latest()
+        self.control = control
         self.closing = threading.Event()
         self.streams = Slots(limits.streams, limits.streams_per_client)
         self.dropped = 0  # stream viewers dropped for not reading
@@ -225,6 +230,12 @@ class _Handler(BaseHTTPRequestHandler):
             "/frame.jpg": self._frame,
             "/stream.mjpg": self._stream,
         }.get(parts.path)
+        if self.preview.control is not None:
+            route = route or {
+                "/control": self._control_page,
+                "/api/state": self._state,
+                "/api/control": self._change,
+            }.get(parts.path)
         if route is None:
             self.send_error(404)
             return
@@ -232,9 +243,38 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         self.server.request_read(self.request)
+        parts = urlsplit(self.path)
+        if self.preview.control is None or parts.path != "/api/control":
+            self.send_error(405)
+        elif not self.preview.allowed(parts.query, self.headers):
+            self.send_error(403, "a valid token is needed")
+        else:
+            self._change(parts.query, post=True)
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self.server.request_read(self.request)
         self.send_error(405)
 
-    do_PUT = do_DELETE = do_POST
+    do_DELETE = do_PUT
+
+    def _control_page(self, query: str) -> None:
+        self._send(200, "text/html; charset=utf-8", controlpage.page(self.preview.token))
+
+    def _state(self, query: str) -> None:
+        self._send(200, "application/json", controlpage.state_body(self.preview.control))
+
+    def _change(self, query: str, post: bool = False) -> None:
+        """Queue the changes asked for (the loop applies them at its next frame)."""
+        body = None
+        if post:
+            length = self.headers.get("Content-Length") or ""
+            if not length.isdigit() or int(length) > controlpage.MAX_BODY:
+                self.send_error(413 if length.isdigit() else 411)
+                return
+            body = self.rfile.read(int(length))  # bounded by the handler's timeout
+        method = "POST" if post else "GET"
+        status, answer = controlpage.submit(self.preview.control, method, query, self.headers, body)
+        self._send(status, "application/json", answer)
 
     def _page(self, query: str) -> None:
         token = self.preview.token
