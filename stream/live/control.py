@@ -99,8 +99,14 @@ def check_change(name: str, value=None):
         if name == "style":
             from dreamstream.stream.settings import check_style_text
 
-            check_style_text(text.removesuffix(".0"))
-            return text.removesuffix(".0")
+            text = text.removesuffix(".0")  # OSC and sliders may send 7 as 7.0
+            try:
+                check_style_text(text)
+            except InputError:
+                raise InputError(
+                    f"style must be 0-25 or a blend such as 3:0.5,12:0.5, got {value!r}"
+                ) from None
+            return text
         if not text:
             raise InputError("layers must name a preset (see --list-presets)")
         return text
