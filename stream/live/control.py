@@ -127,7 +127,7 @@ class Control:
         self._state: dict = {"mode": mode, "ready": False}
         self._next_publish = 0.0
         self.received = 0  # changes accepted, for the readouts
-        self.error: str | None = None  # the last change that could not be applied
+        self.error: str | None = None  # why the last change could not be applied
 
     # ------------------------------------------------------ any thread
 
@@ -166,6 +166,7 @@ class Control:
             for name, value in changes.items():
                 try:
                     apply_change(loop, name, value, now)
+                    self.error = None  # the last change decides what the page says
                 except InputError as exc:
                     self.error = str(exc)
                 except Exception as exc:  # noqa: BLE001 -- a bad change must not stop the show

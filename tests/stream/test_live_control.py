@@ -69,9 +69,9 @@ def test_good_changes_are_checked_into_plain_values():
 class Running:
     """A live loop with two real style looks on a synthetic camera, on its own thread."""
 
-    def __init__(self, processor_delay: float = 0.0):
-        looks = [("style 3", Settings(style="3")), ("style 7", Settings(style="7"))]
-        self.looks = Looks(looks, lambda s: make_processor("style", s))
+    def __init__(self, processor_delay: float = 0.0, mode: str = "style", looks=None):
+        looks = looks or [("style 3", Settings(style="3")), ("style 7", Settings(style="7"))]
+        self.looks = Looks(looks, lambda s: make_processor(mode, s))
         if processor_delay:  # a slow model: the loop is busy while changes arrive
             inner = self.looks.processor.first
 
@@ -80,7 +80,7 @@ class Running:
                 return inner(*a, **kw)
 
             self.looks.processor.first = slow
-        self.control = Control("style")
+        self.control = Control(mode)
         self.camera = SyntheticCamera(size=(64, 48), fps=60)
         self.grabber = Grabber(lambda: self.camera).start()
         self.outputs: list = []
@@ -89,7 +89,7 @@ class Running:
             self.grabber,
             self.looks,
             Settings(flow=False),
-            budget=Budget(make_levels("style", Settings()), None),
+            budget=Budget(make_levels(mode, Settings()), None),
             preview=self.preview,
             on_output=lambda image, latency: self.outputs.append(image),
             control=self.control,
@@ -202,6 +202,55 @@ def test_a_slow_loop_never_holds_a_request():
         assert run.control.state()["settings"]["temporal"] == 0.95  # the last one wins
     finally:
         run.close()
+
+
+def test_dream_sliders_and_layers(monkeypatch):
+    from dreamstream.stream.live import tuning
+
+    light = Settings(
+        octaves=1, steps=1, steps_next=1, precision="float32", flow=False, layers="block3_conv3:1"
+    )
+    run = Running(mode="dream", looks=[("light", light)])
+    try:
+        first = run.looks.processor
+        run.control.submit({"blend": 0.5, "steps": 3})
+        state = run.settled(lambda s: s["settings"]["steps"] == 3, "dream sliders")
+        assert state["settings"]["blend"] == 0.5 and run.looks.processor is first
+        assert first.settings.blend == 0.5 and first.settings.steps_next == 3
+        assert run.loop._work(run.loop.budget.level)["steps_next"] == 3  # the next frame's work
+        run.control.submit({"strength": 0.5})  # a style slider: refused, the show goes on
+        state = run.settled(lambda s: s["error"], "the refusal")
+        assert state["error"] == "strength applies to styles; this is dream mode"
+        presets = tuning.layer_presets()
+        assert presets["deep"] == "block5_conv3:1,block4_conv3:0.3"
+        run.control.submit({"layers": "classic"})  # a new network, built in the background
+        state = run.settled(lambda s: s["settings"]["layers"] == "classic", "classic's layers")
+        assert state["label"] == "light @ classic layers" and state["look"] == 1
+        assert run.looks.processor.settings.layers == presets["classic"]
+        assert run.looks.processor.settings.blend == 0.5  # the slider's value stays
+        assert run.control.state()["frames"] > 0 and run.loop.stats.errors == 0
+    finally:
+        run.close()
+
+
+def test_layer_variants_keep_at_most_two_models():
+    built = []
+
+    def build(settings):
+        built.append(settings.layers)
+        return object()
+
+    looks = Looks([("a", Settings(style="1")), ("b", Settings(style="2"))], build)
+    for k, layers in enumerate(("x:1", "y:1", "z:1", "w:1")):
+        looks.variant(f"v{k}", Settings(layers=layers))
+        wait_for(looks.poll, what=f"variant {k}")
+        assert looks.label == f"v{k}" and looks.looks[looks.index][1].layers == layers
+        assert len(looks.looks) <= 4 and set(looks._ready) <= {0, 1, 2, 3}
+        assert len([i for i in looks._ready if i >= 2]) <= 2  # the running one and one more
+    assert built == [None, "x:1", "y:1", "z:1", "w:1"]
+    looks.select(1)
+    wait_for(lambda: looks.poll() or looks.index == 1, what="look b")
+    assert looks.label == "b"
 
 
 def test_the_control_routes_need_the_token():
