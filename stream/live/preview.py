@@ -257,6 +257,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_DELETE = do_PUT
 
+    def _read_body(self, size: int) -> bytes:
+        """``size`` bytes of body within ``request_timeout``: a trickle cannot hold a thread."""
+        deadline, parts = time.monotonic() + self.preview.limits.request_timeout, []
+        while size > 0:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request body came too slowly")
+            self.connection.settimeout(left)
+            part = self.rfile.read1(size)
+            if not part:
+                raise ConnectionError("the client went away mid-body")
+            parts.append(part)
+            size -= len(part)
+        return b"".join(parts)
+
     def _control_page(self, query: str) -> None:
         self._send(200, "text/html; charset=utf-8", controlpage.page(self.preview.token))
 
@@ -271,7 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not length.isdigit() or int(length) > controlpage.MAX_BODY:
                 self.send_error(413 if length.isdigit() else 411)
                 return
-            body = self.rfile.read(int(length))  # bounded by the handler's timeout
+            body = self._read_body(int(length))
         method = "POST" if post else "GET"
         status, answer = controlpage.submit(self.preview.control, method, query, self.headers, body)
         self._send(status, "application/json", answer)

@@ -284,3 +284,25 @@ def test_without_a_control_the_preview_serves_no_control_routes():
         assert missing.value.code == 404
     finally:
         preview.close()
+
+
+def test_a_trickled_body_cannot_hold_a_thread():
+    import socket
+
+    from dreamstream.stream.live.serving import Limits
+
+    preview = PreviewServer("127.0.0.1", 0, control=Control(), limits=Limits(request_timeout=0.5))
+    preview.start()
+    try:
+        with socket.create_connection(("127.0.0.1", preview.port), timeout=5) as client:
+            client.sendall(
+                b"POST /api/control HTTP/1.0\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n{"
+            )
+            began = time.monotonic()
+            client.settimeout(5)
+            assert client.recv(100) == b""  # closed, without waiting for the rest
+            assert time.monotonic() - began < 3
+        assert preview.control.state()["received"] == 0
+    finally:
+        preview.close()
