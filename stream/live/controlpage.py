@@ -20,12 +20,77 @@ visitor's browser, token or not.
 from __future__ import annotations
 
 import json
+import time
 from importlib import resources
 from urllib.parse import parse_qsl, urlsplit
 
 from dreamstream.core.errors import InputError
 
 MAX_BODY = 4096  # bytes of a change request; a change is a few dozen
+ROUTES = ("/control", "/api/state", "/api/control")
+
+
+def handle(handler, parts, method: str) -> bool:
+    """Answer a control route on the preview's request ``handler``; False: not one of ours.
+
+    Args:
+        handler: the preview's ``BaseHTTPRequestHandler`` (``handler.preview`` is the
+            :class:`~.preview.PreviewServer`, its ``control`` the queue to write into).
+        parts: the request's ``urlsplit`` path.
+        method: ``"GET"`` or ``"POST"``.
+    """
+    preview = handler.preview
+    if preview.control is None or parts.path not in ROUTES:
+        return False
+    if method == "POST" and parts.path != "/api/control":
+        handler.send_error(405)
+    elif not preview.allowed(parts.query, handler.headers):
+        handler.send_error(403, "a valid token is needed")
+    elif parts.path == "/control":
+        _answer(handler, 200, "text/html; charset=utf-8", page(preview.token))
+    elif parts.path == "/api/state":
+        _answer(handler, 200, "application/json", state_body(preview.control))
+    else:
+        _change(handler, parts.query, method)
+    return True
+
+
+def _change(handler, query: str, method: str) -> None:
+    """Queue the changes asked for (the loop applies them at its next frame)."""
+    body = None
+    if method == "POST":
+        length = handler.headers.get("Content-Length") or ""
+        if not length.isdigit() or int(length) > MAX_BODY:
+            handler.send_error(413 if length.isdigit() else 411)
+            return
+        body = _read_body(handler, int(length), handler.preview.limits.request_timeout)
+    status, answer = submit(handler.preview.control, method, query, handler.headers, body)
+    _answer(handler, status, "application/json", answer)
+
+
+def _read_body(handler, size: int, seconds: float) -> bytes:
+    """``size`` bytes of body within ``seconds``: a trickling client cannot hold a thread."""
+    deadline, parts = time.monotonic() + seconds, []
+    while size > 0:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request body came too slowly")
+        handler.connection.settimeout(left)
+        part = handler.rfile.read1(size)
+        if not part:
+            raise ConnectionError("the client went away mid-body")
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+
+
+def _answer(handler, status: int, kind: str, body: bytes) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", kind)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.send_header("Cache-Control", "no-store")
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def page(token: str | None) -> bytes:

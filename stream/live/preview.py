@@ -230,12 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
             "/frame.jpg": self._frame,
             "/stream.mjpg": self._stream,
         }.get(parts.path)
-        if self.preview.control is not None:
-            route = route or {
-                "/control": self._control_page,
-                "/api/state": self._state,
-                "/api/control": self._change,
-            }.get(parts.path)
+        if route is None and controlpage.handle(self, parts, "GET"):
+            return
         if route is None:
             self.send_error(404)
             return
@@ -243,53 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         self.server.request_read(self.request)
-        parts = urlsplit(self.path)
-        if self.preview.control is None or parts.path != "/api/control":
-            self.send_error(405)
-        elif not self.preview.allowed(parts.query, self.headers):
-            self.send_error(403, "a valid token is needed")
-        else:
-            self._change(parts.query, post=True)
-
-    def do_PUT(self) -> None:  # noqa: N802
-        self.server.request_read(self.request)
+        if controlpage.handle(self, urlsplit(self.path), "POST"):
+            return
         self.send_error(405)
 
-    do_DELETE = do_PUT
-
-    def _read_body(self, size: int) -> bytes:
-        """``size`` bytes of body within ``request_timeout``: a trickle cannot hold a thread."""
-        deadline, parts = time.monotonic() + self.preview.limits.request_timeout, []
-        while size > 0:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("the request body came too slowly")
-            self.connection.settimeout(left)
-            part = self.rfile.read1(size)
-            if not part:
-                raise ConnectionError("the client went away mid-body")
-            parts.append(part)
-            size -= len(part)
-        return b"".join(parts)
-
-    def _control_page(self, query: str) -> None:
-        self._send(200, "text/html; charset=utf-8", controlpage.page(self.preview.token))
-
-    def _state(self, query: str) -> None:
-        self._send(200, "application/json", controlpage.state_body(self.preview.control))
-
-    def _change(self, query: str, post: bool = False) -> None:
-        """Queue the changes asked for (the loop applies them at its next frame)."""
-        body = None
-        if post:
-            length = self.headers.get("Content-Length") or ""
-            if not length.isdigit() or int(length) > controlpage.MAX_BODY:
-                self.send_error(413 if length.isdigit() else 411)
-                return
-            body = self._read_body(int(length))
-        method = "POST" if post else "GET"
-        status, answer = controlpage.submit(self.preview.control, method, query, self.headers, body)
-        self._send(status, "application/json", answer)
+    do_PUT = do_DELETE = do_POST
 
     def _page(self, query: str) -> None:
         token = self.preview.token
