@@ -126,7 +126,7 @@ class Control:
         self._pending: collections.deque = collections.deque(maxlen=MAX_PENDING)
         self._state: dict = {"mode": mode, "ready": False}
         self._next_publish = 0.0
-        self.received = 0  # changes accepted, for the readouts
+        self.received = 0  # requests (batches of changes) accepted
         self.error: str | None = None  # why the last change could not be applied
 
     # ------------------------------------------------------ any thread
