@@ -18,6 +18,7 @@ Run it as ``python -m dreamstream.stream.bench.soak --minutes 60`` (or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -144,6 +145,15 @@ def _wait_ready(client: Client, child: subprocess.Popen, seconds: float = 300) -
     raise SystemExit("soak: no frame from dreamstream live within 5 minutes")
 
 
+@contextlib.contextmanager
+def _until_interrupted():
+    """Ctrl-C ends the sampling early; what was sampled is still summarised."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        print("soak: interrupted; summarising what was sampled", file=sys.stderr)
+
+
 def run(args) -> dict:
     """The soak itself: samples in ``args.out/soak.csv``; returns the summary."""
     out = Path(args.out)
@@ -158,7 +168,7 @@ def run(args) -> dict:
         driver.start()
         started, last = time.monotonic(), client.state()
         end = started + args.minutes * 60
-        with open(out / "soak.csv", "w", newline="") as f:
+        with open(out / "soak.csv", "w", newline="") as f, _until_interrupted():
             writer = csv.DictWriter(f, FIELDS)
             writer.writeheader()
             while True:
@@ -280,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         plot(Path(args.plot), Path(args.chart or out / "soak.png"), args.settle)
         return 0
+    # Ctrl-C or a TERM ends the sampling early (also when started in the background,
+    # where a shell leaves SIGINT ignored); the child is stopped and the figures kept.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     summary = run(args)
     print(json.dumps(summary, indent=2))
     try:
