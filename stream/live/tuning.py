@@ -2,10 +2,11 @@
 
 Most sliders change a value the processor reads on every call (the dream's
 ``blend`` and steps, the style's temporal weight, strength and style mix), so
-they apply at once without building anything: the look's settings and its
-processor's are replaced by a copy with that field changed (checked by
-:class:`~dreamstream.stream.settings.Settings` like any other). Processors
-never change their own settings; the live loop does, here, between frames.
+they apply at once without building anything: the look's settings are
+replaced by a copy with that field changed (checked by
+:class:`~dreamstream.stream.settings.Settings` like any other) and the
+processor's typed setup is made again from them. Processors never change
+their own setup; the live loop does, here, between frames.
 A dream's layers need a new network: that look is built in the background by
 :meth:`~.looks.Looks.variant` while the current one keeps running.
 """
@@ -41,14 +42,20 @@ def _stylizers(processor) -> list:
     return list(unique.values())
 
 
-def _retune(loop, **changes) -> None:
-    """Replace the current look's settings (and its processor's) by a changed copy."""
+def _retune(loop, mode: str, **changes) -> None:
+    """Replace the current look's settings by a changed copy, and its processor's setup.
+
+    The processor's typed setup is made again from the changed settings (as
+    ``live/command`` made it), so the two never disagree; the processor reads
+    the changed values at its next call.
+    """
     looks = loop.looks
     label, settings = looks.looks[looks.index]
-    looks.looks[looks.index] = (label, settings.replace(**changes))
+    changed = settings.replace(**changes)
+    looks.looks[looks.index] = (label, changed)
     processor = looks.processor
-    if hasattr(processor, "settings"):
-        processor.settings = processor.settings.replace(**changes)
+    if hasattr(processor, "setup"):
+        processor.setup = changed.setup(mode)
 
 
 def tune(loop, name: str, value) -> None:
@@ -63,11 +70,11 @@ def tune(loop, name: str, value) -> None:
     if mode == "dream" and name in ("style", "strength", "temporal"):
         raise InputError(f"{name} applies to styles; this is dream mode")
     if name == "blend":
-        _retune(loop, blend=value)
+        _retune(loop, "dream", blend=value)
     elif name == "steps":
-        _retune(loop, steps_next=value)
+        _retune(loop, "dream", steps_next=value)
     elif name == "temporal":
-        _retune(loop, temporal=value)
+        _retune(loop, "style", temporal=value)
     elif name == "layers":
         _layers(loop, value)
     elif name in ("style", "strength"):
@@ -99,14 +106,14 @@ def _style(loop, name: str, value) -> None:
             raise InputError("a style picture's strength cannot change live")
         for s in stylizers:
             s.strength = strength
-        _retune(loop, strength=strength)
+        _retune(loop, "style", strength=strength)
         return
     if any(s.net.kind != "multistyle26" for s in stylizers):
         raise InputError("the style cannot change live with a style picture")
     weights = parse_style(value)
     for s in stylizers:
         s.style = weights
-    _retune(loop, style=value)
+    _retune(loop, "style", style=value)
     looks = loop.looks
     looks.looks[looks.index] = (f"style {value}", looks.looks[looks.index][1])
 

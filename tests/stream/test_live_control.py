@@ -71,7 +71,7 @@ class Running:
 
     def __init__(self, processor_delay: float = 0.0, mode: str = "style", looks=None):
         looks = looks or [("style 3", Settings(style="3")), ("style 7", Settings(style="7"))]
-        self.looks = Looks(looks, lambda s: make_processor(mode, s))
+        self.looks = Looks(looks, lambda s: make_processor(mode, s.setup(mode)))
         if processor_delay:  # a slow model: the loop is busy while changes arrive
             inner = self.looks.processor.first
 
@@ -133,7 +133,7 @@ def test_sliders_apply_at_the_next_frame_without_a_rebuild(running):
     state = running.settled(lambda s: s["settings"]["strength"] == 0.0, "strength 0")
     assert state["settings"]["temporal"] == 0.0
     assert running.looks.processor is processor  # the same model, retuned
-    assert processor.stylizer.strength == 0.0 and processor.settings.temporal == 0.0
+    assert processor.stylizer.strength == 0.0 and processor.setup.temporal == 0.0
     count = len(running.outputs)
     wait_for(lambda: len(running.outputs) > count + 2, what="frames after the change")
     # Strength 0 with no temporal weight: the output is the camera frame itself.
@@ -216,7 +216,7 @@ def test_dream_sliders_and_layers(monkeypatch):
         run.control.submit({"blend": 0.5, "steps": 3})
         state = run.settled(lambda s: s["settings"]["steps"] == 3, "dream sliders")
         assert state["settings"]["blend"] == 0.5 and run.looks.processor is first
-        assert first.settings.blend == 0.5 and first.settings.steps_next == 3
+        assert first.setup.carry.blend == 0.5 and first.setup.carry.steps_next == 3
         assert run.loop._work(run.loop.budget.level)["steps_next"] == 3  # the next frame's work
         run.control.submit({"strength": 0.5})  # a style slider: refused, the show goes on
         state = run.settled(lambda s: s["error"], "the refusal")
@@ -226,8 +226,8 @@ def test_dream_sliders_and_layers(monkeypatch):
         run.control.submit({"layers": "classic"})  # a new network, built in the background
         state = run.settled(lambda s: s["settings"]["layers"] == "classic", "classic's layers")
         assert state["label"] == "light @ classic layers" and state["look"] == 1
-        assert run.looks.processor.settings.layers == presets["classic"]
-        assert run.looks.processor.settings.blend == 0.5  # the slider's value stays
+        assert run.looks.processor.setup.layers == presets["classic"]
+        assert run.looks.processor.setup.carry.blend == 0.5  # the slider's value stays
         assert run.control.state()["frames"] > 0 and run.loop.stats.errors == 0
     finally:
         run.close()
