@@ -163,7 +163,9 @@ def _parse_value(text: str, item: str, name: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise InputError(f"{name}: bad value {text.strip()!r} in {item!r}; expected a number") from None
+        raise InputError(
+            f"{name}: bad value {text.strip()!r} in {item!r}; expected a number"
+        ) from None
     if not math.isfinite(value):
         raise InputError(f"{name}: bad value {text.strip()!r} in {item!r}; must be finite")
     return value
