@@ -204,13 +204,17 @@ class Dreamer:
             in, a list of activations out, one per layer) and ``.min_size``.
         objective: an :class:`Objective`, a term, a spec string or a ``{layer: weight}`` dict.
         params: the ascent settings.
+        regularizer: called as ``regularizer(img, step)`` after each step of
+            each octave (steps counted from 1), e.g. a class visualisation's
+            :class:`dreamstream.core.classify.Regularizer`; None: nothing.
 
     Raises:
         InputError: the objective reads a layer or channel the backbone lacks.
     """
 
-    def __init__(self, backbone, objective, params: DreamParams | None = None):
+    def __init__(self, backbone, objective, params: DreamParams | None = None, regularizer=None):
         self.backbone = backbone
+        self.regularizer = regularizer
         self.params = params or DreamParams()
         self.layers = tuple(backbone.layers)
         obj = Objective.of(objective)
@@ -306,11 +310,13 @@ class Dreamer:
         """``steps`` jittered, tiled, normalised gradient steps on one level (``gain``: HxWx1)."""
         jitter = self.params.jitter
         img = ops.clip(img, 0.0, 255.0)
-        for _ in range(steps):
+        for i in range(steps):
             shift = rng.integers(-jitter, jitter + 1, size=2)
             img = self._step(
                 img, backend.shift_argument(shift), backend.shift_argument(-shift), gain
             )
+            if self.regularizer is not None:
+                img = self.regularizer(img, i + 1)
         return img
 
     def _step_body(self, img, shift, back, gain):
