@@ -57,7 +57,10 @@ def test_every_backbone_lists_its_layers_and_defaults_are_valid():
     assert models.available_layers("vgg16-hed") == vgg
     assert vgg[:3] == ("block1_conv1", "block1_conv2", "block1_pool")
     assert "block5_conv3" in vgg and len([n for n in vgg if "_conv" in n]) == 13
-    assert models.available_layers("inception_v3") == tuple(f"mixed{i}" for i in range(11))
+    assert models.available_layers("inception_v3") == (
+        *(f"mixed{i}" for i in range(11)),
+        "predictions",
+    )
     google = models.available_layers("googlenet")
     assert {"mixed4c", "mixed4d_3x3_bottleneck_pre_relu", "maxpool10", "conv2d0"} <= set(google)
     assert google.index("mixed3a") < google.index("maxpool4") < google.index("mixed4a")
