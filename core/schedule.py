@@ -8,9 +8,10 @@ optional interpolation word among them::
     "0:4, 300:2, hold"                 steps: 4 until frame 300, then 2
     "2.0"                              a constant (what a plain number means)
 
-A key is a frame index counted from the first frame of the render's source
-range (``--start`` is frame 0 of the schedule), or a time in seconds with an
-``s`` suffix (``2.5s``), converted with the frame rate. Before the first key
+A key is a frame index of the source (frames skipped by ``--start`` still
+count, as in a frame's ``index``, so a farm segment sees its own frames'
+values), or a time in seconds with an ``s`` suffix (``2.5s``), converted with
+the frame rate. Before the first key
 the first value holds; after the last, the last value holds.
 
 Interpolations between two keys ``a`` and ``b``, ``u`` the share of the way:
@@ -112,10 +113,10 @@ class Schedule:
         return pairs
 
     def at(self, frame: float, fps: float | None = None) -> float:
-        """The value at frame index ``frame`` (0 = the first frame of the render).
+        """The value at source frame index ``frame``.
 
         Args:
-            frame: frame index, counted from the render's first frame.
+            frame: the frame's index in the source.
             fps: frames per second of the source; needed only for keys in seconds.
         """
         if self.constant:
