@@ -351,6 +351,9 @@ def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
         ("style", "optimize", "farm"),
     )
     _add_live_command(sub, live_options=live_options)
+    from dreamstream.stream import commands
+
+    commands.add_saliency_command(sub, _add_command)
     _add_bench_command(sub)
     info = sub.add_parser(
         "info",
