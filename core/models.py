@@ -25,7 +25,7 @@ import numpy as np
 from keras import ops
 
 from dreamstream.core.errors import InputError
-from dreamstream.core.params import BACKBONES, POLICIES, POOLINGS
+from dreamstream.core.params import BACKBONES, CLASSIFIER_LAYERS, POLICIES, POOLINGS
 
 # Backbones built by build_vgg16; they differ only in their weights.
 VGG16_BACKBONES: tuple[str, ...] = ("vgg16", "vgg16-hed")
@@ -128,12 +128,6 @@ def _googlenet_strides() -> dict[str, int]:
     return strides
 
 
-# The layer of each backbone that outputs ImageNet class scores (before the
-# softmax), for class dreams and saliency; vgg16's ONNX source has no ImageNet head.
-CLASSIFIER_LAYERS: dict[str, str] = {
-    "inception_v3": "predictions",
-    "googlenet": "softmax2_pre_activation",
-}
 # inception5h's head pools 7x7 over mixed5b, so its input must be at least 224 px a side.
 GOOGLENET_HEAD_SIZE = 224
 

@@ -76,6 +76,9 @@ def _add_setting(group, f: dataclasses.Field) -> None:
     elif default is not None:
         text += f" (default: {default})"
     kind = {"int": int, "float": float}.get(f.type.split(" ")[0], str)
+    if f.name in settings_mod.SCHEDULABLE:
+        kind = str  # a number or keyframes; Settings parses and checks both
+        text += "; keyframes too: 0:1, 120:3 or 0s:1, 2.5s:3 (+ smooth or hold)"
     metavar = meta.get("metavar", f.name.split("_")[-1].upper())
     group.add_argument(settings_mod.flag(f.name), type=kind, metavar=metavar, help=text, **kwargs)
 
@@ -86,6 +89,7 @@ _TITLES = {
     "style": "style settings",
     "farm": "segment rendering on Ray (pip install 'dreamstream[ray]')",
     "optimize": "style by optimisation (--method optimize)",
+    "animate": "motion per frame (any of them keyframed)",
 }
 
 

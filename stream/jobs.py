@@ -84,7 +84,7 @@ def render_file(
             check_resume(output_spec, mode, s.as_dict())
         if mode == "dream":
             check_dream_size(source.size)
-        setup = s.setup(mode)
+        setup = s.setup(mode, source.fps)
         check_pictures(mode, setup)
         processor = make_processor(mode, setup)
         metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}

@@ -51,7 +51,6 @@ SCHEDULABLE: dict[str, Rule] = {
     "class_weight": Rule(None, None, "a number"),
     "strength": Rule(0, 1, "in 0-1"),
     "temporal": Rule(0, 1, "in 0-1"),
-    "temporal_weight": Rule(0, None, ">= 0"),
     "zoom": Rule(1e-12, None, "> 0"),
     "rotate": Rule(None, None, "a number"),
     "pan_x": Rule(None, None, "a number"),
@@ -111,6 +110,28 @@ def _typed(name: str, value: float):
 def values_at(schedules: dict[str, Schedule], index: int, fps: float | None) -> dict:
     """Each scheduled setting's value at source frame ``index`` (counts rounded)."""
     return {name: _typed(name, s.at(index, fps)) for name, s in schedules.items()}
+
+
+def join_keyframes(schedules: dict[str, Schedule]) -> str:
+    """Schedules as ``Settings.keyframes`` text: ``"name=text; name=text"``, sorted by name."""
+    return "; ".join(f"{name}={s.text()}" for name, s in sorted(schedules.items()))
+
+
+def split_keyframes(text: str) -> dict[str, Schedule]:
+    """``Settings.keyframes`` text back to schedules (see :func:`join_keyframes`).
+
+    Raises:
+        InputError: an unknown setting or a bad schedule, named.
+    """
+    out = {}
+    for item in (t.strip() for t in (text or "").split(";")):
+        if not item:
+            continue
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise InputError(f"keyframes: expected name=schedule, got {item!r}")
+        out[name.strip()] = schedule_of(name.strip(), value)
+    return out
 
 
 def texts(schedules: dict[str, Schedule]) -> dict[str, str]:
