@@ -13,6 +13,7 @@ exactly: the last frame on disk is the state the next frame starts from.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -129,3 +130,123 @@ def animate(
         written += 1
         index += 1
     return written
+
+
+# ------------------------------------------------------------------ the render
+
+DEFAULT_FRAMES = 120
+
+
+def plan_from(settings, fps) -> AnimationPlan:
+    """The plan of ``settings``: its frame count, motion fields and their keyframes."""
+    from dreamstream.stream.schedules import split_keyframes
+
+    keyed = split_keyframes(settings.keyframes)
+
+    def schedule(name):
+        return keyed.get(name) or parse_schedule(float(getattr(settings, name)), name)
+
+    return AnimationPlan(
+        frames=settings.frames or DEFAULT_FRAMES,
+        fps=Fraction(fps).limit_denominator(1001),
+        zoom=schedule("zoom"),
+        rotate=schedule("rotate"),
+        pan_x=schedule("pan_x"),
+        pan_y=schedule("pan_y"),
+    )
+
+
+def last_frame(input_spec: str, width: int | None, max_pixels: int) -> np.ndarray:
+    """The still to start from: an image, or the last frame of a video (a tail)."""
+    from dreamstream.stream.io import open_source
+
+    last = None
+    with open_source(input_spec, width=width, max_pixels=max_pixels) as source:
+        for frame in source:
+            last = frame.image
+    if last is None:
+        raise InputError(f"no frame could be read from {input_spec}")
+    return last
+
+
+def render_animation(
+    input_spec: str,
+    output_spec: str,
+    settings,
+    *,
+    fps: float = 25.0,
+    audio: str | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    software: str = "dreamstream",
+    on_frame: Callable[[int, np.ndarray], None] | None = None,
+) -> dict:
+    """Animate a still (or a video's last frame) into ``output_spec``.
+
+    Args:
+        input_spec: an image, or a video whose last frame starts the animation.
+        output_spec: a video file or an image folder (PNG folders resume exactly).
+        settings: the dream's settings; ``frames`` is the animation's length,
+            ``zoom``/``rotate``/``pan_x``/``pan_y`` its motion (all keyframeable).
+        fps: frames per second of the output.
+        audio: a file whose audio track goes into a video output.
+        overwrite, resume: as for a render.
+
+    Returns:
+        A summary: output, frames written, seconds, fps, settings.
+    """
+    import time
+    from pathlib import Path
+
+    from dreamstream.stream.io import check_resume, check_sink, open_sink, read_image
+    from dreamstream.stream.processors import DreamProcessor
+
+    if settings.workers or settings.ray:
+        raise InputError("animate renders frame after frame; --workers and --ray do not apply")
+    plan = plan_from(settings, fps)
+    start = last_frame(input_spec, settings.width, settings.max_pixels)
+    h, w = start.shape[:2]
+    options = {"input_spec": input_spec, "fps": plan.fps, "size": (w, h), "count": plan.frames}
+    options["audio_from"] = Path(audio) if audio else None
+    if audio and not Path(audio).is_file():
+        raise InputError(f"audio file not found: {audio}")
+    encoder = settings.encoder_options().kwargs()
+    check_sink(output_spec, options, overwrite=overwrite, resume=resume, **encoder)
+    if resume:
+        check_resume(output_spec, "animate", settings.as_dict())
+    setup = dataclasses.replace(settings.setup("dream", float(plan.fps)), flow=False)
+    processor = DreamProcessor(setup)
+    metadata = {"software": software, "mode": "animate", "settings": settings.as_dict()}
+    sink = open_sink(
+        output_spec, **options, **encoder, metadata=metadata, overwrite=overwrite, resume=resume
+    )
+    begin = time.perf_counter()
+    with sink:
+        state = _resume_state(sink, read_image) if resume else None
+        written = animate(
+            start,
+            plan,
+            lambda img, i: processor.first(img, i),
+            lambda img8, moved, i: processor.grow(img8, moved, i),
+            sink.write,
+            resume=state,
+            on_frame=on_frame,
+        )
+    seconds = time.perf_counter() - begin
+    return {
+        "output": str(getattr(sink, "path", None) or output_spec),
+        "frames": written,
+        "resumed_at": state[0] if state else None,
+        "seconds": round(seconds, 3),
+        "fps": round(written / seconds, 3) if seconds > 0 else None,
+        **metadata,
+    }
+
+
+def _resume_state(sink, read_image) -> tuple[int, np.ndarray] | None:
+    """``(next index, last frame)`` of the frames already in an image folder, if any."""
+    done = sink.existing() if hasattr(sink, "existing") else set()
+    index = 0
+    while index in done:
+        index += 1
+    return (index, read_image(sink.file_for(index - 1))) if index else None

@@ -79,3 +79,75 @@ def run_saliency(args: argparse.Namespace) -> int:
         name = f" ({c['name']})" if c.get("name") else ""
         print(f"wrote {args.output} ({summary['frames']} frames; class {c.get('index')}{name})")
     return 0
+
+
+ANIMATE_EXAMPLES = """examples:
+  dreamstream animate picture.jpg -o zoom.mp4 --frames 600 --zoom 1.02 --rotate 0.2 --pan 0,1
+  dreamstream animate samples/coffee.jpg -o out/zoom/ --frames 600 --width 512 \\
+      --zoom "0:1.0, 50:1.02, smooth" --step-size "0:2, 300:3" --resume
+  dreamstream animate clip.mp4 -o tail.mp4 --frames 250 --zoom 1.01 --audio music.m4a
+      (from the video's last frame: a tail)
+"""
+
+
+def add_animate_command(sub, helpers: dict) -> None:
+    """``dreamstream animate PICTURE -o OUT``: the endless zoom into a dream.
+
+    Args:
+        sub: the subparsers.
+        helpers: the CLI's ``add_command``, ``add_run_options`` and
+            ``add_settings_groups`` (shared with the render commands).
+    """
+    text = (
+        "dream animation from a still (or a video's last frame): each frame is the last "
+        "one moved (zoom, rotate, pan) and dreamt a few steps more"
+    )
+    cmd = helpers["add_command"](sub, "animate", text, ANIMATE_EXAMPLES)
+    cmd.add_argument(
+        "input", nargs="?", metavar="PICTURE", help="image, or a video (its last frame)"
+    )
+    cmd.add_argument("-o", "--output", metavar="OUTPUT", help="video file or frame folder")
+    run = helpers["add_run_options"](cmd, render=True)
+    run.add_argument("--fps", type=float, default=25.0, help="output frame rate (default: 25)")
+    run.add_argument("--audio", metavar="FILE", help="a file whose audio track the video gets")
+    run.add_argument(
+        "--pan", metavar="X,Y", help="pan per frame in pixels, both at once (--pan-x, --pan-y)"
+    )
+    helpers["add_settings_groups"](cmd, ("dream", "animate"))
+    cmd.set_defaults(run=helpers["run_animate"])
+
+
+def pan_flags(args: argparse.Namespace) -> None:
+    """``--pan X,Y`` as ``--pan-x X --pan-y Y`` (before the settings are made)."""
+    if getattr(args, "pan", None) is None:
+        return
+    from dreamstream.core.animate import parse_pan
+
+    args.pan_x, args.pan_y = parse_pan(args.pan)
+
+
+def run_animate(args: argparse.Namespace, settings, software: str) -> int:
+    """Render an animation from parsed arguments and their settings."""
+    from dreamstream.stream.animate import render_animation
+
+    if not args.input:
+        raise InputError("a PICTURE is required")
+    if not args.output:
+        raise InputError("an output is required: -o OUTPUT")
+    if not args.fps > 0:
+        raise InputError(f"--fps must be > 0, got {args.fps}")
+    summary = render_animation(
+        args.input,
+        args.output,
+        settings,
+        fps=args.fps,
+        audio=args.audio,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        software=software,
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    elif not args.quiet:
+        print(f"wrote {summary['output']} ({summary['frames']} frames, {summary['fps']} fps)")
+    return 0

@@ -152,6 +152,11 @@ def _resume_state(sink, start: int | None) -> pipeline.ResumeState | None:
     return pipeline.ResumeState(next_index=index, last_output=read_image(sink.file_for(index - 1)))
 
 
+def software() -> str:
+    """What wrote an output: ``dreamstream VERSION``, for its metadata."""
+    return f"dreamstream {_version()}"
+
+
 def _version() -> str:
     try:
         return importlib.metadata.version("dreamstream")

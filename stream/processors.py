@@ -119,6 +119,21 @@ class DreamProcessor:
             weights=self.plan.weights(index),
         )
 
+    def grow(self, frame: np.ndarray, start: np.ndarray, index: int) -> np.ndarray:
+        """Dream ``frame`` a little further from ``start`` (float32 RGB 0-255): an animation's
+        next frame, the previous one moved; the carried frame's steps and octaves."""
+        carry, v = self.setup.carry, self.plan.values(index)
+        return self.dreamer(
+            frame,
+            init=start,
+            steps=v.get("steps_next", carry.steps_next),
+            seed=self.setup.dream.seed + index,
+            octaves=v.get("octaves_next", carry.octaves_next),
+            gain=self._gain(frame),
+            step_size=v.get("step_size"),
+            weights=self.plan.weights(index),
+        )
+
 
 def read_picture(path: str, what: str, max_pixels: int) -> np.ndarray:
     """A picture a processor follows (guide, style image), uint8 HxWx3 RGB, within the limit."""

@@ -361,7 +361,7 @@ class Settings:
 
     # -- animate: the move from one frame to the next (dreamstream animate)
     zoom: float = field(
-        default=1.0, metadata=_opt("zoom per frame about the centre (1.02: 2 % closer)", "animate")
+        default=1.0, metadata=_opt("zoom per frame about the centre (1.02: 2 %% closer)", "animate")
     )
     rotate: float = field(
         default=0.0, metadata=_opt("rotation per frame in degrees, counter-clockwise", "animate")

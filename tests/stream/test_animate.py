@@ -85,3 +85,85 @@ def test_bad_plans(kwargs, message):
 def test_resume_past_the_end_is_refused():
     with pytest.raises(InputError, match="cannot resume at frame 9 of 5"):
         _render(AnimationPlan(frames=5), resume=(9, _still()))
+
+
+# ------------------------------------------------------- the render, end to end
+
+
+@pytest.fixture
+def tiny_vgg(monkeypatch):
+    from dreamstream.stream.weights import dream as weights
+    from tests.stream.test_keyframes import _vgg_named_backbone
+
+    monkeypatch.setattr(weights, "load_backbone", _vgg_named_backbone)
+
+
+def _settings(**kw):
+    from dreamstream.stream.settings import Settings
+
+    base = dict(
+        octaves=1,
+        steps=2,
+        steps_next=1,
+        tile=64,
+        jitter=2,
+        precision="float32",
+        layers="block1_conv2",
+        width=48,
+        zoom="0:1.05, 4:1.0",
+        rotate=1.0,
+        pan_y=1.0,
+    )
+    return Settings(**{**base, **kw})
+
+
+def test_a_frame_folder_resumes_exactly(tiny_vgg, tmp_path, samples):
+    import cv2
+
+    from dreamstream.stream.animate import render_animation
+
+    still = str(samples / "coffee.jpg")
+    whole = render_animation(still, str(tmp_path / "whole/"), _settings(frames=5))
+    assert whole["frames"] == 5
+    part = render_animation(still, str(tmp_path / "part/"), _settings(frames=3))
+    rest = render_animation(still, str(tmp_path / "part/"), _settings(frames=5), resume=True)
+    assert part["frames"] == 3 and rest["frames"] == 2 and rest["resumed_at"] == 3
+    for i in range(5):
+        a = cv2.imread(str(tmp_path / "whole" / f"{i:05d}.png"))
+        b = cv2.imread(str(tmp_path / "part" / f"{i:05d}.png"))
+        assert np.array_equal(a, b), i
+
+
+def test_a_video_with_an_audio_track_from_a_videos_last_frame(tiny_vgg, tmp_path, samples):
+    import av
+
+    from dreamstream.stream.animate import render_animation
+
+    clip = str(samples / "clip.mp4")
+    out = tmp_path / "tail.mp4"
+    summary = render_animation(clip, str(out), _settings(frames=4), fps=12, audio=clip)
+    assert summary["frames"] == 4
+    with av.open(str(out)) as c:
+        assert {s.type for s in c.streams} == {"video", "audio"}
+        assert c.streams.video[0].average_rate == 12
+        assert c.streams.video[0].width == 48
+
+
+def test_animate_refuses_the_farm_and_a_missing_audio_file(tmp_path, samples):
+    from dreamstream.stream.animate import render_animation
+
+    still = str(samples / "coffee.jpg")
+    with pytest.raises(InputError, match="--workers and --ray do not apply"):
+        render_animation(still, str(tmp_path / "o.mp4"), _settings(frames=2, workers=2))
+    with pytest.raises(InputError, match="audio file not found"):
+        render_animation(still, str(tmp_path / "o.mp4"), _settings(frames=2), audio="nope.m4a")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_cli_animate_bad_pan_is_exit_2(capsys, tmp_path, samples):
+    from dreamstream.stream import cli
+
+    code = cli.main(
+        ["animate", str(samples / "coffee.jpg"), "-o", str(tmp_path / "o.mp4"), "--pan", "1"]
+    )
+    assert code == 2 and "pan must be two numbers x,y" in capsys.readouterr().err
