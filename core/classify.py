@@ -206,8 +206,8 @@ class Saliency:
     """A saliency map and the class it was taken for.
 
     Attributes:
-        map: ``HxW`` float32 in [0, 1], the input's size; 1 = the pixel the score
-            depends on most.
+        map: ``HxW`` float32 in [0, 1], the input's size; 1 = the pixels the score
+            depends on most (the top 0.5 %, clipped).
         cls: the class index.
         score: that class's score on the whole picture.
     """
@@ -233,7 +233,7 @@ def saliency(backbone, image, cls: int | None = None, size=None) -> Saliency:
             use the picture as it is.
 
     Returns:
-        The map at the picture's size, normalised so its maximum is 1.
+        The map at the picture's size, scaled so its 99.5th percentile is 1 (clipped).
     """
     arr = np.asarray(image, dtype="float32")
     if arr.ndim != 3 or arr.shape[2] != 3:
@@ -252,8 +252,11 @@ def saliency(backbone, image, cls: int | None = None, size=None) -> Saliency:
     sal = np.abs(backend.to_numpy(grad)[0]).max(axis=-1)
     if size is not None:
         sal = cv2.resize(sal, (w, h), interpolation=cv2.INTER_LINEAR)
-    peak = float(sal.max())
-    sal = sal / peak if peak > 0 else sal
+    # Gradients are spiky: a few pixels would set the scale and leave the rest
+    # dark, so the 99.5th percentile is 1 (above it, clipped).
+    peak = float(np.percentile(sal, 99.5))
+    peak = peak if peak > 0 else float(sal.max())
+    sal = np.clip(sal / peak, 0.0, 1.0) if peak > 0 else sal
     return Saliency(sal.astype("float32"), cls, float(scores[cls]))
 
 

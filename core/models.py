@@ -24,6 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from dreamstream.core import efficientnet
 from dreamstream.core.errors import InputError
 from dreamstream.core.params import BACKBONES, CLASSIFIER_LAYERS, POLICIES, POOLINGS
 
@@ -38,6 +39,7 @@ DEFAULT_LAYERS: dict[str, dict[str, float]] = {
     "vgg16-hed": {"block4_conv3": 1.0},
     "inception_v3": {"mixed3": 1.0, "mixed5": 1.5},
     "googlenet": {"mixed4c": 1.0},
+    "efficientnet_lite0": {"stage5": 1.0},
 }
 
 
@@ -138,12 +140,14 @@ _BACKENDS = {
     "vgg16-hed": ALL_BACKENDS,
     "inception_v3": ALL_BACKENDS,
     "googlenet": ("tensorflow",),
+    "efficientnet_lite0": ALL_BACKENDS,
 }
 _LAYERS = {
     "vgg16": tuple(_VGG16_STRIDES),
     "vgg16-hed": tuple(_VGG16_STRIDES),
     "inception_v3": (*(f"mixed{i}" for i in range(11)), CLASSIFIER_LAYERS["inception_v3"]),
     "googlenet": tuple(_GOOGLENET_STRIDES),
+    "efficientnet_lite0": efficientnet.LAYERS,
 }
 
 
@@ -446,3 +450,19 @@ def build_googlenet(graph_bytes: bytes, layers: Iterable[str] | str | None = Non
     model = dream_model(rgb, outputs, "googlenet_dream")
     stride = _GOOGLENET_STRIDES[_deepest("googlenet", chosen)]
     return Backbone("googlenet", chosen, model, stride, _BACKENDS["googlenet"])
+
+
+# ----------------------------------------------------------- EfficientNet-Lite0
+
+
+def build_efficientnet_lite0(state, layers: Iterable[str] | str | None = None) -> Backbone:
+    """EfficientNet-Lite0 (an ImageNet classifier, ``logits`` its class scores) cut at ``layers``.
+
+    Args:
+        state: its PyTorch state dict as arrays (see :mod:`dreamstream.core.efficientnet`).
+        layers: names among ``stage1`` ... ``stage7``, ``head``, ``logits``; None: the default.
+    """
+    chosen = check_layers("efficientnet_lite0", layers)
+    model, chosen = efficientnet.build_efficientnet_lite0(state, chosen)
+    stride = efficientnet.STRIDES[_deepest("efficientnet_lite0", chosen)]
+    return Backbone("efficientnet_lite0", chosen, model, stride, ALL_BACKENDS)

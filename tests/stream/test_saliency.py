@@ -48,7 +48,7 @@ def test_missing_classifier_weights_say_where_to_get_them(monkeypatch, tmp_path)
     with pytest.raises(
         WeightsNotFoundError, match="inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
     ):
-        load_classifier(ClassifierSpec())
+        load_classifier(ClassifierSpec(model="inception_v3"))
 
 
 def test_mask_registry_names_its_masks():
