@@ -94,6 +94,12 @@ class _Array:
         return arr
 
 
+def _relu6(x):
+    # A layer, not keras.ops.relu6: the dream clones the model into its precision,
+    # and only layers can be cloned.
+    return keras.layers.ReLU(max_value=6.0)(x)
+
+
 def _conv(x, get, key, cin, cout, k, stride=1, depthwise=False):
     """A bias-free convolution whose OIHW PyTorch kernel becomes Keras's HWIO (HWC1 depthwise)."""
     if depthwise:
@@ -121,13 +127,11 @@ def _block(x, get, i, k, stride, expand, cin, cout):
     key, mid = f"_blocks.{i}", cin * expand
     h = x
     if expand != 1:
-        h = keras.ops.relu6(
-            _bn(_conv(h, get, f"{key}._expand_conv", cin, mid, 1), get, f"{key}._bn0", mid)
-        )
+        h = _relu6(_bn(_conv(h, get, f"{key}._expand_conv", cin, mid, 1), get, f"{key}._bn0", mid))
     h = _conv(h, get, f"{key}._depthwise_conv", mid, mid, k, stride, depthwise=True)
-    h = keras.ops.relu6(_bn(h, get, f"{key}._bn1", mid))
+    h = _relu6(_bn(h, get, f"{key}._bn1", mid))
     h = _bn(_conv(h, get, f"{key}._project_conv", mid, cout, 1), get, f"{key}._bn2", cout)
-    return h + x if stride == 1 and cin == cout else h
+    return keras.layers.Add()([h, x]) if stride == 1 and cin == cout else h
 
 
 def build_efficientnet_lite0(state: Mapping[str, np.ndarray], layers: Iterable[str] | None = None):
@@ -154,7 +158,7 @@ def build_efficientnet_lite0(state: Mapping[str, np.ndarray], layers: Iterable[s
     get = _Array(state)
     rgb = keras.Input((None, None, 3), name="rgb_0_255")
     x = keras.layers.Rescaling(1 / 128.0, offset=-127.0 / 128.0, name="rgb_to_lite_range")(rgb)
-    x = keras.ops.relu6(_bn(_conv(x, get, "_conv_stem", 3, 32, 3, 2), get, "_bn0", 32))
+    x = _relu6(_bn(_conv(x, get, "_conv_stem", 3, 32, 3, 2), get, "_bn0", 32))
     outs, i = {}, 0
     for n, (repeats, k, s, e, cin, cout) in enumerate(LITE0_STAGES, start=1):
         for r in range(repeats):
@@ -163,9 +167,7 @@ def build_efficientnet_lite0(state: Mapping[str, np.ndarray], layers: Iterable[s
         outs[f"stage{n}"] = x
         if deepest == f"stage{n}":
             return _model(rgb, outs, chosen), chosen
-    x = outs["head"] = keras.ops.relu6(
-        _bn(_conv(x, get, "_conv_head", 320, 1280, 1), get, "_bn1", 1280)
-    )
+    x = outs["head"] = _relu6(_bn(_conv(x, get, "_conv_head", 320, 1280, 1), get, "_bn1", 1280))
     if deepest != "head":
         fc = keras.layers.Dense(CLASSES, name="logits")
         outs["logits"] = fc(keras.layers.GlobalAveragePooling2D()(x))
