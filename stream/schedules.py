@@ -93,6 +93,9 @@ def extract(values: dict) -> tuple[dict, dict[str, Schedule]]:
     for name, value in values.items():
         if name not in SCHEDULABLE or not isinstance(value, str):
             continue  # other text settings (--layers, --style) have colons of their own
+        if not is_schedule_text(value):
+            plain[name] = _number(name, value)  # one number: the setting's own checks apply
+            continue
         schedule = schedule_of(name, value)
         if not schedule.constant:
             schedules[name] = schedule
@@ -101,6 +104,22 @@ def extract(values: dict) -> tuple[dict, dict[str, Schedule]]:
         first = schedule.keys[0].value if schedule.needs_fps else schedule.at(0)
         plain[name] = _typed(name, first)
     return plain, schedules
+
+
+def _number(name: str, text: str):
+    """A plain number given as text, typed like the setting (whole numbers for counts)."""
+    label = "--" + name.replace("_", "-")
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{label} must be a number or keyframes, got {text!r}") from None
+    if not math.isfinite(value):
+        raise InputError(f"{label} must be a finite number, got {text!r}")
+    if SCHEDULABLE[name].integer:
+        if value != int(value):
+            raise InputError(f"{label} must be a whole number, got {text!r}")
+        return int(value)
+    return value
 
 
 def _typed(name: str, value: float):
