@@ -32,7 +32,7 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
 def zoom_strip(root: Path, side: int = 256) -> np.ndarray:
     """First, middle and last frame of each resampling, scaled to ``side`` px wide."""
     rows = []
-    for method in COLOURS:
+    for method in _measured(root):
         files = sorted((root / method).glob("f*.jpg"))
         picks = [files[0], files[len(files) // 2], files[-1]] if len(files) >= 3 else files
         tiles = []
@@ -50,7 +50,9 @@ def sharpness_chart(root: Path, size=(720, 300)) -> np.ndarray:
     w, h = size
     pad = 40
     chart = np.full((h, w, 3), 255, np.uint8)
-    series = {m: json.loads((root / m / "result.json").read_text())["sharpness"] for m in COLOURS}
+    series = {
+        m: json.loads((root / m / "result.json").read_text())["sharpness"] for m in _measured(root)
+    }
     top = max(max(v) for v in series.values()) * 1.05
     n = max(len(v) for v in series.values())
     cv2.rectangle(chart, (pad, 10), (w - 10, h - pad), (0, 0, 0), 1)
@@ -83,6 +85,11 @@ def sharpness_chart(root: Path, size=(720, 300)) -> np.ndarray:
         chart, "sharpness", (4, h // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA
     )
     return chart
+
+
+def _measured(root: Path) -> list[str]:
+    """The resamplings measured under ``root`` (a run still going has no result yet)."""
+    return [m for m in COLOURS if (root / m / "result.json").is_file()]
 
 
 def main(argv: list[str]) -> int:

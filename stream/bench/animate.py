@@ -1,7 +1,7 @@
 """The zoom animation: frames per second, and whether hundreds of moves blur it away.
 
 ``dreamstream bench --only animate`` renders the classic zoom (1.02 per frame,
-0.2 degrees, 1 px down) from samples/coffee.jpg with the default dream backbone,
+0.2 degrees, 1 px down) from samples/chelsea.jpg with the default dream backbone,
 twice side by side: moved with Lanczos (what ``animate`` does) and with
 bilinear resampling. Per frame it records the sharpness (variance of the
 Laplacian of the luminance, :func:`dreamstream.core.animate.sharpness`);
@@ -52,7 +52,7 @@ def _run(width: int, frames: int, interpolation: str, keep: Path | None) -> dict
     s = _settings(width, frames)
     plan = dataclasses.replace(plan_from(s, 25), interpolation=interpolation)
     processor = DreamProcessor(dataclasses.replace(s.setup("dream", 25), flow=False))
-    start = last_frame(str(REPO / "samples" / "coffee.jpg"), width, s.max_pixels)
+    start = last_frame(str(REPO / "samples" / "chelsea.jpg"), width, s.max_pixels)
     values, kept = [], {}
     wanted = {0, frames // 2, frames - 1}
 
