@@ -134,3 +134,20 @@ def test_a_farm_segment_sees_the_values_of_its_own_frames(tiny_vgg):
     for index in (100, 160):
         assert np.array_equal(whole.first(_frame(), index), segment.first(_frame(), index))
     assert whole.plan.values(160) == {"step_size": pytest.approx(2.2), "steps": 1}
+
+
+def test_style_strength_and_temporal_weight_per_frame(samples):
+    from dreamstream.stream.processors import StyleProcessor
+
+    frame = np.random.default_rng(2).integers(0, 255, (32, 48, 3), dtype=np.uint8)
+    keyed = StyleProcessor(S.Settings(strength="0:0, 10:1", temporal="0:0, 10:1").setup("style"))
+    full = StyleProcessor(S.Settings().setup("style"))
+    assert np.array_equal(keyed.first(frame, 0), frame)  # strength 0: the frame itself
+    assert np.abs(keyed.first(frame, 10).astype(int) - full.first(frame, 10)).max() <= 1
+    half = keyed.first(frame, 5).astype(float)
+    want = 0.5 * frame + 0.5 * full.first(frame, 5).astype(float)
+    assert np.abs(half - want).max() <= 1.0
+    # temporal 0 at frame 0: nothing of the warped previous output is kept
+    ones = np.ones(frame.shape[:2], np.float32)
+    previous = np.zeros_like(frame)
+    assert np.array_equal(keyed.next(frame, 0, previous, ones, None), frame)
