@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dreamstream.core.errors import InputError
@@ -223,8 +222,3 @@ def check_values(schedule: Schedule, low: float | None, high: float | None, rule
     for k in schedule.keys:
         if (low is not None and k.value < low) or (high is not None and k.value > high):
             raise InputError(f"{schedule.name}: value {k.value:g} at key {k.text()} must be {rule}")
-
-
-def weights_at(schedules: Sequence[Schedule], frame: float, fps: float | None = None) -> list:
-    """Each schedule's value at ``frame``: per-term weights of a cross-fading objective."""
-    return [s.at(frame, fps) for s in schedules]

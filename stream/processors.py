@@ -120,8 +120,11 @@ class DreamProcessor:
         )
 
     def grow(self, frame: np.ndarray, start: np.ndarray, index: int) -> np.ndarray:
-        """Dream ``frame`` a little further from ``start`` (float32 RGB 0-255): an animation's
-        next frame, the previous one moved; the carried frame's steps and octaves."""
+        """Dream ``frame`` a little further from ``start``: an animation's next frame.
+
+        ``start`` is the previous frame moved, float32 RGB 0-255; the carried
+        frame's steps and octaves apply (``steps_next``, ``octaves_next``).
+        """
         carry, v = self.setup.carry, self.plan.values(index)
         return self.dreamer(
             frame,

@@ -207,10 +207,3 @@ def split_objective(spec: str) -> tuple[str, list[Schedule] | None]:
         terms.append(f"{name}:1")
         weights.append(schedule)
     return ",".join(terms), weights
-
-
-def constant(value: float, name: str) -> Schedule:
-    """A schedule that is ``value`` at every frame."""
-    if not math.isfinite(value):
-        raise InputError(f"{name}: value must be finite, got {value!r}")
-    return parse_schedule(float(value), name)
