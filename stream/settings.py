@@ -672,7 +672,7 @@ def _schedule_text(name: str, value: str, label: str) -> str:
 
 
 # Settings whose option is not their name with dashes.
-_FLAGS = {"classes": "--class", "keyframes": "the keyframes"}  # keyframes: not an option
+_FLAGS = {"classes": "--class"}
 
 
 def flag(name: str) -> str:
