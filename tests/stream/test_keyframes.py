@@ -151,3 +151,15 @@ def test_style_strength_and_temporal_weight_per_frame(samples):
     ones = np.ones(frame.shape[:2], np.float32)
     previous = np.zeros_like(frame)
     assert np.array_equal(keyed.next(frame, 0, previous, ones, None), frame)
+
+
+def test_resume_refuses_other_keyframes(tmp_path):
+    from dreamstream.stream.io import check_resume
+
+    made = S.Settings(step_size="0:1, 100:3")
+    record = {"mode": "dream", "settings": made.as_dict()}
+    (tmp_path / "dreamstream-0-9.json").write_text(json.dumps(record))
+    check_resume(str(tmp_path) + "/", "dream", made.as_dict())  # the same curves: fine
+    other = S.Settings(step_size="0:1, 100:4").as_dict()
+    with pytest.raises(InputError, match="records keyframes 'step_size=0:1, 100:3', this render"):
+        check_resume(str(tmp_path) + "/", "dream", other)
