@@ -56,6 +56,10 @@ class ClassTerm(Term):
 
     def __call__(self, acts, image):
         scores = _scores(acts[self.layer])
+        # inception5h's head scores every 224 px window of a larger tile as a row of
+        # its own: average the rows of each tile so the value stays one per tile.
+        n = ops.shape(scores)[-1]
+        scores = ops.mean(ops.reshape(scores, (ops.shape(image)[0], -1, n)), axis=1)
         index = np.asarray([c for c, _ in self.classes], "int32")
         weights = np.asarray([w for _, w in self.classes], "float32")
         return ops.sum(ops.take(scores, index, axis=-1) * weights, axis=-1)
