@@ -61,7 +61,7 @@ def test_a_class_mixes_with_layer_terms_and_its_weight_is_keyframed(tiny_incepti
 
 def test_class_names_need_labels():
     with pytest.raises(InputError, match="no class names are known for this model"):
-        DreamProcessor(_settings(classes="golden retriever").setup("dream"))
+        DreamProcessor(_settings(model="googlenet", classes="golden retriever").setup("dream"))
 
 
 def test_mask_saliency_confines_the_dream_to_where_the_network_looks(tiny_inception, monkeypatch):
