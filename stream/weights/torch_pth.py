@@ -62,9 +62,14 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
             keys = pickle.load(f)
             dtypes = {t.key: np.dtype(t.dtype) for t in state.values()}
             raw = {}
+            size = os.fstat(f.fileno()).st_size
             for key in keys:
                 (count,) = struct.unpack("<q", f.read(8))
-                raw[key] = np.frombuffer(f.read(count * dtypes[key].itemsize), dtypes[key])
+                length = count * dtypes[key].itemsize
+                # A declared size is checked against the file before anything is read.
+                if count < 0 or length > size - f.tell():
+                    raise InputError(f"{os.fspath(path)!r}: storage {key} is cut short")
+                raw[key] = np.frombuffer(f.read(length), dtypes[key])
     except (
         OSError,
         EOFError,
@@ -84,6 +89,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def _array(buf: np.ndarray, t: _TensorRef) -> np.ndarray:
+    """The tensor's view of its storage, copied; a view past the storage's end is refused."""
+    last = t.offset + sum((n - 1) * s for n, s in zip(t.size, t.stride, strict=True) if n > 0)
+    if t.offset < 0 or any(s < 0 for s in t.stride) or last >= buf.size or 0 in t.size:
+        raise InputError(f"a tensor of shape {t.size} reaches past its storage")
     if not t.size:
         return np.array(buf[t.offset])
     steps = [s * buf.itemsize for s in t.stride]
