@@ -80,3 +80,45 @@ def test_the_carphone_clip_is_the_recorded_file():
     assert digest == "1c4add7838b07b4d65ad9d66e9491758c7dbb6c717490db4b79ecf9ff82bab28"
     frames = temporal.carphone_clip(legs=1)
     assert len(frames) == 120 and frames[0].shape == (144, 176, 3)
+
+
+def _row(excess, flicker, strength=0.3, fidelity=0.9, shots=()):
+    return {
+        "excess": excess,
+        "excess_own_flow": excess / 2,
+        "static_flicker": flicker,
+        "strength": strength,
+        "fidelity": fidelity,
+        "moving_fidelity": fidelity,
+        "shots": list(shots),
+    }
+
+
+def test_style_checks_hold_every_shot_and_leave_out_a_reference_that_is_steadier_than_its_input():
+    shots = [(0, 30), (30, 35), (35, 90)]  # the 5-frame shot is too short to judge
+    result = {
+        "shots": shots,
+        "rows": {
+            temporal.OURS: _row(4e-4, 1.0, shots=(2e-4, 9e-4, 5e-4)),
+            temporal.MA: _row(1e-3, 2.5, shots=(1e-3, 1e-4, 1e-3)),
+            temporal.PLAIN: _row(2e-3, 3.0, fidelity=0.89),
+        },
+    }
+    checks = temporal.style_checks(result)
+    assert checks["excess_ratio"] == pytest.approx(0.4)
+    assert checks["shot_ratios"] == pytest.approx([0.2, 0.5])
+    assert checks["static_flicker_ratio"] == pytest.approx(0.4) and checks["met"]
+    result["rows"][temporal.OURS]["shots"][2] = 8e-4  # 0.8x on the long shot
+    assert not temporal.style_checks(result)["met"]
+    result["rows"][temporal.OURS]["shots"][2] = 5e-4
+    result["rows"][temporal.MA]["excess"] = -1e-5  # smoother than the input: no yardstick
+    checks = temporal.style_checks(result)
+    assert np.isnan(checks["excess_ratio"]) and checks["met"]
+    assert (
+        "excess n/a the moving average's"
+        in temporal._goal_lines(
+            [{"clip": "c", "checks": checks}],
+            [],
+            {"frames": 1, "luminance": 0, "colour": 0, "met": 1},
+        )[0]
+    )
