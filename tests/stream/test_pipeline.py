@@ -259,7 +259,7 @@ def test_a_carried_dream_steps_faster_where_the_flow_is_unreliable(samples):
     light = {"octaves": 1, "steps": 2, "steps_next": 2, "precision": "float32", "anchor": 0.0}
     moved = {}
     for regrow in (0.0, 3.0):
-        dream = DreamProcessor(Settings(regrow=regrow, **light))
+        dream = DreamProcessor(Settings(regrow=regrow, **light).dream_setup())
         out = dream.next(frame, 1, frame, mask, frame).astype(float)
         moved[regrow] = [
             np.abs(out - frame)[:, cols].mean() for cols in (slice(2, 28), slice(36, 62))
@@ -273,7 +273,7 @@ def test_a_first_dream_frame_is_settled_by_carried_passes_onto_itself(samples):
 
     frame = read_image(samples / "chelsea.jpg")[::6, ::6][:48, :64].copy()
     light = {"octaves": 1, "steps": 2, "steps_next": 2, "precision": "float32"}
-    dream = DreamProcessor(Settings(**light))
+    dream = DreamProcessor(Settings(**light).dream_setup())
     masks = []
     real_next = dream.next
 
@@ -288,5 +288,6 @@ def test_a_first_dream_frame_is_settled_by_carried_passes_onto_itself(samples):
     masks.clear()
     dream.first(frame, 0, steps=2)  # live mode's budgeted first frame: no settling
     assert masks == [1.0]
-    alone = DreamProcessor(Settings(flow=False, **light)).first(frame, 0).astype(float)
+    alone = DreamProcessor(Settings(flow=False, **light).dream_setup()).first(frame, 0)
+    alone = alone.astype(float)
     assert np.abs(settled - frame).mean() > 1.3 * np.abs(alone - frame).mean()
