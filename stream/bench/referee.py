@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -253,12 +252,3 @@ def scores_table(scores: dict, chosen_name: str) -> str:
         mark = "chosen" if name == chosen_name else ("" if v["eligible"] else "mask too small")
         lines.append(f"| {name} | {v['floor']:.2e} | {v['reliable']:.3f} | {mark} |")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":  # pragma: no cover - a manual check
-    from dreamstream.stream.bench.warp_error import iter_frames
-
-    frames = list(iter_frames(sys.argv[1]))
-    source, table, why = referee_for(frames)
-    print(scores_table(table, source.name))
-    print("\n".join(why))
