@@ -13,7 +13,8 @@ Candidates:
 - ``dis-fine``: OpenCV DIS at full resolution, its finest pyramid level,
   dense patches and more variational refinement (the renderer's DIS stops a
   level short, at half scale);
-- ``dis-full``: DIS "medium" at full resolution;
+- not DIS "medium" at full resolution (``DisFlow("dis-full")``, kept for
+  comparisons): that is the style's own flow, so it is no candidate;
 - ``deepflow``, ``tvl1``, ``pcaflow``: from opencv-contrib, which cannot share
   an environment with the runtime's opencv-python: they run in the bench's own
   ``.venv-referee`` (made by ``make bench``; see ``referee_flow.py``) and are
@@ -49,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REFEREE_VENV = ROOT / ".venv-referee"
 CACHE = ROOT / ".referee-cache"
 CONTRIB = ("deepflow", "tvl1", "pcaflow")
-CANDIDATES = ("dis-fine", "dis-full", *CONTRIB)
+CANDIDATES = ("dis-fine", *CONTRIB)
 # The renderer's own flow: the defaults of FlowEstimator (and of --flow-method/-preset).
 OWN = ("dis", "medium", F.DEFAULT_SCALE)
 SAMPLE_PAIRS = 12

@@ -315,7 +315,7 @@ def _goal_lines(styles: list[dict], dreams: list[dict], static: dict) -> list[st
         shots = ", ".join(_x(r) for r in c["shot_ratios"]) or "one shot"
         lines.append(
             f"- Goal 1 (style, {g['clip']}): excess {_x(c['excess_ratio'])} the moving "
-            f"average's (<= 0.5; renderer's own flow: {_x(c['excess_ratio_own_flow'])}), per "
+            f"average's (<= 0.5; DIS medium @ 0.5: {_x(c['excess_ratio_own_flow'])}), per "
             f"shot {shots} (<= 0.7), static flicker {_x(c['static_flicker_ratio'])} (<= 0.5), "
             f"strength {c['strength_ratio']:.3f}x (0.95-1.05), fidelity "
             f"{c['fidelity_vs_per_frame']:+.3f} vs per-frame (>= 0), moving-region fidelity "
@@ -345,7 +345,8 @@ def _table(styles: list[dict], dreams: list[dict], static: dict) -> str:
         lines += _referee_lines(result)
     lines += [
         "",
-        "| clip | method | excess (referee) | excess (renderer's own flow) | static flicker "
+        "| clip | method | excess (referee) | excess (DIS medium @ 0.5, the dream's own flow) "
+        "| static flicker "
         "(levels) | strength | fidelity | moving fidelity | fidelity last/first "
         "| strength last/first | excess per shot (referee) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",

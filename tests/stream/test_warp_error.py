@@ -40,8 +40,8 @@ def test_identical_output_has_no_excess_and_flicker_has_some(tmp_path):
     assert same["excess_warping_error"] == 0.0 and same["dream_strength"] == 0.0
     assert same["input_warping_error"] < 2e-3 and same["notes"] == []
     # The judge is the referee, never the renderer's own flow (that one is a labelled column).
-    assert same["referee"]["flow"] in ("dis-fine", "dis-full")
-    assert set(same["referee"]["candidates"]) >= {"dis-fine", "dis-full"}
+    assert same["referee"]["flow"] == "dis-fine"
+    assert set(same["referee"]["candidates"]) >= {"dis-fine"}
     assert same["renderer_flow"]["excess_warping_error"] == 0.0
     assert same["moving_fidelity"] == pytest.approx(1.0)
     flicker = [
@@ -61,8 +61,8 @@ def test_static_flicker_needs_no_flow(tmp_path):
         tmp_path / "out",
         [np.clip(still.astype(int) + 10 * (t % 2), 0, 255).astype(np.uint8) for t in range(5)],
     )
-    report = bench.warp_error(inp, out, referee="dis-full")
-    assert report["referee"] == {"flow": "dis-full", "candidates": {}, "not_available": []}
+    report = bench.warp_error(inp, out, referee="dis-fine")
+    assert report["referee"] == {"flow": "dis-fine", "candidates": {}, "not_available": []}
     flicker = report["static_flicker"]
     assert flicker["input"] == 0.0 and flicker["static_share"] == 1.0
     assert 9.0 < flicker["excess"] <= 10.0  # 10 levels up and down (clipped at white)
@@ -82,7 +82,7 @@ def test_resized_output_and_frame_count_are_noted(tmp_path):
 
 def test_video_file_against_itself(samples):
     report = bench.warp_error(
-        samples / "clip.mp4", samples / "clip.mp4", max_frames=6, referee="dis-full"
+        samples / "clip.mp4", samples / "clip.mp4", max_frames=6, referee="dis-fine"
     )
     assert report["frames"] == 6 and report["excess_warping_error"] == 0.0
     assert report["reliable_fraction"] > 0.8
