@@ -31,6 +31,13 @@ from dreamstream.stream.machine import dream_compute
 from dreamstream.stream.params import ArtSetup, DreamSetup, StyleSetup
 from dreamstream.stream.schedules import split_keyframes, values_at
 
+# Carried passes of a first frame onto itself. On carphone (176x144, default
+# settings) the carry's strength rose from 0.082 on the first frame to 0.108
+# 30 frames later (last/first 30 frames 1.10 over 358 frames); four passes
+# (each at 1 + regrow times the step, as a fresh region) brought the first
+# frame to 0.102 and last/first to 1.09 over 239 frames.
+SETTLE_PASSES = 4
+
 
 class DreamProcessor:
     """DeepDream with the previous dream carried along the flow.
@@ -73,7 +80,15 @@ class DreamProcessor:
         return masked if gain is None else gain * masked
 
     def first(self, frame: np.ndarray, index: int, steps: int | None = None, **work):
-        """Dream ``frame`` from scratch, ``steps`` per octave (default: the setup's)."""
+        """Dream ``frame`` from scratch, ``steps`` per octave (default: the setup's).
+
+        With flow, a file render's first frame (and the first after a cut) is
+        then carried ``SETTLE_PASSES`` times onto itself, so that it is as
+        strong as the carried frames it leads into rather than the carry
+        growing stronger than it over the next frames. Live mode, which passes
+        ``steps`` from its latency budget, skips that. Keyframed settings take
+        this frame's values.
+        """
         v = self.plan.values(index)
         out = self.dreamer(
             frame,
@@ -85,8 +100,13 @@ class DreamProcessor:
             weights=self.plan.weights(index),
         )
         carry = self.setup.carry
-        anchor = v.get("anchor", carry.anchor)
-        if self.setup.flow and anchor > 0 and work.get("steps_next", carry.steps_next) > 0:
+        steps_next = work.get("steps_next", v.get("steps_next", carry.steps_next))
+        carries = self.setup.flow and steps_next > 0
+        if carries and steps is None:
+            fresh = np.zeros(frame.shape[:2], np.float32)  # as where the flow is unreliable
+            for _ in range(SETTLE_PASSES):
+                out = self.next(frame, index, out, fresh, frame, **work)
+        if carries and v.get("anchor", carry.anchor) > 0:
             # Every carried frame ends anchored and then dreamt steps_next more steps;
             # so does the first one (and the first after a cut), or the colour
             # cast of its longer dream would pop away on the frame after it.
@@ -193,6 +213,12 @@ class StyleProcessor:
     """Fast neural style, blended with the warped previous output where reliable."""
 
     uses_warped_input = False  # the blend reads the warped previous output only
+    # The blend holds texture where the flow says it is: at full resolution DIS
+    # follows it better (on samples/bikes.mp4, 640x272, excess warping error under
+    # an independent full-resolution DIS 0.34x the moving average's instead of
+    # 0.53x at half scale), for about 0.025 instead of 0.012 CPU-seconds a flow,
+    # next to the network's 0.13 (docs/coherence.md).
+    flow_scale = 1.0
 
     def __init__(self, setup: StyleSetup):
         from dreamstream.stream.runtimes import load_stylizer
