@@ -18,6 +18,14 @@ from dreamstream.core.errors import InputError
 
 # Dream backbones (dreamstream.core.models) and VGG16 pooling.
 BACKBONES = ("vgg16", "vgg16-hed", "inception_v3", "googlenet")
+# Layer weights that give recognisable dreams with each network's own weights
+# (here, not in core.models, so live mode can weigh a look before Keras loads).
+DEFAULT_LAYERS: dict[str, dict[str, float]] = {
+    "vgg16": {"block4_conv3": 1.0},
+    "vgg16-hed": {"block4_conv3": 1.0},
+    "inception_v3": {"mixed3": 1.0, "mixed5": 1.5},
+    "googlenet": {"mixed4c": 1.0},
+}
 POOLINGS = ("max", "avg")
 # Optical flow (dreamstream.core.flow): algorithm and speed/quality preset.
 FLOW_METHODS = ("dis", "farneback")

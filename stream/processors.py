@@ -13,7 +13,8 @@ no temporal state (the pipeline owns that). Both kinds answer two calls:
 Frames are ``uint8`` ``HxWx3`` RGB; ``mask`` is ``HxW`` float32, 1 = reliable.
 ``work`` is how much to do for this call, chosen by the caller (live mode's
 latency budget), named like the settings it overrides for that call:
-``steps`` and ``steps_next`` for dreams; styles take none. A processor never
+``steps``, ``steps_next``, ``octaves``, ``octaves_next`` and ``layers`` for
+dreams; styles take none. A processor never
 changes its own settings.
 """
 
@@ -49,15 +50,47 @@ class DreamProcessor:
     # bicubic kept 9-13 % more strength at the same fidelity).
     cubic_carry = True
 
-    def __init__(self, settings: Settings):
-        from dreamstream.core.dream import Dreamer
+    def __init__(self, settings: Settings, layers: str | None = None):
+        """Build the dream of objective ``layers`` (default: the settings' own) now.
+
+        Other objectives (live mode's lighter one, or the own one after a
+        lighter start) are built on first use; a bad ``settings.layers`` fails
+        here either way.
+        """
+        self.settings = settings
+        self._dreamers: dict = {}
+        if layers is not None:
+            self._objective(None)
+        self.dreamer_for(layers)
+
+    @property
+    def dreamer(self):
+        """The Dreamer of the settings' own objective."""
+        return self.dreamer_for(None)
+
+    def dreamer_for(self, layers: str | None):
+        """The Dreamer of objective ``layers`` (None: the settings'), built on first use.
+
+        Live mode's budget may ask for a lighter objective than the look's own
+        for a frame; each objective builds its network and traces once.
+        """
+        if layers not in self._dreamers:
+            self._dreamers[layers] = self._build(layers)
+        return self._dreamers[layers]
+
+    def _objective(self, layers: str | None):
         from dreamstream.core.models import DEFAULT_LAYERS, available_layers
         from dreamstream.core.objectives import make_objective
+
+        spec = layers or self.settings.layers or DEFAULT_LAYERS[self.settings.model]
+        return make_objective(spec, available_layers(self.settings.model))
+
+    def _build(self, layers: str | None):
+        from dreamstream.core.dream import Dreamer
         from dreamstream.stream.weights.dream import load_backbone
 
-        self.settings = settings
-        spec = settings.layers or DEFAULT_LAYERS[settings.model]
-        objective = make_objective(spec, available_layers(settings.model))
+        settings = self.settings
+        objective = self._objective(layers)
         params = dataclasses.replace(settings.dream_params(), **dream_compute(settings.precision))
         backbone = load_backbone(
             settings.model,
@@ -68,25 +101,45 @@ class DreamProcessor:
             # guide, float32 as before: its features are read in full precision.
             dtype="float32" if settings.guide else params.precision,
         )
-        if settings.guide:
+        if settings.guide and layers is None:
             guide_image = _picture(settings, "guide")
             objective = objective + _guide_term(backbone, guide_image)
-        self.dreamer = Dreamer(backbone, objective, params)
+        return Dreamer(backbone, objective, params)
 
-    def first(self, frame: np.ndarray, index: int, steps: int | None = None, **work):
-        """Dream ``frame`` from scratch, ``steps`` per octave (default: ``settings.steps``)."""
-        out = self.dreamer(frame, steps=steps, seed=self.settings.seed + index)
+    def first(self, frame: np.ndarray, index: int, steps=None, octaves=None, layers=None, **work):
+        """Dream ``frame`` from scratch.
+
+        ``steps`` per octave and ``octaves`` default to the settings'; ``layers``
+        (an objective spec) to the settings' objective.
+        """
+        dreamer = self.dreamer_for(layers)
+        out = dreamer(frame, steps=steps, seed=self.settings.seed + index, octaves=octaves)
         s = self.settings
         if s.flow and s.anchor > 0 and work.get("steps_next", s.steps_next) > 0:
             # Every carried frame ends anchored and then dreamt steps_next more steps;
             # so does the first one (and the first after a cut), or the colour
             # cast of its longer dream would pop away on the frame after it.
             still = np.ones(frame.shape[:2], np.float32)
-            out = self.next(frame, index, out, still, frame, **work)
+            out = self.next(frame, index, out, still, frame, layers=layers, **work)
         return out
 
-    def next(self, frame, index, warped_out, mask, warped_in, steps_next=None, **work):
-        """Dream ``frame`` from the carried dream; ``steps_next`` default: settings'."""
+    def next(
+        self,
+        frame,
+        index,
+        warped_out,
+        mask,
+        warped_in,
+        steps_next=None,
+        octaves_next=None,
+        layers=None,
+        **work,
+    ):
+        """Dream ``frame`` from the carried dream.
+
+        ``steps_next`` and ``octaves_next`` default to the settings'; ``layers``
+        (an objective spec) to the settings' objective.
+        """
         s = self.settings
         start = temporal.dream_start(
             frame,
@@ -98,12 +151,12 @@ class DreamProcessor:
             anchor=s.anchor,
         )
         steps = s.steps_next if steps_next is None else steps_next
-        return self.dreamer(
+        return self.dreamer_for(layers)(
             frame,
             init=start,
             steps=steps,
             seed=s.seed + index,
-            octaves=s.carried_octaves(),
+            octaves=s.carried_octaves() if octaves_next is None else octaves_next,
             gain=1.0 + s.regrow * (1.0 - mask),  # regions that start afresh catch up
         )
 
@@ -188,8 +241,11 @@ class StyleProcessor:
         )
 
 
-def make_processor(mode: str, settings: Settings):
-    """The processor for ``mode`` ("dream" or "style"; style by ``settings.method``)."""
+def make_processor(mode: str, settings: Settings, layers: str | None = None):
+    """The processor for ``mode`` ("dream" or "style"; style by ``settings.method``).
+
+    ``layers``: a dream's objective to build first (see :class:`DreamProcessor`).
+    """
     from dreamstream.stream.machine import load_framework
 
     if mode == "style":
@@ -202,4 +258,4 @@ def make_processor(mode: str, settings: Settings):
     if mode != "dream":  # the style runtime loads Keras only if it runs on Keras
         return StyleProcessor(settings)
     load_framework()
-    return DreamProcessor(settings)
+    return DreamProcessor(settings, layers)

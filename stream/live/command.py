@@ -41,6 +41,9 @@ log = logging.getLogger("dreamstream.stream.live")
 
 MODES = ("dream", "style")
 DEFAULT_LATENCY_MS = {"dream": 1500.0, "style": 250.0}
+# The frame rate a dream keeps by lowering its work (width, octaves, depth); style
+# keeps to its latency budget alone.
+DEFAULT_MIN_FPS = {"dream": 8.0, "style": None}
 KEYS_HELP = (
     "keys: q/Esc quit, space pause, r reset the dream, o overlay, n/b next/previous "
     "look, 1-9 pick a look, c cycle on/off, f fullscreen"
@@ -62,6 +65,14 @@ def add_arguments(parser) -> None:
         metavar="MS",
         help="capture-to-display latency budget: fewer dream steps, then a smaller processing "
         "width while it is exceeded; 0 turns it off (default: 1500 dream, 250 style)",
+    )
+    add(
+        "--min-fps",
+        type=float,
+        metavar="FPS",
+        help="frame rate the budget keeps by lowering the work per frame (processing width, "
+        "octaves, layer depth, steps) and raises the work while it has headroom; 0 turns it "
+        "off (default: 8 dream, off for style)",
     )
     add("--fullscreen", action="store_true", help="open the window fullscreen")
     add("--no-window", action="store_true", help="no window (use --serve and/or -o)")
@@ -149,6 +160,9 @@ def _check(args) -> None:
         raise InputError(f"--mode must be dream or style, got {args.mode!r}")
     if args.max_latency_ms is not None and not 0 <= args.max_latency_ms < float("inf"):
         raise InputError(f"--max-latency-ms must be >= 0, got {args.max_latency_ms}")
+    min_fps = getattr(args, "min_fps", None)
+    if min_fps is not None and not 0 <= min_fps < float("inf"):
+        raise InputError(f"--min-fps must be >= 0, got {min_fps}")
     if args.serve_token is not None and not args.serve_token.strip():
         raise InputError("--serve-token must not be empty")
     if args.serve_token and not args.serve:
@@ -194,7 +208,14 @@ def main(args, settings) -> int:
     grabber = Grabber(opener)
     try:
         parts.append(grabber)
-        looks = Looks(looks_list, lambda s: make_processor(args.mode, s))
+        budget = _make_budget(args, settings)
+        # The camera shows at once; the first look (and the framework) load meanwhile,
+        # each look built first with the objective the budget's level asks for.
+        looks = Looks(
+            looks_list,
+            lambda s: make_processor(args.mode, s, budget.level.work(s).get("layers")),
+            background=True,
+        )
         preview = PreviewServer(*address, token=args.serve_token) if address else None
         if preview:
             parts.append(preview.start())
@@ -207,7 +228,7 @@ def main(args, settings) -> int:
             grabber,
             looks,
             settings,
-            budget=_make_budget(args, settings),
+            budget=budget,
             preview=preview,
             recorder=recorder,
             cycle_s=cycle,
@@ -241,9 +262,20 @@ def main(args, settings) -> int:
 
 
 def _make_budget(args, settings) -> Budget:
-    """The latency budget: ``--max-latency-ms``, the mode's default, or none for 0."""
+    """The budget: ``--max-latency-ms`` and ``--min-fps``, the mode's defaults, none for 0.
+
+    A dream starts at the least work (the first dream shows soonest) and climbs.
+    """
     ms = args.max_latency_ms if args.max_latency_ms is not None else DEFAULT_LATENCY_MS[args.mode]
-    return Budget(make_levels(args.mode, settings), ms / 1000 if ms else None)
+    fps = getattr(args, "min_fps", None)
+    fps = DEFAULT_MIN_FPS[args.mode] if fps is None else fps
+    levels = make_levels(args.mode, settings)
+    return Budget(
+        levels,
+        ms / 1000 if ms else None,
+        frame_s=1 / fps if fps else None,
+        start=len(levels) - 1 if args.mode == "dream" and (ms or fps) else 0,
+    )
 
 
 def _open_recorder(args, source: str, capture, settings) -> Recorder | None:
