@@ -110,10 +110,12 @@ class DreamProcessor:
         """Dream ``frame`` from scratch.
 
         ``steps`` per octave and ``octaves`` default to the settings'; ``layers``
-        (an objective spec) to the settings' objective.
+        (an objective spec) to the settings' objective; ``step_size`` too.
         """
         dreamer = self.dreamer_for(layers)
-        out = dreamer(frame, steps=steps, seed=self.settings.seed + index, octaves=octaves)
+        gain = self._gain(np.ones(frame.shape[:2], np.float32), work.get("step_size"))
+        seed = self.settings.seed + index
+        out = dreamer(frame, steps=steps, seed=seed, octaves=octaves, gain=gain)
         s = self.settings
         if s.flow and s.anchor > 0 and work.get("steps_next", s.steps_next) > 0:
             # Every carried frame ends anchored and then dreamt steps_next more steps;
@@ -133,12 +135,13 @@ class DreamProcessor:
         steps_next=None,
         octaves_next=None,
         layers=None,
+        step_size=None,
         **work,
     ):
         """Dream ``frame`` from the carried dream.
 
         ``steps_next`` and ``octaves_next`` default to the settings'; ``layers``
-        (an objective spec) to the settings' objective.
+        (an objective spec) to the settings' objective; ``step_size`` too.
         """
         s = self.settings
         start = temporal.dream_start(
@@ -157,8 +160,18 @@ class DreamProcessor:
             steps=steps,
             seed=s.seed + index,
             octaves=s.carried_octaves() if octaves_next is None else octaves_next,
-            gain=1.0 + s.regrow * (1.0 - mask),  # regions that start afresh catch up
+            # Regions that start afresh catch up.
+            gain=self._gain(1.0 + s.regrow * (1.0 - mask), step_size),
         )
+
+    def _gain(self, gain: np.ndarray, step_size: float | None) -> np.ndarray:
+        """The per-pixel step gain, times ``step_size / settings.step_size`` when one is given.
+
+        A gain rather than a new step size: the compiled step stays the same.
+        """
+        if step_size is None:
+            return gain
+        return (gain * (step_size / self.settings.step_size)).astype(np.float32)
 
 
 def _guide_term(backbone, picture: np.ndarray):

@@ -32,6 +32,9 @@ _VGG16 = tuple(
     + ((5, 512, 512, 3),)
     for i in range(n)
 )
+# Fewer steps and octaves per frame take larger steps, up to this many times the look's
+# step size, so the carried dream still grows about as fast (see Level.work).
+MAX_STEP_BOOST = 3.0
 _OCTAVE_SCALE = 1.4
 _MIN_SIDE = 32  # VGG16's smallest side: smaller octaves are left out (core.dream.octave_sizes)
 
@@ -96,6 +99,9 @@ class Level:
         if steps == look.steps_next and octaves == look.carried_octaves() and not self.light:
             return work  # the look's own: first frames as the look says
         work.update(steps=max(1, 2 * steps), octaves=octaves)
+        boost = min(MAX_STEP_BOOST, look.steps_next * look.carried_octaves() / (steps * octaves))
+        if boost > 1:
+            work["step_size"] = look.step_size * boost
         if self.light and look_depth(look)[1] is not None:
             work["layers"] = LIGHT_LAYER
         return work

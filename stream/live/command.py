@@ -262,19 +262,24 @@ def main(args, settings) -> int:
 
 
 def _make_budget(args, settings) -> Budget:
-    """The budget: ``--max-latency-ms`` and ``--min-fps``, the mode's defaults, none for 0.
+    return make_budget(args.mode, settings, args.max_latency_ms, getattr(args, "min_fps", None))
+
+
+def make_budget(
+    mode: str, settings, max_latency_ms: float | None = None, min_fps: float | None = None
+) -> Budget:
+    """The budget: ``max_latency_ms`` and ``min_fps`` (None: the mode's defaults; 0: none).
 
     A dream starts at the least work (the first dream shows soonest) and climbs.
     """
-    ms = args.max_latency_ms if args.max_latency_ms is not None else DEFAULT_LATENCY_MS[args.mode]
-    fps = getattr(args, "min_fps", None)
-    fps = DEFAULT_MIN_FPS[args.mode] if fps is None else fps
-    levels = make_levels(args.mode, settings)
+    ms = DEFAULT_LATENCY_MS[mode] if max_latency_ms is None else max_latency_ms
+    fps = DEFAULT_MIN_FPS[mode] if min_fps is None else min_fps
+    levels = make_levels(mode, settings)
     return Budget(
         levels,
         ms / 1000 if ms else None,
         frame_s=1 / fps if fps else None,
-        start=len(levels) - 1 if args.mode == "dream" and (ms or fps) else 0,
+        start=len(levels) - 1 if mode == "dream" and (ms or fps) else 0,
     )
 
 

@@ -145,6 +145,7 @@ def test_dream_levels_grow_from_a_light_start():
         "octaves": 1,
         "octaves_next": 1,
         "layers": "block3_conv3",
+        "step_size": 3 * look.step_size,  # 1 step of 1 octave for 2 of 3: larger, up to 3x
     }
     assert richest.size((640, 480)) == (640, 480)
     assert richest.work(look) == {"steps_next": 2, "octaves_next": 3}  # the look's own
