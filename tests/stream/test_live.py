@@ -441,9 +441,11 @@ def test_main_plays_a_file_to_its_end_headless(monkeypatch, tmp_path, capsys):
     assert err.count("running headless") == 1 and "DISPLAY=:99" in err
     assert "preview at http://127.0.0.1:" in err and "s3cret" not in err  # token not shown
     summary = json_summary(out)
-    assert 1 <= summary["frames"] <= 12 and summary["interrupted"] is False
+    # Shown: processed, or as captured while the style loaded (a busy machine may take
+    # longer to load it than the 12 frames last).
+    shown = summary["frames"] + summary["loading_frames"]
+    assert 1 <= shown <= 12 and summary["interrupted"] is False
     assert summary["captured"] == 12
-    shown = summary["frames"] + summary["loading_frames"]  # the camera shows while loading
     with av.open(str(rec)) as container:
         assert sum(1 for _ in container.decode(video=0)) == shown
 
