@@ -11,11 +11,19 @@ starts within two seconds. Opening a stream checks what can be checked
 before any frame exists: the scheme, that this FFmpeg has the protocol, the
 host's name, and for TCP-based schemes (RTMP, TCP) that the server accepts
 a connection, each failing in one line within ``timeout`` seconds.
+
+FFmpeg's own network writes can block for good (a reader that stops
+reading, a server that stops acknowledging), and PyAV passes no I/O timeout
+to an output. So the encoder and muxer run on a thread of their own, and a
+frame or the final flush that makes no progress within ``timeout`` seconds
+ends the stream with an error instead of blocking its caller.
 """
 
 from __future__ import annotations
 
+import queue
 import socket
+import threading
 import urllib.parse
 from fractions import Fraction
 
@@ -131,6 +139,33 @@ class StreamSink(Sink):
         self.size: tuple[int, int] | None = None
         self._out = self._stream = None
         self._last_pts: int | None = None
+        self._jobs: queue.Queue = queue.Queue()
+        self._stalled: str | None = None
+        threading.Thread(target=self._work, name="stream-writer", daemon=True).start()
+
+    def _work(self) -> None:
+        """Run queued jobs (encode, mux, close) one by one; each reports back through its box."""
+        while True:
+            job, box, done = self._jobs.get()
+            try:
+                box.append(job())
+            except BaseException as exc:  # noqa: BLE001 -- handed back to the caller
+                box.append(exc)
+            done.set()
+
+    def _run(self, job, what: str):
+        """``job()`` on the writer thread, waiting ``timeout`` seconds at most for it."""
+        if self._stalled:
+            raise InputError(self._stalled)
+        box: list = []
+        done = threading.Event()
+        self._jobs.put((job, box, done))
+        if not done.wait(self.timeout):
+            self._stalled = f"stream output {self.url}: {what} stalled for {self.timeout:g} s"
+            raise InputError(self._stalled)
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
 
     def _open(self, size: tuple[int, int]) -> None:
         import av
@@ -138,8 +173,7 @@ class StreamSink(Sink):
         url = self.url
         if url.lower().startswith("udp://") and "pkt_size" not in url:
             url += ("&" if "?" in url else "?") + "pkt_size=1316"  # 7 TS packets a datagram
-        options = {"rw_timeout": str(int(self.timeout * 1e6))}
-        self._out = av.open(url, "w", format=self.format, options=options, timeout=self.timeout)
+        self._out = av.open(url, "w", format=self.format, timeout=self.timeout)
         stream = self._out.add_stream("libx264", rate=self.fps.limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.time_base = self.time_base
@@ -161,14 +195,14 @@ class StreamSink(Sink):
             self._open(size)
         if image.shape[1::-1] != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-        self._encode(image, frame)
+        pts = self._pts(frame)
+        self._run(lambda: self._encode(image, pts), "sending a frame")
         super().write(frame)
 
-    def _encode(self, image: np.ndarray, frame: Frame) -> None:
+    def _encode(self, image: np.ndarray, pts: int) -> None:
         import av
 
         video = av.VideoFrame.from_ndarray(image, format="rgb24")
-        pts = self._pts(frame)
         video.pts, video.time_base = pts, self.time_base
         try:
             for packet in self._stream.encode(video):
@@ -188,21 +222,23 @@ class StreamSink(Sink):
         return pts
 
     def close(self) -> None:
+        """Flush and close, ``timeout`` seconds at most; a stalled stream is left to its thread."""
         if self._done:
             return
         out, self._out = self._out, None
         try:
-            if out is not None:
-                for packet in self._stream.encode():
-                    out.mux(packet)
+            if out is not None and not self._stalled:
+                self._run(lambda: self._finish(out), "closing")
         except Exception:  # noqa: BLE001 -- a dead network must not stop the closing
             pass
         finally:
-            if out is not None:
-                try:
-                    out.close()
-                except Exception:  # noqa: BLE001
-                    pass
             super().close()
+
+    def _finish(self, out) -> None:
+        try:
+            for packet in self._stream.encode():
+                out.mux(packet)
+        finally:
+            out.close()
 
     abort = close

@@ -77,6 +77,25 @@ def test_stream_frames_of_another_size_are_resized_and_pts_rise():
     assert sink.size == (W, H) and sink.frames_written == 2  # same pts: bumped, not refused
 
 
+def test_a_reader_that_stops_reading_stops_the_stream_not_the_caller():
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills at once
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    held = []
+    threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()
+    sink = StreamSink(f"tcp://127.0.0.1:{server.getsockname()[1]}", timeout=0.5)
+    noise = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    begun = time.monotonic()
+    with pytest.raises(InputError, match="stalled for 0.5 s"):
+        for i in range(500):  # noise: every frame is a large packet that nobody reads
+            sink.write(Frame(np.roll(noise, i, axis=1), i, 40 * i, Fraction(1, 1000)))
+    closing = time.monotonic()
+    sink.close()
+    assert time.monotonic() - closing < 0.5 and time.monotonic() - begun < 30
+    server.close()
+
+
 def test_unreachable_rtmp_server_is_one_line_exit_2(capsys, tmp_path):
     port = free_port(socket.SOCK_STREAM)  # closed again: nothing listens there
     clip = tmp_path / "c.mp4"
