@@ -18,7 +18,9 @@ scaled to each size, at its own 25 fps), with the command's default budget.
   load on a shared machine disturbs least (two idle cores give at most
   2000 / it frames/s).
 
-Run ``python -m dreamstream.stream.bench.livespeed [--quick] [--precision P]``;
+Run ``python -m dreamstream.stream.bench.livespeed [--quick] [--precision P]``
+(``--style``/``--dream``, ``--320x240``/``--640x480`` pick runs; ``--no-reference``
+leaves out the file renderer);
 for plain-AVX2 figures set ``ONEDNN_MAX_CPU_ISA=AVX2`` and ``--precision
 float32`` (a real AVX2 CPU is about 2.5x slower than that capped figure).
 Wall-clock figures on a shared machine are pessimistic: the machine's load
@@ -87,7 +89,7 @@ def startup(mode: str, clip: Path, precision: str, seconds: float = 20.0) -> dic
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
     summary = json.loads(out[out.index(b"{") :])
-    keep = ("first_picture_s", "first_dream_s", "frames", "loading_frames", "fps")
+    keep = ("first_picture_s", "first_dream_s", "first_dream_cpu_s", "frames", "loading_frames")
     return {**{k: summary.get(k) for k in keep}, "load": [before, load()]}
 
 
@@ -181,11 +183,17 @@ def file_strength(clip: Path, frames: int, precision: str, folder: Path) -> floa
     return round(float(np.mean(diffs)), 4)
 
 
-def run(quick: bool = False, precision: str = "auto", modes=("style", "dream")) -> dict:
+def run(
+    quick: bool = False,
+    precision: str = "auto",
+    modes=("style", "dream"),
+    sizes: dict | None = None,
+    reference: bool = True,
+) -> dict:
     """Start-up, steady state and strength for each mode at each size."""
     from dreamstream.stream.machine import load_framework
 
-    sizes, seconds = (QUICK_SIZES, 3.0) if quick else (SIZES, 20.0)
+    sizes, seconds = (QUICK_SIZES, 3.0) if quick else (sizes or SIZES, 20.0)
     results: dict = {"precision": precision, "isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA")}
     load_framework()
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,7 +202,7 @@ def run(quick: bool = False, precision: str = "auto", modes=("style", "dream")) 
             for mode in modes:
                 row = {"startup": startup(mode, clip, precision, 8.0 if quick else 20.0)}
                 row.update(steady(mode, clip, precision, seconds))
-                if mode == "dream":
+                if mode == "dream" and reference:
                     frames = 3 if quick else 20
                     row["file_strength"] = file_strength(clip, frames, precision, Path(tmp))
                 results[f"{mode} {name}"] = row
@@ -204,7 +212,7 @@ def run(quick: bool = False, precision: str = "auto", modes=("style", "dream")) 
 
 def table(results: dict) -> str:
     rows = [
-        "| run | first picture s | first dream s | fps | p50 ms | p95 ms | dropped "
+        "| run | first picture s | first dream s (CPU s) | fps | p50 ms | p95 ms | dropped "
         "| CPU ms/frame | work | strength (file) | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -214,7 +222,8 @@ def table(results: dict) -> str:
         s = r["startup"]
         strength = f"{r['strength_8_12s']} ({r.get('file_strength', '-')})"
         rows.append(
-            f"| {name} | {s['first_picture_s']} | {s['first_dream_s']} | {r['fps']} "
+            f"| {name} | {s['first_picture_s']} | {s['first_dream_s']} ({s['first_dream_cpu_s']}) "
+            f"| {r['fps']} "
             f"| {r['latency_ms_p50']} | {r['latency_ms_p95']} | {100 * r['dropped_share']:.0f}% "
             f"| {r['cpu_ms_per_frame']} | {r['work']} | {strength} "
             f"| {r['load'][0]}-{r['load'][1]} |"
@@ -226,6 +235,13 @@ if __name__ == "__main__":
     argv = sys.argv[1:]
     prec = argv[argv.index("--precision") + 1] if "--precision" in argv else "auto"
     chosen = [m for m in ("style", "dream") if f"--{m}" in argv] or ["style", "dream"]
-    output = run(quick="--quick" in argv, precision=prec, modes=tuple(chosen))
+    picked = {k: v for k, v in SIZES.items() if f"--{k}" in argv} or None
+    output = run(
+        quick="--quick" in argv,
+        precision=prec,
+        modes=tuple(chosen),
+        sizes=picked,
+        reference="--no-reference" not in argv,
+    )
     print(output["table"])
     print(json.dumps({k: v for k, v in output.items() if k != "table"}, indent=1))

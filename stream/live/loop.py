@@ -36,6 +36,7 @@ log = logging.getLogger("dreamstream.stream.live")
 STALL_S = 2.0  # no frame for this long: show a notice on the last good output
 IDLE_REDRAW_S = 0.1  # how often a paused/stalled window is redrawn (keys stay live)
 REPORT_EVERY_S = 30.0
+MARKS = ("first_picture_s", "first_picture_cpu_s", "first_dream_s", "first_dream_cpu_s")
 KEYS = {
     ord("q"): "quit",
     27: "quit",
@@ -377,12 +378,17 @@ class LiveStats:
     latencies: collections.deque = field(default_factory=lambda: collections.deque(maxlen=300))
     shown_at: collections.deque = field(default_factory=lambda: collections.deque(maxlen=30))
     grabber: object = None
-    marks: dict = field(default_factory=lambda: {"first_picture_s": None, "first_dream_s": None})
+    marks: dict = field(default_factory=lambda: dict.fromkeys(MARKS))
 
     def mark(self, name: str) -> None:
-        """Note the first time ``name`` happened, as seconds since the process started."""
+        """Note the first time ``name`` happened, as seconds since the process started.
+
+        With it, the process's CPU seconds so far (``name`` with ``_cpu``): on a
+        shared machine the wall clock waits for other work, the CPU seconds do not.
+        """
         if self.marks.get(name) is None:
             self.marks[name] = round(process_age_s(), 3)
+            self.marks[name.replace("_s", "_cpu_s")] = round(time.process_time(), 3)
 
     def fps(self) -> float | None:
         """Output frames per second over the last (up to) 30 frames."""
