@@ -153,7 +153,8 @@ def steady(mode: str, clip: Path, precision: str, seconds: float) -> dict:
         ),
         # CPU seconds per frame (all threads): what load on a shared machine disturbs least.
         "cpu_ms_per_frame": round(1000 * cpu_s / max(1, len(shown) - 1)),
-        "work": f"{size[0]}x{size[1]}" + describe_work(loop._work(budget.level)),
+        "work": f"{size[0]}x{size[1]}"
+        + describe_work(budget.level.work(settings), budget.level.every),
         "strength_8_12s": round(float(np.mean(strengths)), 4) if strengths else None,
         "load": [before, load()],
     }

@@ -73,6 +73,9 @@ class Level:
             ``steps_next``; None for style levels.
         octaves: pyramid levels of a carried frame, at most the look's.
         light: dream :data:`LIGHT_LAYER` instead of the look's objective.
+        every: dream every this many frames; the frames between carry the last
+            dream along the optical flow without a step (the loop sets their
+            ``steps_next`` to 0), for CPUs too slow to dream every frame.
         cost: the predicted work relative to the other levels (set by :meth:`Budget.fit`).
     """
 
@@ -81,6 +84,7 @@ class Level:
     steps: int | None = None
     octaves: int | None = None
     light: bool = False
+    every: int = 1
     cost: float = field(default=1.0, compare=False)
 
     def size(self, full: tuple[int, int]) -> tuple[int, int]:
@@ -111,7 +115,9 @@ def make_levels(mode: str, settings) -> list[Level]:
     """Work levels, most work first.
 
     Style: the full width and smaller shares of it. Dream, from the least work
-    up: a light objective at 128-224 px, one octave and one step; then the
+    up: a light objective at 128 px, one octave and one step every third, then
+    every second frame (the frames between carried along the flow); then every
+    frame at 128-224 px; then the
     look's objective at 224-320 px; then two octaves; then the width up to
     640 px; then the look's octaves and steps; then the width up to the full
     width. Order chosen by eye on the 2-core CPU: width and depth first (they
@@ -121,8 +127,9 @@ def make_levels(mode: str, settings) -> list[Level]:
         return [Level(scale=s) for s in SCALES]
     _, light = look_depth(settings)
     octaves, steps = settings.carried_octaves(), settings.steps_next
-    rungs = [Level(width=w, steps=1, octaves=1, light=True) for w in (128, 160, 224)]
-    rungs = rungs if light else []
+    rungs = [Level(width=128, steps=1, octaves=1, light=True, every=k) for k in (3, 2)]
+    rungs += [Level(width=w, steps=1, octaves=1, light=True) for w in (128, 160, 224)]
+    rungs = rungs if light else [Level(width=224, steps=1, octaves=1, every=k) for k in (3, 2)]
     rungs += [Level(width=w, steps=1, octaves=1) for w in (224, 320)]
     rungs += [Level(width=w, steps=1, octaves=2) for w in (320, 448, 640)]
     rungs += [Level(width=640, steps=1, octaves=octaves)]
@@ -145,7 +152,7 @@ def level_cost(level: Level, full: tuple[int, int], look=None) -> float:
             break
         area += w * h / _OCTAVE_SCALE ** (2 * k)
     own, light = look_depth(look)
-    return max(1, steps) * area * (light if level.light and light else own)
+    return max(1, steps) * area * (light if level.light and light else own) / level.every
 
 
 class Budget:
@@ -192,6 +199,7 @@ class Budget:
         self.index = min(max(0, start), len(self.levels) - 1)
         self._over = self._under = 0
         self._too_slow = -1  # the last level left for being too slow
+        self._window: list = []  # the frames of the current cycle (see Level.every)
 
     @property
     def level(self) -> Level:
@@ -236,6 +244,13 @@ class Budget:
             return False
         frame_s = latency_s if frame_s is None else frame_s
         model_s = frame_s if model_s is None else min(model_s, frame_s)
+        self._window.append((latency_s, frame_s, model_s))
+        if len(self._window) < self.level.every:
+            return False  # a level that dreams every k-th frame is judged per k frames
+        latency_s = max(w[0] for w in self._window)
+        frame_s = sum(w[1] for w in self._window) / len(self._window)
+        model_s = sum(w[2] for w in self._window) / len(self._window)
+        self._window.clear()
         ceiling = self.max_latency_s
         target = self.target_s()
         over = frame_s > self.slack * target or (ceiling is not None and latency_s > ceiling)
@@ -268,10 +283,11 @@ class Budget:
         elif index <= self._too_slow:
             self._too_slow = -1  # tried again: a new verdict comes from its own frames
         self.index, self._over, self._under = index, 0, 0
+        self._window.clear()
         return True
 
 
 def _same_work(a: Level, b: Level, full: tuple[int, int], look) -> bool:
-    if a.size(full) != b.size(full) or a.light != b.light:
+    if a.size(full) != b.size(full) or a.light != b.light or a.every != b.every:
         return False
     return look is None or a.work(look) == b.work(look)

@@ -82,13 +82,14 @@ def _upscale(out: np.ndarray, small: np.ndarray, full: np.ndarray, residual: boo
     return np.clip(full + change, 0, 255).astype(np.uint8)
 
 
-def describe_work(work: dict) -> str:
+def describe_work(work: dict, every: int = 1) -> str:
     """A dream's work for the overlay: ", 1 step, 2 octaves, block3_conv3" ("" for styles)."""
     if not work:
         return ""
     steps, octaves = work["steps_next"], work["octaves_next"]
     text = f", {steps} step{'s' * (steps != 1)}, {octaves} octave{'s' * (octaves != 1)}"
-    return text + (f", {work['layers']}" if "layers" in work else "")
+    text += f", {work['layers']}" if "layers" in work else ""
+    return text + (f", every {every} frames" if every > 1 else "")
 
 
 class LiveLoop:
@@ -230,7 +231,10 @@ class LiveLoop:
 
     def _work(self, level: Level) -> dict:
         """The current look's work at ``level`` (styles: no per-call work)."""
-        return level.work(self.looks.looks[self.looks.index][1])
+        work = level.work(self.looks.looks[self.looks.index][1])
+        if work and self.stats.frames % level.every:
+            work["steps_next"] = 0  # between dreams: the dream carried along the flow
+        return work
 
     def _step(self, frame: np.ndarray, work: dict) -> np.ndarray:
         """Process ``frame`` carrying the previous output along the flow; keeps the state."""
@@ -305,7 +309,8 @@ class LiveLoop:
     def _overlay_lines(self) -> list[str]:
         fps, lat = self.stats.fps(), self.stats.latencies
         size = self.size or (0, 0)
-        steps = describe_work(self._work(self.budget.level))
+        level = self.budget.level
+        steps = describe_work(level.work(self.looks.looks[self.looks.index][1]), level.every)
         return [
             f"{fps or 0:.1f} fps  latency {1000 * (lat[-1] if lat else 0):.0f} ms  "
             f"dropped {self.grabber.dropped}",
@@ -321,7 +326,10 @@ class LiveLoop:
         self.report(
             f"{self.stats.fps() or 0:.1f} fps, latency {s['latency_ms_p50']} ms, "
             f"{s['dropped']} dropped, {self.looks.label} at {self.size[0]}px wide"
-            + describe_work(self._work(self.budget.level))
+            + describe_work(
+                self.budget.level.work(self.looks.looks[self.looks.index][1]),
+                self.budget.level.every,
+            )
         )
 
     # ------------------------------------------------------------- controls

@@ -104,3 +104,46 @@ def test_a_dream_below_the_output_size_keeps_the_camera_sharp():
         # The change is upscaled onto the full-size input: its fine pattern survives,
         # which upscaling the 32 px picture itself would have blurred away.
         assert np.abs(image.astype(np.int16) - want).mean() < 2.0
+
+
+def test_a_level_that_dreams_every_third_frame_carries_the_frames_between():
+    steps = []
+
+    class Recording:
+        def first(self, frame, index, **work):
+            steps.append(("first", work["steps_next"]))
+            return frame
+
+        def next(self, frame, index, warped_out, mask, warped_in, **work):
+            steps.append(("next", work["steps_next"]))
+            return frame
+
+    class One:
+        def __init__(self):
+            self.processor, self.index, self.label, self.fatal = Recording(), 0, "x", None
+            self.looks = [("x", Settings())]
+
+        def poll(self):
+            return False
+
+    level = Level(width=32, steps=1, octaves=1, every=3)
+    run(One(), frames=7, budget=Budget([level], None), settings=Settings(frames=7))
+    assert steps[0] == ("first", 1)
+    assert [n for _, n in steps] == [1, 0, 0, 1, 0, 0, 1]  # dreamt on every third frame
+
+
+def test_the_budget_judges_an_every_k_level_per_cycle():
+    look = Settings()
+    every, cheaper = (
+        Level(width=64, steps=1, octaves=1),
+        Level(width=64, steps=1, octaves=1, every=2),
+    )
+    budget = Budget([every, cheaper], 1.0, frame_s=0.1, start=1, patience=1)
+    budget.fit((64, 48), look)
+    assert budget.levels[0].cost == 2 * budget.levels[1].cost
+    # Judged per cycle of two frames: the climb comes after two cycles, not two frames.
+    assert [budget.update(0.01, 0.01, 0.01) for _ in range(4)] == [False, False, False, True]
+    budget = Budget([every, cheaper], 1.0, frame_s=0.1, start=1, patience=1)
+    budget.fit((64, 48), look)
+    # A dreamt and a carried frame: the mean (0.15 s, x 2 for dreaming every frame) decides.
+    assert not any(budget.update(t, t, t) for t in (0.3, 0.001) * 4) and budget.index == 1
