@@ -102,7 +102,9 @@ class Level:
         work = {"steps_next": steps, "octaves_next": octaves}
         if steps == look.steps_next and octaves == look.carried_octaves() and not self.light:
             return work  # the look's own: first frames as the look says
-        work.update(steps=max(1, 2 * steps), octaves=octaves)
+        # A fresh start (the first frame, a cut) costs what a carried frame costs: at low
+        # frame rates cuts come often, and a long first dream would only slow the next.
+        work.update(steps=steps, octaves=octaves)
         boost = min(MAX_STEP_BOOST, look.steps_next * look.carried_octaves() / (steps * octaves))
         if boost > 1:
             work["step_size"] = look.step_size * boost

@@ -140,7 +140,7 @@ def test_dream_levels_grow_from_a_light_start():
     lightest, richest = budget.levels[-1], budget.levels[0]
     assert lightest.size((640, 480)) == (128, 96) and budget.level == lightest
     assert lightest.work(look) == {
-        "steps": 2,
+        "steps": 1,
         "steps_next": 1,
         "octaves": 1,
         "octaves_next": 1,
