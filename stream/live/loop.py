@@ -36,7 +36,7 @@ log = logging.getLogger("dreamstream.stream.live")
 STALL_S = 2.0  # no frame for this long: show a notice on the last good output
 IDLE_REDRAW_S = 0.1  # how often a paused/stalled window is redrawn (keys stay live)
 REPORT_EVERY_S = 30.0
-MARKS = ("first_picture_s", "first_picture_cpu_s", "first_dream_s", "first_dream_cpu_s")
+MARKS = ("first_picture_s", "first_picture_cpu_s", "first_processed_s", "first_processed_cpu_s")
 KEYS = {
     ord("q"): "quit",
     27: "quit",
@@ -203,7 +203,7 @@ class LiveLoop:
         if not warmup:  # the first frame at a level includes compiling the model for it
             self.budget.update(latency, now - began, self._model_s)
         self.stats.mark("first_picture_s")
-        self.stats.mark("first_dream_s")
+        self.stats.mark("first_processed_s")
         self._last = display
         self._emit(display, now, None, record=True)
         if self.on_output:

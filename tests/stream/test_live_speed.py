@@ -71,7 +71,7 @@ def test_the_camera_shows_while_the_look_loads_then_the_processed_picture():
     for image, given in outputs:
         assert np.array_equal(image, 255 - given)  # then processed, nothing else
     marks = loop.stats.summary()
-    assert 0 < marks["first_picture_s"] <= marks["first_dream_s"]
+    assert 0 < marks["first_picture_s"] <= marks["first_processed_s"]
 
 
 def test_a_look_that_cannot_load_stops_the_loop_with_its_error():
