@@ -1,4 +1,4 @@
-"""Per-frame processors built from :class:`~dreamstream.stream.settings.Settings`.
+"""Per-frame processors built from typed setups (:mod:`dreamstream.stream.params`).
 
 A processor turns one input frame into one output frame; it holds models but
 no temporal state (the pipeline owns that). Both kinds answer two calls:
@@ -13,9 +13,10 @@ no temporal state (the pipeline owns that). Both kinds answer two calls:
 Frames are ``uint8`` ``HxWx3`` RGB; ``mask`` is ``HxW`` float32, 1 = reliable.
 ``work`` is how much to do for this call, chosen by the caller (live mode's
 latency budget), named like the settings it overrides for that call:
-``steps``, ``steps_next``, ``octaves``, ``octaves_next`` and ``layers`` for
-dreams; styles take none. A processor never
-changes its own settings.
+``steps``, ``steps_next``, ``octaves``, ``octaves_next``, ``step_size`` and
+``layers`` for dreams; styles take none. A processor never
+changes its own setup, and never sees the whole ``Settings``: the front
+builds its setup (``Settings.setup(mode)``) and passes it here.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import numpy as np
 
 from dreamstream.core import temporal
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import MIN_SIDE
 from dreamstream.stream.machine import dream_compute
-from dreamstream.stream.settings import Settings
+from dreamstream.stream.params import ArtSetup, DreamSetup, StyleSetup
 
 
 class DreamProcessor:
@@ -50,14 +52,14 @@ class DreamProcessor:
     # bicubic kept 9-13 % more strength at the same fidelity).
     cubic_carry = True
 
-    def __init__(self, settings: Settings, layers: str | None = None):
-        """Build the dream of objective ``layers`` (default: the settings' own) now.
+    def __init__(self, setup: DreamSetup, layers: str | None = None):
+        """Build the dream of objective ``layers`` (default: the setup's own) now.
 
         Other objectives (live mode's lighter one, or the own one after a
-        lighter start) are built on first use; a bad ``settings.layers`` fails
+        lighter start) are built on first use; a bad ``setup.layers`` fails
         here either way.
         """
-        self.settings = settings
+        self.setup = setup
         self._dreamers: dict = {}
         if layers is not None:
             self._objective(None)
@@ -65,11 +67,11 @@ class DreamProcessor:
 
     @property
     def dreamer(self):
-        """The Dreamer of the settings' own objective."""
+        """The Dreamer of the setup's own objective."""
         return self.dreamer_for(None)
 
     def dreamer_for(self, layers: str | None):
-        """The Dreamer of objective ``layers`` (None: the settings'), built on first use.
+        """The Dreamer of objective ``layers`` (None: the setup's), built on first use.
 
         Live mode's budget may ask for a lighter objective than the look's own
         for a frame; each objective builds its network and traces once.
@@ -82,42 +84,42 @@ class DreamProcessor:
         from dreamstream.core.models import DEFAULT_LAYERS, available_layers
         from dreamstream.core.objectives import make_objective
 
-        spec = layers or self.settings.layers or DEFAULT_LAYERS[self.settings.model]
-        return make_objective(spec, available_layers(self.settings.model))
+        spec = layers or self.setup.layers or DEFAULT_LAYERS[self.setup.model]
+        return make_objective(spec, available_layers(self.setup.model))
 
     def _build(self, layers: str | None):
         from dreamstream.core.dream import Dreamer
         from dreamstream.stream.weights.dream import load_backbone
 
-        settings = self.settings
+        setup = self.setup
         objective = self._objective(layers)
-        params = dataclasses.replace(settings.dream_params(), **dream_compute(settings.precision))
+        params = dataclasses.replace(setup.dream, **dream_compute(setup.precision))
         backbone = load_backbone(
-            settings.model,
+            setup.model,
             layers=tuple(objective.layers),
-            weights=settings.weights,
-            pooling=settings.pooling,
+            weights=setup.weights,
+            pooling=setup.pooling,
             # Built as the dream computes, so the Dreamer makes no cast copy; with a
             # guide, float32 as before: its features are read in full precision.
-            dtype="float32" if settings.guide else params.precision,
+            dtype="float32" if setup.guide else params.precision,
         )
-        if settings.guide and layers is None:
-            guide_image = _picture(settings, "guide")
+        if setup.guide and layers is None:
+            guide_image = read_picture(setup.guide, "guide image", setup.max_pixels)
             objective = objective + _guide_term(backbone, guide_image)
         return Dreamer(backbone, objective, params)
 
     def first(self, frame: np.ndarray, index: int, steps=None, octaves=None, layers=None, **work):
         """Dream ``frame`` from scratch.
 
-        ``steps`` per octave and ``octaves`` default to the settings'; ``layers``
-        (an objective spec) to the settings' objective; ``step_size`` too.
+        ``steps`` per octave and ``octaves`` default to the setup's; ``layers``
+        (an objective spec) to the setup's objective; ``step_size`` too.
         """
         dreamer = self.dreamer_for(layers)
         gain = self._gain(np.ones(frame.shape[:2], np.float32), work.get("step_size"))
-        seed = self.settings.seed + index
+        seed = self.setup.dream.seed + index
         out = dreamer(frame, steps=steps, seed=seed, octaves=octaves, gain=gain)
-        s = self.settings
-        if s.flow and s.anchor > 0 and work.get("steps_next", s.steps_next) > 0:
+        carry = self.setup.carry
+        if self.setup.flow and carry.anchor > 0 and work.get("steps_next", carry.steps_next) > 0:
             # Every carried frame ends anchored and then dreamt steps_next more steps;
             # so does the first one (and the first after a cut), or the colour
             # cast of its longer dream would pop away on the frame after it.
@@ -140,38 +142,38 @@ class DreamProcessor:
     ):
         """Dream ``frame`` from the carried dream.
 
-        ``steps_next`` and ``octaves_next`` default to the settings'; ``layers``
-        (an objective spec) to the settings' objective; ``step_size`` too.
+        ``steps_next`` and ``octaves_next`` default to the setup's; ``layers``
+        (an objective spec) to the setup's objective; ``step_size`` too.
         """
-        s = self.settings
+        carry = self.setup.carry
         start = temporal.dream_start(
             frame,
             warped_out,
             mask,
-            s.blend,
+            carry.blend,
             warped_prev_in=warped_in,
-            mode=s.carry,
-            anchor=s.anchor,
+            mode=carry.mode,
+            anchor=carry.anchor,
         )
-        steps = s.steps_next if steps_next is None else steps_next
+        steps = carry.steps_next if steps_next is None else steps_next
         return self.dreamer_for(layers)(
             frame,
             init=start,
             steps=steps,
-            seed=s.seed + index,
-            octaves=s.carried_octaves() if octaves_next is None else octaves_next,
+            seed=self.setup.dream.seed + index,
+            octaves=carry.octaves_next if octaves_next is None else octaves_next,
             # Regions that start afresh catch up.
-            gain=self._gain(1.0 + s.regrow * (1.0 - mask), step_size),
+            gain=self._gain(1.0 + carry.regrow * (1.0 - mask), step_size),
         )
 
     def _gain(self, gain: np.ndarray, step_size: float | None) -> np.ndarray:
-        """The per-pixel step gain, times ``step_size / settings.step_size`` when one is given.
+        """The per-pixel step gain, times ``step_size / setup's step size`` when one is given.
 
         A gain rather than a new step size: the compiled step stays the same.
         """
         if step_size is None:
             return gain
-        return (gain * (step_size / self.settings.step_size)).astype(np.float32)
+        return (gain * (step_size / self.setup.dream.step_size)).astype(np.float32)
 
 
 def _guide_term(backbone, picture: np.ndarray):
@@ -183,39 +185,55 @@ def _guide_term(backbone, picture: np.ndarray):
     return guide(layer, features)
 
 
-# The pictures each mode reads: Settings field -> what messages call it.
-_PICTURES = {"dream": {"guide": "guide image"}, "style": {"style_image": "style image"}}
-
-
-def _picture(settings: Settings, name: str) -> np.ndarray:
-    """The picture named by the Settings field ``name``, read with the settings' pixel limit."""
+def read_picture(path: str, what: str, max_pixels: int) -> np.ndarray:
+    """A picture a processor follows (guide, style image), uint8 HxWx3 RGB, within the limit."""
     from dreamstream.stream.io.images import read_image
 
-    what = {**_PICTURES["dream"], **_PICTURES["style"]}[name]
-    return read_image(getattr(settings, name), what, settings.max_pixels)
+    return read_image(path, what, max_pixels)
 
 
-def check_pictures(mode: str, settings: Settings) -> None:
-    """Read the pictures ``mode`` needs (guide, style image): cheap, before any model loads.
+def _pictures(setup) -> list[tuple[str, str]]:
+    """The pictures a setup names: (path, what messages call it)."""
+    if isinstance(setup, DreamSetup):
+        return [(setup.guide, "guide image")] if setup.guide else []
+    return [(setup.style_image, "style image")] if setup.style_image else []
+
+
+def check_pictures(mode: str, setup) -> None:
+    """Read the pictures ``setup`` needs (guide, style image): cheap, before any model loads.
+
+    Args:
+        mode: "dream" or "style".
+        setup: what the processor will be built from (``Settings.setup(mode)``).
 
     Raises:
         InputError: a picture is missing, unreadable or over the pixel limit.
     """
     if mode == "style":
-        check_style_method(settings)
-    for name in _PICTURES.get(mode, {}):
-        if getattr(settings, name):
-            _picture(settings, name)
+        check_style_method(setup)
+    for path, what in _pictures(setup):
+        read_picture(path, what, setup.max_pixels)
 
 
-def check_style_method(settings: Settings) -> None:
-    """Refuse settings the chosen ``--method`` cannot use, before any model loads."""
-    if settings.method == "optimize":
-        from dreamstream.stream.artstyle import check_settings
+def check_style_method(setup) -> None:
+    """Refuse a setup the chosen style method cannot use, before any model loads.
 
-        check_settings(settings)
-    elif settings.weights is not None:
-        raise InputError("--weights applies to dreams and to style --method optimize")
+    (``--weights`` with the fast style is refused where its setup is made,
+    :meth:`~dreamstream.stream.settings.Settings.style_setup`.)
+    """
+    if isinstance(setup, ArtSetup):
+        from dreamstream.stream.artstyle import check_setup
+
+        check_setup(setup)
+
+
+def check_dream_size(size: tuple[int, int]) -> None:
+    """Refuse frames too small to dream before any model loads."""
+    w, h = size
+    if w and h and min(w, h) < MIN_SIDE:
+        raise InputError(
+            f"frames of {w}x{h} are too small to dream; need at least {MIN_SIDE} px a side"
+        )
 
 
 class StyleProcessor:
@@ -223,17 +241,18 @@ class StyleProcessor:
 
     uses_warped_input = False  # the blend reads the warped previous output only
 
-    def __init__(self, settings: Settings):
+    def __init__(self, setup: StyleSetup):
         from dreamstream.stream.runtimes import load_stylizer
         from dreamstream.stream.styleahead import ahead_for
 
-        self.settings = settings
+        self.setup = setup
+        picture = setup.style_image
         self.stylizer, self.runtime = load_stylizer(
-            settings.style,
-            settings.strength,
-            settings.preserve_color,
-            style_image=_picture(settings, "style_image") if settings.style_image else None,
-            runtime=settings.runtime,
+            setup.style,
+            setup.strength,
+            setup.preserve_color,
+            style_image=read_picture(picture, "style image", setup.max_pixels) if picture else None,
+            runtime=setup.runtime,
         )
         self.ahead = ahead_for(self.stylizer, self.runtime.runtime)
 
@@ -250,25 +269,32 @@ class StyleProcessor:
 
     def next(self, frame, index, warped_out, mask, warped_in, **work) -> np.ndarray:
         return temporal.temporal_blend(
-            self._styled(frame, index), warped_out, mask, self.settings.temporal
+            self._styled(frame, index), warped_out, mask, self.setup.temporal
         )
 
 
-def make_processor(mode: str, settings: Settings, layers: str | None = None):
-    """The processor for ``mode`` ("dream" or "style"; style by ``settings.method``).
+def make_processor(mode: str, setup, layers: str | None = None):
+    """The processor for ``mode`` ("dream" or "style") built from ``setup``.
 
-    ``layers``: a dream's objective to build first (see :class:`DreamProcessor`).
+    Args:
+        mode: "dream" or "style".
+        setup: ``Settings.setup(mode)``: a :class:`DreamSetup` for dreams, a
+            :class:`StyleSetup` (fast style) or :class:`ArtSetup` (``--method optimize``).
+        layers: a dream's objective to build first (see :class:`DreamProcessor`).
     """
     from dreamstream.stream.machine import load_framework
 
+    wanted = (DreamSetup,) if mode == "dream" else (StyleSetup, ArtSetup)
+    if not isinstance(setup, wanted):
+        raise TypeError(f"a {mode} processor is built from {wanted}, got {type(setup).__name__}")
     if mode == "style":
-        check_style_method(settings)
-    if mode == "style" and settings.method == "optimize":
+        check_style_method(setup)
+    if isinstance(setup, ArtSetup):
         load_framework()
         from dreamstream.stream.artstyle import ArtStyleProcessor
 
-        return ArtStyleProcessor(settings)
+        return ArtStyleProcessor(setup)
     if mode != "dream":  # the style runtime loads Keras only if it runs on Keras
-        return StyleProcessor(settings)
+        return StyleProcessor(setup)
     load_framework()
-    return DreamProcessor(settings, layers)
+    return DreamProcessor(setup, layers)

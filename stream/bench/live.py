@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 
 from dreamstream.stream.io import open_sink, read_image
-from dreamstream.stream.io.camera import FileCapture, Grabber
+from dreamstream.stream.io.camera import Grabber
+from dreamstream.stream.io.playback import FileCapture
 from dreamstream.stream.live.budget import Budget, make_levels
 from dreamstream.stream.live.command import DEFAULT_LATENCY_MS, make_budget
 from dreamstream.stream.live.looks import Looks
@@ -84,7 +85,7 @@ def _drive(opener, mode: str, settings: Settings, seconds: float, **kw) -> dict:
     grabber = Grabber(opener)
     budget = make_budget(mode, settings)  # the command's own: a dream starts light and climbs
     first = budget.level.work(settings).get("layers")
-    looks = Looks([(mode, settings)], lambda s: make_processor(mode, s, first))
+    looks = Looks([(mode, settings)], lambda s: make_processor(mode, s.setup(mode), first))
     shown: list[tuple[float, float]] = []
     counts: dict = {}  # the grabber's counters once warm: frames dropped while loading don't count
     settled = {"level": None, "outputs": 0}
@@ -154,7 +155,7 @@ def soak(seconds: float, every: float) -> dict:
     """
     samples: list[tuple[float, float]] = []
     stop, settings = threading.Event(), Settings(width=480)
-    looks = Looks([("style", settings)], lambda s: make_processor("style", s))
+    looks = Looks([("style", settings)], lambda s: make_processor("style", s.setup("style")))
 
     def sample(begin: float) -> None:
         samples.append((0.0, round(rss_mb(), 1)))

@@ -28,8 +28,9 @@ from fractions import Fraction
 from dreamstream.core.errors import InputError
 from dreamstream.core.params import NUM_STYLES
 from dreamstream.stream import settings as settings_mod
-from dreamstream.stream.io.camera import Grabber, capture_opener
+from dreamstream.stream.io.camera import Grabber
 from dreamstream.stream.io.display import display_problem
+from dreamstream.stream.io.playback import capture_opener
 from dreamstream.stream.io.specs import is_camera
 from dreamstream.stream.live.budget import Budget, make_levels
 from dreamstream.stream.live.looks import Looks
@@ -209,11 +210,14 @@ def main(args, settings) -> int:
     try:
         parts.append(grabber)
         budget = _make_budget(args, settings)
-        # The camera shows at once; the first look (and the framework) load meanwhile,
-        # each look built first with the objective the budget's level asks for.
+        # The camera shows at once; each look's processor (and the framework) load
+        # meanwhile, built from its typed setup, first with the objective the budget's
+        # level asks for.
         looks = Looks(
             looks_list,
-            lambda s: make_processor(args.mode, s, budget.level.work(s).get("layers")),
+            lambda s: make_processor(
+                args.mode, s.setup(args.mode), budget.level.work(s).get("layers")
+            ),
             background=True,
         )
         preview = PreviewServer(*address, token=args.serve_token) if address else None
