@@ -143,7 +143,7 @@ class LiveLoop:
         self.last_input: np.ndarray | None = None  # the input of the last output, full size
         self._error: str | None = None  # the last processing error, shown as a notice
         self._fade_start = self._last_grab = self._shown_notice = None
-        self._fitted: tuple | None = None  # (full size, look) the budget's levels are costed for
+        self._fitted = None  # the look (Settings) the budget's levels are costed for
         self._model_s: float | None = None  # the last frame's time in the processor
         self._next_cycle = self._next_report = self._last_idle = 0.0
 
@@ -215,9 +215,9 @@ class LiveLoop:
         """The frame processed at the budget's level; output at full size, warm-up flag."""
         rgb = grab.rgb
         look = self.looks.looks[self.looks.index][1]
-        if self.full is None or self._fitted != (self.full, look):
+        if self._fitted is not look:  # the first frame, or another look: cost the levels
             self.full = self.full or _even_size(rgb.shape[1], rgb.shape[0], self.settings.width)
-            self._fitted = (self.full, look)
+            self._fitted = look
             self.budget.fit(self.full, look)
         level = self.budget.level
         self.size = level.size(self.full)
@@ -309,8 +309,7 @@ class LiveLoop:
     def _overlay_lines(self) -> list[str]:
         fps, lat = self.stats.fps(), self.stats.latencies
         size = self.size or (0, 0)
-        level = self.budget.level
-        steps = describe_work(level.work(self.looks.looks[self.looks.index][1]), level.every)
+        steps = self._describe()
         return [
             f"{fps or 0:.1f} fps  latency {1000 * (lat[-1] if lat else 0):.0f} ms  "
             f"dropped {self.grabber.dropped}",
@@ -326,11 +325,13 @@ class LiveLoop:
         self.report(
             f"{self.stats.fps() or 0:.1f} fps, latency {s['latency_ms_p50']} ms, "
             f"{s['dropped']} dropped, {self.looks.label} at {self.size[0]}px wide"
-            + describe_work(
-                self.budget.level.work(self.looks.looks[self.looks.index][1]),
-                self.budget.level.every,
-            )
+            + self._describe()
         )
+
+    def _describe(self) -> str:
+        """The budget's current work for the overlay and the reports ("" for styles)."""
+        level = self.budget.level
+        return describe_work(level.work(self.looks.looks[self.looks.index][1]), level.every)
 
     # ------------------------------------------------------------- controls
 
@@ -396,7 +397,7 @@ class LiveStats:
         """
         if self.marks.get(name) is None:
             self.marks[name] = round(process_age_s(), 3)
-            self.marks[name.replace("_s", "_cpu_s")] = round(time.process_time(), 3)
+            self.marks[name.removesuffix("_s") + "_cpu_s"] = round(time.process_time(), 3)
 
     def fps(self) -> float | None:
         """Output frames per second over the last (up to) 30 frames."""
