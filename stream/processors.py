@@ -14,7 +14,8 @@ Frames are ``uint8`` ``HxWx3`` RGB; ``mask`` is ``HxW`` float32, 1 = reliable.
 ``work`` is how much to do for this call, chosen by the caller (live mode's
 latency budget), named like the settings it overrides for that call:
 ``steps``, ``steps_next``, ``octaves``, ``octaves_next``, ``step_size`` and
-``layers`` for dreams; styles take none. A processor never
+``layers`` for dreams, and ``hold`` (live mode's frames between two dreams:
+the carried dream moved onto the frame, no step); styles take none. A processor never
 changes its own setup, and never sees the whole ``Settings``: the front
 builds its setup (``Settings.setup(mode)``) and passes it here.
 """
@@ -138,13 +139,20 @@ class DreamProcessor:
         octaves_next=None,
         layers=None,
         step_size=None,
+        hold=False,
         **work,
     ):
         """Dream ``frame`` from the carried dream.
 
         ``steps_next`` and ``octaves_next`` default to the setup's; ``layers``
-        (an objective spec) to the setup's objective; ``step_size`` too.
+        (an objective spec) to the setup's objective; ``step_size`` too. With
+        ``hold`` nothing is dreamt: the carried dream's change (warped output
+        minus warped input) is laid on ``frame`` as it is, without the blend
+        and anchor that would fade it a little on every frame.
         """
+        if hold:
+            change = warped_out.astype(np.int16) - warped_in.astype(np.int16)
+            return np.clip(frame + change, 0, 255).astype(np.uint8)
         carry = self.setup.carry
         start = temporal.dream_start(
             frame,

@@ -74,8 +74,8 @@ class Level:
         octaves: pyramid levels of a carried frame, at most the look's.
         light: dream :data:`LIGHT_LAYER` instead of the look's objective.
         every: dream every this many frames; the frames between carry the last
-            dream along the optical flow without a step (the loop sets their
-            ``steps_next`` to 0), for CPUs too slow to dream every frame.
+            dream along the optical flow without a step (the loop tells the
+            processor to ``hold``), for CPUs too slow to dream every frame.
         cost: the predicted work relative to the other levels (set by :meth:`Budget.fit`).
     """
 

@@ -233,7 +233,7 @@ class LiveLoop:
         """The current look's work at ``level`` (styles: no per-call work)."""
         work = level.work(self.looks.looks[self.looks.index][1])
         if work and self.stats.frames % level.every:
-            work["steps_next"] = 0  # between dreams: the dream carried along the flow
+            work.update(steps_next=0, hold=True)  # between dreams: the dream carried along
         return work
 
     def _step(self, frame: np.ndarray, work: dict) -> np.ndarray:

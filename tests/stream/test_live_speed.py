@@ -116,6 +116,7 @@ def test_a_level_that_dreams_every_third_frame_carries_the_frames_between():
 
         def next(self, frame, index, warped_out, mask, warped_in, **work):
             steps.append(("next", work["steps_next"]))
+            assert work.get("hold", False) == (work["steps_next"] == 0)
             return frame
 
     class One:
@@ -147,3 +148,16 @@ def test_the_budget_judges_an_every_k_level_per_cycle():
     budget.fit((64, 48), look)
     # A dreamt and a carried frame: the mean (0.15 s, x 2 for dreaming every frame) decides.
     assert not any(budget.update(t, t, t) for t in (0.3, 0.001) * 4) and budget.index == 1
+
+
+def test_a_held_frame_lays_the_carried_dream_on_the_new_frame():
+    from dreamstream.stream.processors import make_processor
+
+    processor = make_processor("dream", Settings(layers="block1_conv2").setup("dream"))
+    rng = np.random.default_rng(0)
+    frame, warped_in = (rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(2))
+    warped_out = np.clip(warped_in.astype(np.int16) + 30, 0, 255).astype(np.uint8)
+    mask = np.ones((24, 32), np.float32)
+    held = processor.next(frame, 1, warped_out, mask, warped_in, steps_next=0, hold=True)
+    change = warped_out.astype(np.int16) - warped_in.astype(np.int16)
+    assert np.array_equal(held, np.clip(frame + change, 0, 255).astype(np.uint8))
