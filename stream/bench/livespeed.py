@@ -1,7 +1,10 @@
 """Live speed as a new user meets it: first picture, frame rate, latency and dream strength.
 
-A looped clip plays as the camera (``samples/bikes.mp4`` cropped to 4:3 and
-scaled to each size, at its own 25 fps), with the command's default budget.
+A looped clip plays as the camera, with the command's default budget:
+``samples/clip.mp4`` (one continuous camera move over a photograph, 4 s)
+cropped to 4:3 and scaled to each size, at its own 25 fps; ``--bikes`` takes
+``samples/bikes.mp4`` instead (real footage, but six shots: a scene cut
+every 1.7 s, which a camera never has, starts the dream afresh each time).
 
 - Start-up (a fresh ``dreamstream live`` process, stopped with SIGINT):
   seconds from the process's start to the first picture shown (the camera
@@ -56,13 +59,15 @@ def load() -> float:
         return float("nan")
 
 
-def make_camera_clip(size: tuple[int, int], folder: Path, frames: int = 125) -> Path:
-    """``samples/bikes.mp4`` cropped to the aspect of ``size`` and scaled to it (H.264)."""
+def make_camera_clip(
+    size: tuple[int, int], folder: Path, frames: int = 125, source: str = "clip.mp4"
+) -> Path:
+    """``samples/<source>`` cropped to the aspect of ``size`` and scaled to it (H.264)."""
     import av
     import cv2
 
     path = folder / f"camera-{size[0]}x{size[1]}.mp4"
-    with av.open(str(SAMPLES / "bikes.mp4")) as src, av.open(str(path), "w") as out:
+    with av.open(str(SAMPLES / source)) as src, av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.options = {"crf": "18"}
@@ -191,16 +196,18 @@ def run(
     modes=("style", "dream"),
     sizes: dict | None = None,
     reference: bool = True,
+    source: str = "clip.mp4",
 ) -> dict:
     """Start-up, steady state and strength for each mode at each size."""
     from dreamstream.stream.machine import load_framework
 
     sizes, seconds = (QUICK_SIZES, 3.0) if quick else (sizes or SIZES, 20.0)
     results: dict = {"precision": precision, "isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA")}
+    results["camera"] = source
     load_framework()
     with tempfile.TemporaryDirectory() as tmp:
         for name, size in sizes.items():
-            clip = make_camera_clip(size, Path(tmp), 30 if quick else 125)
+            clip = make_camera_clip(size, Path(tmp), 30 if quick else 125, source)
             for mode in modes:
                 row = {"startup": startup(mode, clip, precision, 8.0 if quick else 20.0)}
                 row.update(steady(mode, clip, precision, seconds))
@@ -244,6 +251,7 @@ if __name__ == "__main__":
         modes=tuple(chosen),
         sizes=picked,
         reference="--no-reference" not in argv,
+        source="bikes.mp4" if "--bikes" in argv else "clip.mp4",
     )
     print(output["table"])
     print(json.dumps({k: v for k, v in output.items() if k != "table"}, indent=1))
