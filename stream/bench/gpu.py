@@ -102,11 +102,15 @@ def _processors(vgg: dict, style: dict):
 
     class KitDream(DreamProcessor):
         def __init__(self, settings):  # the parent's, with the backbone from the kit
-            self.setup = settings.dream_setup()
-            objective = make_objective(settings.layers, available_layers("vgg16"))
+            self.kit_settings = settings
+            super().__init__(settings.dream_setup())
+
+        def _build(self, layers):
+            settings = self.kit_settings
+            objective = make_objective(layers or settings.layers, available_layers("vgg16"))
             backbone = build_vgg16(vgg, tuple(objective.layers))
             compute = dream_compute(settings.precision)
-            self.dreamer = Dreamer(backbone, objective, _replace(settings, compute))
+            return Dreamer(backbone, objective, _replace(settings, compute))
 
     class KitStyle(StyleProcessor):
         def __init__(self, settings):
