@@ -213,13 +213,7 @@ def main(args, settings) -> int:
         # The camera shows at once; each look's processor (and the framework) load
         # meanwhile, built from its typed setup, first with the objective the budget's
         # level asks for.
-        looks = Looks(
-            looks_list,
-            lambda s: make_processor(
-                args.mode, s.setup(args.mode), budget.level.work(s).get("layers")
-            ),
-            background=True,
-        )
+        looks = Looks(looks_list, _builder(make_processor, args.mode, budget), background=True)
         preview = PreviewServer(*address, token=args.serve_token) if address else None
         if preview:
             parts.append(preview.start())
@@ -263,6 +257,17 @@ def main(args, settings) -> int:
             f"{summary['fps'] or 0:.2f} fps",
         )
     return 130 if stop.is_set() else 0
+
+
+def _builder(make_processor, mode: str, budget: Budget):
+    """Builds a look's processor from its setup, with the objective the budget asks for first."""
+
+    def build(settings):
+        layers = budget.level.work(settings).get("layers")  # the light one at a light level
+        first = {"layers": layers} if layers else {}
+        return make_processor(mode, settings.setup(mode), **first)
+
+    return build
 
 
 def _make_budget(args, settings) -> Budget:
