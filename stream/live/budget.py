@@ -101,7 +101,8 @@ class Level:
         octaves = min(look.carried_octaves(), self.octaves or look.carried_octaves())
         work = {"steps_next": steps, "octaves_next": octaves}
         if steps == look.steps_next and octaves == look.carried_octaves() and not self.light:
-            return work  # the look's own: first frames as the look says
+            # The look's own; live passes the first frame's steps (so no settling passes).
+            return {**work, "steps": look.steps}
         # A fresh start (the first frame, a cut) costs what a carried frame costs: at low
         # frame rates cuts come often, and a long first dream would only slow the next.
         work.update(steps=steps, octaves=octaves)

@@ -149,7 +149,7 @@ def test_dream_levels_grow_from_a_light_start():
         "step_size": 3 * look.step_size,  # 1 step of 1 octave for 2 of 3: larger, up to 3x
     }
     assert richest.size((640, 480)) == (640, 480)
-    assert richest.work(look) == {"steps_next": 2, "octaves_next": 3}  # the look's own
+    assert richest.work(look) == {"steps": 10, "steps_next": 2, "octaves_next": 3}  # the look's
     # A look whose objective is not deeper than the light one never gets it.
     shallow = Settings(layers="block2_conv2")
     assert "layers" not in lightest.work(shallow)
