@@ -26,21 +26,18 @@ from keras import ops
 
 from dreamstream.core import efficientnet
 from dreamstream.core.errors import InputError
-from dreamstream.core.params import BACKBONES, CLASSIFIER_LAYERS, POLICIES, POOLINGS
+from dreamstream.core.params import (
+    BACKBONES,
+    CLASSIFIER_LAYERS,
+    DEFAULT_LAYERS,
+    POLICIES,
+    POOLINGS,
+)
 
 # Backbones built by build_vgg16; they differ only in their weights.
 VGG16_BACKBONES: tuple[str, ...] = ("vgg16", "vgg16-hed")
 
 ALL_BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
-
-# Layer weights that give recognisable dreams with each network's own weights.
-DEFAULT_LAYERS: dict[str, dict[str, float]] = {
-    "vgg16": {"block4_conv3": 1.0},
-    "vgg16-hed": {"block4_conv3": 1.0},
-    "inception_v3": {"mixed3": 1.0, "mixed5": 1.5},
-    "googlenet": {"mixed4c": 1.0},
-    "efficientnet_lite0": {"stage5": 1.0},
-}
 
 
 @dataclass(frozen=True)

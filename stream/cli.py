@@ -188,7 +188,13 @@ def _add_live_command(sub, *, live_options: bool = True) -> None:
         metavar="SOURCE",
         help="camera:N, /dev/videoN, a URL, or a video file played as a camera (default: camera:0)",
     )
-    cmd.add_argument("-o", "--output", metavar="OUTPUT", help="also record to this video file")
+    cmd.add_argument(
+        "-o",
+        "--output",
+        metavar="OUTPUT",
+        help="also record to this video file, or stream to udp://, tcp://, srt:// (MPEG-TS) or "
+        "rtmp:// (FLV), or send to a virtual camera: vcam or vcam:/dev/videoN",
+    )
     _add_run_options(cmd, render=False)
     live.add_arguments(cmd)
     _add_settings_groups(cmd, ("dream", "style"))

@@ -65,6 +65,11 @@ def _layer_terms(setup: DreamSetup):
     return make_objective(spec, available_layers(setup.model)), schedules or []
 
 
+def check_objective(setup: DreamSetup) -> None:
+    """Refuse a bad ``--layers`` of ``setup`` without building any network."""
+    _layer_terms(setup)
+
+
 def _class_term(setup: DreamSetup):
     from dreamstream.core.classify import class_term, parse_classes
     from dreamstream.core.params import CLASSIFIER_LAYERS
@@ -121,3 +126,25 @@ def build_dreamer(setup: DreamSetup, params, guide_picture=None):
         slots[tv], signs[tv] = keyed["tv_weight"], -1.0
     plan = FramePlan(keyed, setup.fps, dreamer.weights.copy(), slots, signs)
     return dreamer, plan
+
+
+def build_light_dreamer(setup: DreamSetup, params, layers: str):
+    """A Dreamer of the plain layer objective ``layers`` on ``setup``'s backbone.
+
+    Live mode's budget dreams with a shallower objective than the look's own
+    when the machine is slow; it has no class, guide or keyframed weights.
+    """
+    from dreamstream.core.dream import Dreamer
+    from dreamstream.core.models import available_layers
+    from dreamstream.core.objectives import make_objective
+    from dreamstream.stream.weights.dream import load_backbone
+
+    objective = make_objective(layers, available_layers(setup.model))
+    backbone = load_backbone(
+        setup.model,
+        layers=tuple(objective.layers),
+        weights=setup.weights,
+        pooling=setup.pooling,
+        dtype=params.precision,
+    )
+    return Dreamer(backbone, objective, params)

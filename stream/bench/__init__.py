@@ -23,6 +23,7 @@ SUBJECTS = (
     "startup",
     "pipeline",
     "live",
+    "livespeed",
     "artstyle",
     "farm",
     "temporal",

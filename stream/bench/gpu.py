@@ -103,13 +103,18 @@ def _processors(vgg: dict, style: dict):
 
     class KitDream(DreamProcessor):
         def __init__(self, settings):  # the parent's, with the backbone from the kit
-            self.setup = settings.dream_setup()
-            objective = make_objective(settings.layers, available_layers("vgg16"))
+            self.kit_settings = settings
+            super().__init__(settings.dream_setup())
+
+        def _build(self, layers):
+            settings = self.kit_settings
+            objective = make_objective(layers or settings.layers, available_layers("vgg16"))
             backbone = build_vgg16(vgg, tuple(objective.layers))
             compute = dream_compute(settings.precision)
-            self.dreamer = Dreamer(backbone, objective, _replace(settings, compute))
-            self.plan = FramePlan({}, None, self.dreamer.weights.copy(), {}, {})  # no keyframes
-            self.mask = None
+            dreamer = Dreamer(backbone, objective, _replace(settings, compute))
+            if layers is None:
+                self.plan = FramePlan({}, None, dreamer.weights.copy(), {}, {})  # no keyframes
+            return dreamer
 
     class KitStyle(StyleProcessor):
         def __init__(self, settings):
