@@ -76,6 +76,8 @@ class Level:
         every: dream every this many frames; the frames between carry the last
             dream along the optical flow without a step (the loop tells the
             processor to ``hold``), for CPUs too slow to dream every frame.
+        own: the look's own steps and octaves, whatever they are now (a slider
+            of the control page may have changed them since the levels were made).
         cost: the predicted work relative to the other levels (set by :meth:`Budget.fit`).
     """
 
@@ -85,6 +87,7 @@ class Level:
     octaves: int | None = None
     light: bool = False
     every: int = 1
+    own: bool = False
     cost: float = field(default=1.0, compare=False)
 
     def size(self, full: tuple[int, int]) -> tuple[int, int]:
@@ -97,8 +100,9 @@ class Level:
         """What a dream processor is told for one frame of ``look`` (its Settings) at this level."""
         if self.steps is None:  # style
             return {}
-        steps = min(look.steps_next, self.steps)
-        octaves = min(look.carried_octaves(), self.octaves or look.carried_octaves())
+        steps = look.steps_next if self.own else min(look.steps_next, self.steps)
+        octaves = look.carried_octaves()
+        octaves = octaves if self.own else min(octaves, self.octaves or octaves)
         work = {"steps_next": steps, "octaves_next": octaves}
         if steps == look.steps_next and octaves == look.carried_octaves() and not self.light:
             # The look's own; live passes the first frame's steps (so no settling passes).
@@ -136,8 +140,9 @@ def make_levels(mode: str, settings) -> list[Level]:
     rungs += [Level(width=w, steps=1, octaves=1) for w in (224, 320)]
     rungs += [Level(width=w, steps=1, octaves=2) for w in (320, 448, 640)]
     rungs += [Level(width=640, steps=1, octaves=octaves)]
-    rungs += [Level(width=w, steps=steps, octaves=octaves) for w in (640, 960, 1280, 1920, 2560)]
-    rungs.append(Level(steps=steps, octaves=octaves))  # the look's own, at full width
+    own = {"steps": steps, "octaves": octaves, "own": True}
+    rungs += [Level(width=w, **own) for w in (640, 960, 1280, 1920, 2560)]
+    rungs.append(Level(**own))  # the look's own, at full width
     return rungs[::-1]
 
 
