@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from dreamstream.stream import pipeline
+from dreamstream.stream.effects import make_effects
 from dreamstream.stream.io import Frame, open_source
 from dreamstream.stream.params import SourceOptions
 from dreamstream.stream.settings import Settings, resolve
@@ -115,5 +116,6 @@ def render(
         flow=flow.enabled,
         flow_method=flow.method,
         flow_preset=flow.preset,
+        effects=make_effects(s.effects_setup()),
     ):
         yield frame.image

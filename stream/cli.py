@@ -84,6 +84,7 @@ _TITLES = {
     "common": "common settings",
     "dream": "dream settings",
     "style": "style settings",
+    "effects": "masks, a dream that reacts to motion, attract mode",
     "farm": "segment rendering on Ray (pip install 'dreamstream[ray]')",
     "optimize": "style by optimisation (--method optimize)",
 }
@@ -187,7 +188,7 @@ def _add_live_command(sub, *, live_options: bool = True) -> None:
     cmd.add_argument("-o", "--output", metavar="OUTPUT", help="also record to this video file")
     _add_run_options(cmd, render=False)
     live.add_arguments(cmd)
-    _add_settings_groups(cmd, ("dream", "style"))
+    _add_settings_groups(cmd, ("dream", "style", "effects"))
 
 
 def _settings_from(args: argparse.Namespace) -> settings_mod.Settings:
@@ -321,6 +322,29 @@ def _add_bench_command(sub) -> None:
     cmd.set_defaults(run=_cmd_bench)
 
 
+def _add_fetch_command(sub) -> None:
+    cmd = sub.add_parser(
+        "fetch",
+        help="get an optional model into the cache (the only command that downloads)",
+        description="Get an optional model into the cache: segmenter = MediaPipe's selfie "
+        "segmenter for --mask (pip downloads the mediapipe wheel, nothing is installed; "
+        "the model's sha256 is checked).",
+    )
+    cmd.add_argument("what", choices=("segmenter",), help="what to fetch")
+    cmd.add_argument(
+        "--wheel", metavar="PATH", help="take it from this downloaded mediapipe wheel instead"
+    )
+    cmd.set_defaults(run=_cmd_fetch)
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from dreamstream.stream.weights import segmenter
+
+    for path in segmenter.fetch(args.wheel):
+        print(f"dreamstream: {path}")
+    return 0
+
+
 def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
     """The argument parser with every subcommand.
 
@@ -341,17 +365,18 @@ def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
         "dream",
         "DeepDream a video, a frame folder, an image or a camera",
         DREAM_EXAMPLES,
-        ("dream", "farm"),
+        ("dream", "effects", "farm"),
     )
     _add_render_command(
         sub,
         "style",
         "neural style on a video, frames, an image or a camera",
         STYLE_EXAMPLES,
-        ("style", "optimize", "farm"),
+        ("style", "optimize", "effects", "farm"),
     )
     _add_live_command(sub, live_options=live_options)
     _add_bench_command(sub)
+    _add_fetch_command(sub)
     info = sub.add_parser(
         "info",
         help="versions, devices and embedded weights",

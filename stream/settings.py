@@ -38,8 +38,11 @@ from dreamstream.core.params import (
     parse_style,
 )
 from dreamstream.stream.params import (
+    MASK_CHOICES,
+    REACT_CHOICES,
     ArtSetup,
     DreamSetup,
+    EffectsSetup,
     EncoderOptions,
     SourceOptions,
     StyleSetup,
@@ -228,6 +231,58 @@ class Settings:
             choices=RUNTIMES,
         ),
     )
+    # -- masks and a dream that reacts to motion (stream/effects.py), dream and style
+    mask: str = field(
+        default="none",
+        metadata=_opt(
+            "process only the visitor (person) or only the room (background), with a soft "
+            "edge carried along the flow; needs `dreamstream fetch segmenter` once",
+            "effects",
+            choices=MASK_CHOICES,
+        ),
+    )
+    mask_model: str | None = field(
+        default=None,
+        metadata=_opt(
+            "a local .tflite portrait segmenter for --mask instead of the cached MediaPipe one",
+            "effects",
+            metavar="PATH",
+        ),
+    )
+    react: str = field(
+        default="none",
+        metadata=_opt(
+            "motion: where the scene is still the dream deepens, where it moves the dream "
+            "gives way to the live picture (needs the flow)",
+            "effects",
+            choices=REACT_CHOICES,
+        ),
+    )
+    rise: float = field(
+        default=4.0,
+        metadata=_opt(
+            "--react: seconds a still region takes from the live picture to the full dream",
+            "effects",
+            metavar="SECONDS",
+        ),
+    )
+    fall: float = field(
+        default=0.5,
+        metadata=_opt(
+            "--react: seconds a moving region takes from the full dream to the live picture",
+            "effects",
+            metavar="SECONDS",
+        ),
+    )
+    attract: float | None = field(
+        default=None,
+        metadata=_opt(
+            "attract mode: after this many seconds with little motion, drift the dream slowly "
+            "(live: and move to the next look every as many seconds); default: off",
+            "effects",
+            metavar="SECONDS",
+        ),
+    )
     # -- segment rendering on Ray (stream/farm): where a render runs, and how it is cut
     workers: int | None = field(
         default=None,
@@ -329,6 +384,7 @@ class Settings:
         if self.octaves_next is not None and self.octaves_next < 1:
             raise InputError(f"--octaves-next must be >= 1, got {self.octaves_next}")
         _check_range("warmup", self.warmup, 0, None)
+        self._check_effects()
         for name in ("workers", "segments"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
@@ -346,6 +402,8 @@ class Settings:
             ("precision", PRECISIONS),
             ("runtime", RUNTIMES),
             ("method", STYLE_METHODS),
+            ("mask", MASK_CHOICES),
+            ("react", REACT_CHOICES),
         ):
             if getattr(self, name) not in allowed:
                 raise InputError(
@@ -354,6 +412,20 @@ class Settings:
         check_style_text(self.style)
         temporal_frames(self.temporal_frames)
         self.art_params()  # validates the optimisation's settings early
+
+    def _check_effects(self) -> None:
+        for name in ("rise", "fall", "attract"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise InputError(f"{flag(name)} must be > 0 seconds, got {value}")
+        if self.react != "none" and not self.flow:
+            raise InputError("--react motion needs the flow: drop --no-flow")
+        if self.mask_model is not None and self.mask == "none":
+            raise InputError("--mask-model needs --mask person or --mask background")
+        if (self.workers or self.ray) and self.effects_setup().active:
+            raise InputError(
+                "--mask, --react and --attract do not run in segments (--workers, --ray)"
+            )
 
     # -- The typed parameters of each part, made here and only here: a new setting
     # goes into its part's type and into the one method below that fills it.
@@ -459,6 +531,17 @@ class Settings:
         if mode == "dream":
             return self.dream_setup()
         return self.art_setup() if self.method == "optimize" else self.style_setup()
+
+    def effects_setup(self) -> EffectsSetup:
+        """What the masks, the reactive dream and the attract mode are built from."""
+        return EffectsSetup(
+            mask=None if self.mask == "none" else self.mask,
+            mask_model=self.mask_model,
+            react=None if self.react == "none" else self.react,
+            rise_s=self.rise,
+            fall_s=self.fall,
+            attract_s=self.attract,
+        )
 
     def source_options(self) -> SourceOptions:
         """What ``open_source`` takes from these settings: the frame range, width and limit."""

@@ -76,6 +76,8 @@ class LiveLoop:
         overlay: show the fps/latency overlay from the start.
         report: called with a status line now and then (``None``: silent).
         on_output: called with each output (uint8 RGB, full size) and its latency (s).
+        effects: masks, ``--react``, ``--attract`` (``stream.effects.Effects``), or ``None``;
+            ``--attract`` also moves to the next look after each quiet period.
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class LiveLoop:
         overlay: bool = False,
         report: Callable[[str], None] | None = None,
         on_output: Callable[[np.ndarray, float], None] | None = None,
+        effects=None,
     ):
         self.grabber, self.looks, self.settings, self.budget = grabber, looks, settings, budget
         self.window, self.preview, self.recorder = window, preview, recorder
@@ -100,7 +103,7 @@ class LiveLoop:
         self.report, self.on_output = report, on_output
         self.stats = LiveStats(grabber=grabber)
         self.meter = MotionMeter(settings.flow_method, settings.flow_preset, settings.flow)
-        self.carry = Carry()
+        self.carry = Carry(effects)
         self.quit = self.paused = self._reset = False
         self.cycling = cycle_s is not None
         self.full = self.size = None  # (w, h): output size, current processing size
@@ -166,7 +169,7 @@ class LiveLoop:
         self.size = _even_size(*self.full, round(self.full[0] * level.scale))
         warmup = self.size not in self._sizes_seen
         self._sizes_seen.add(self.size)
-        out = self._step(_resize(rgb, self.size), self._work(level))
+        out = self._step(_resize(rgb, self.size), self._work(level), grab.time)
         return _resize(out, self.full), warmup
 
     def _work(self, level: Level) -> dict:
@@ -181,8 +184,8 @@ class LiveLoop:
             "steps_next": steps_next,
         }
 
-    def _step(self, frame: np.ndarray, work: dict) -> np.ndarray:
-        """Process ``frame`` carrying the previous output along the flow; keeps the state."""
+    def _step(self, frame: np.ndarray, work: dict, time_s: float | None = None) -> np.ndarray:
+        """Process ``frame`` (captured at ``time_s``), carrying the previous output; keeps state."""
         carry = self.carry
         if carry.prev_in is not None and carry.prev_in.shape != frame.shape:  # the budget moved
             carry.restore(_resize(carry.prev_in, self.size), _resize(carry.prev_out, self.size))
@@ -192,12 +195,14 @@ class LiveLoop:
             self.meter.reset()
         previous = carry.prev_out
         motion = self.meter(frame)
-        out = carry.step(self.looks.processor, frame, self.stats.frames, motion, **work)
+        out = carry.step(
+            self.looks.processor, frame, self.stats.frames, motion, time_s=time_s, **work
+        )
         base = carry.warped if carry.warped is not None else previous
         out = self._crossfade(out, None if self._reset else base)
         carry.prev_out = out
         self._reset = False
-        return out
+        return carry.shown(out)
 
     def _crossfade(self, out: np.ndarray, base: np.ndarray | None) -> np.ndarray:
         if self._fade_start is None or base is None:
@@ -307,6 +312,9 @@ class LiveLoop:
     def _switch_looks(self, now: float) -> None:
         if self.cycling and now >= self._next_cycle:
             self._next_cycle = now + self.cycle_s
+            self.looks.select(self.looks.index + 1)
+        effects = self.carry.effects
+        if effects is not None and effects.take_cycle():  # --attract: the room is empty
             self.looks.select(self.looks.index + 1)
         if self.looks.poll():
             self._fade_start = now
