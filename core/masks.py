@@ -117,8 +117,9 @@ def moving(
 ) -> np.ndarray:
     """How much each pixel moves, 0 (still) to 1 (moving), from the input's flow.
 
-    A pixel moves when its speed passes ``threshold`` widths per second (fully
-    at twice that) or where the flow is unreliable (what was hidden appears,
+    A pixel moves when its speed relative to the frame's median flow (a
+    camera's own shake or pan does not count) passes ``threshold`` widths per
+    second (fully at twice that) or where the flow is unreliable (what was hidden appears,
     so something moved there). Blurred at width / 100, so a visitor moves as a
     region.
 
@@ -134,7 +135,10 @@ def moving(
     if not dt > 0:
         raise InputError(f"time between frames must be > 0 s, got {dt}")
     width = flow.shape[1]
-    speed = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2) / (dt * threshold * width)
+    # Motion is measured against the frame's dominant motion (the median flow):
+    # a hand-held or slowly panning camera moves everything, which is not a visitor.
+    own = flow - np.median(flow[::4, ::4].reshape(-1, 2), axis=0)
+    speed = np.sqrt(own[..., 0] ** 2 + own[..., 1] ** 2) / (dt * threshold * width)
     amount = np.clip(speed - 1.0, 0.0, 1.0)
     amount = np.maximum(amount, 1.0 - _check_map(reliable, flow.shape[:2], "reliable"))
     sigma = width * MOTION_SIGMA_FRACTION

@@ -132,7 +132,7 @@ class EffectsSetup:
     mask: str | None = None
     mask_model: str | None = None
     react: str | None = None
-    rise_s: float = 4.0
+    rise_s: float = 3.0
     fall_s: float = 0.5
     attract_s: float | None = None
 

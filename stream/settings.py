@@ -259,7 +259,7 @@ class Settings:
         ),
     )
     rise: float = field(
-        default=4.0,
+        default=3.0,
         metadata=_opt(
             "--react: seconds a still region takes from the live picture to the full dream",
             "effects",

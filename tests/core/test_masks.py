@@ -77,8 +77,12 @@ def test_moving_sees_speed_and_occlusions_not_stillness():
     reliable = np.ones((h, w), np.float32)
     still = masks.moving(np.zeros((h, w, 2), np.float32), reliable, dt=0.04)
     assert still.max() == 0.0
-    fast = masks.moving(shifted_flow(h, w, 1.0), reliable, dt=0.04)  # 25 px/s
-    assert fast.min() > 0.99
+    fast_half = shifted_flow(h, w, 1.0)  # 25 px/s on the left
+    fast_half[:, 40:] = 0.0  # a visitor: less than half the picture
+    fast = masks.moving(fast_half, reliable, dt=0.04)
+    assert fast[:, :35].min() > 0.99 and fast[:, 50:].max() < 0.01
+    panning = masks.moving(shifted_flow(h, w, 1.0), reliable, dt=0.04)
+    assert panning.max() == 0.0  # the whole picture moves: the camera, not a visitor
     slow = masks.moving(shifted_flow(h, w, 0.04), reliable, dt=0.04)  # 1 px/s: noise
     assert slow.max() == 0.0
     hidden = reliable.copy()

@@ -152,8 +152,8 @@ def test_settings_checks_for_effects():
         Settings(mask="sky")
     with pytest.raises(InputError, match="do not run in segments"):
         Settings(mask="person", workers=2)
-    setup = Settings(mask="background", react="motion", rise=3, attract=20).effects_setup()
-    assert setup == EffectsSetup("background", None, "motion", 3.0, 0.5, 20.0)
+    setup = Settings(mask="background", react="motion", rise=2, attract=20).effects_setup()
+    assert setup == EffectsSetup("background", None, "motion", 2.0, 0.5, 20.0)
     assert not Settings().effects_setup().active
 
 
