@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -241,3 +242,26 @@ def test_live_mode_reacts_and_attracts_with_the_same_effects():
     assert np.array_equal(shown[0], scene(0))  # a fresh start: the live picture
     assert np.abs(shown[-1].astype(int) - (255 - room)).mean() < 2  # still: fully processed
     assert looks.asked and looks.asked[0] == 1  # the empty room moved on to the next look
+
+
+def test_cli_fetch_checks_the_hash_and_a_missing_model_is_one_line(tmp_path):
+    from tests.stream.test_segmenter import fake_wheel
+
+    env = {**os.environ, "DREAMSTREAM_CACHE": str(tmp_path / "cache")}
+    names = ("selfie_segmentation.tflite", "selfie_segmentation_landscape.tflite")
+    wheel = fake_wheel(tmp_path / "mp.whl", {name: b"tampered" for name in names})
+    run = [DREAMSTREAM, "fetch", "segmenter", "--wheel", str(wheel)]
+    done = subprocess.run(run, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and "sha256" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "cache").exists()
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), scene(0))
+    out = tmp_path / "out.png"
+    run = [DREAMSTREAM, "style", str(still), "-o", str(out), "--mask", "person"]
+    done = subprocess.run(run, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and not out.exists()
+    assert done.stderr.strip() == (
+        "dreamstream: error: --mask person/background needs the selfie segmenter: run "
+        "`dreamstream fetch segmenter` once (pip downloads the mediapipe wheel), or pass "
+        "--mask-model PATH"
+    )
