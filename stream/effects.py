@@ -34,6 +34,10 @@ from dreamstream.stream.params import EffectsSetup
 
 # Without timestamps (image sequences) frames are taken as 25 per second.
 DEFAULT_FRAME_S = 1.0 / 25.0
+# --react: the carried dream is kept whole from this stillness up (pulled toward
+# the live picture below it): carried with the stillness itself, a half-still
+# region kept only half of its dream each frame and never deepened.
+CARRY_FULL_AT = 0.25
 # The room is "empty" while less than this share of the frame moves.
 QUIET_SHARE = 0.02
 # Attract mode's drift of the carried dream: 3 % zoom and 1 degree a second.
@@ -141,7 +145,10 @@ class Effects:
             return warped_out
         out = warped_out
         if self.setup.react and self.stillness is not None:
-            pulled = masks.toward(out, live, self.stillness)
+            # The dream is carried in full once a quarter of the rise is past, so it
+            # deepens during the rest of it; below that it gives way to the live picture.
+            share = np.minimum(self.stillness * (1.0 / CARRY_FULL_AT), 1.0)
+            pulled = masks.toward(out, live, share)
             out = np.clip(np.rint(pulled), 0, 255).astype(np.uint8)
         if self.attracting:
             out = masks.drift(out, self._dt, ATTRACT_ZOOM_PER_S, ATTRACT_TURN_PER_S)
