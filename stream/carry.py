@@ -138,7 +138,7 @@ class Carry:
         )
         self.warped = None
         if self.effects is not None:
-            self.effects.observe(image, motion if carried else None, time_s)
+            self.effects.observe(image, motion, time_s)
         if carried:
             # A processor whose output is carried for many frames may ask for a sharp warp.
             cubic = getattr(processor, "cubic_carry", False)

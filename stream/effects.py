@@ -87,24 +87,27 @@ class Effects:
 
         Args:
             image: the input frame, uint8 HxWx3 RGB.
-            motion: the input's motion from the previous frame, or None where
-                nothing is carried (first frame, scene cut, no flow).
+            motion: the input's motion from the previous frame (a cut starts the
+                maps afresh), or None where none was measured (first frame, no
+                flow, live mode's reset or new processing size: the maps stay).
             time_s: the frame's presentation time in seconds, or None.
         """
         self._dt = self._step_seconds(time_s)
         shape = image.shape[:2]
         self.person, self.stillness = _fit(self.person, shape), _fit(self.stillness, shape)
-        carried = motion is not None and not motion.cut
-        flow = motion.flow if carried else None
+        cut = motion is not None and motion.cut
+        carried = motion is not None and not cut
         if self.setup.mask:
             fresh = self.segmenter(image)
-            reliable = motion.mask if carried else None
-            self.person = masks.carry_mask(fresh, self.person if carried else None, flow, reliable)
-        if not carried:
-            self.stillness = np.zeros(shape, np.float32) if self.setup.react else None
-            self.quiet_s, self._cycles = 0.0, 0
-            return
-        self._react(motion)
+            previous = self.person if carried else None
+            flow, reliable = (motion.flow, motion.mask) if carried else (None, None)
+            self.person = masks.carry_mask(fresh, previous, flow, reliable)
+        if cut:  # a new scene starts from the live picture
+            self.stillness, self.quiet_s, self._cycles = None, 0.0, 0
+        if self.setup.react and self.stillness is None:
+            self.stillness = np.zeros(shape, np.float32)
+        if carried:  # no motion (live mode's new size, a reset): the maps stay as they were
+            self._react(motion)
 
     def _step_seconds(self, time_s: float | None) -> float:
         """Seconds since the previous frame (the default frame time without timestamps)."""

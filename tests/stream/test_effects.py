@@ -71,6 +71,12 @@ def test_react_deepens_where_still_and_gives_way_where_things_move():
     start = fx.carried(carried, frame, grows=True)
     assert start[:, :10].max() < 40 and (start[:, 40:] == 200).all()
     assert fx.carried(carried, frame, grows=False) is carried  # a style's blend is left alone
+    # Live mode's budget halves the size: no motion is measured, the stillness is kept.
+    fx.observe(np.zeros((H // 2, W // 2, 3), np.uint8), None, 86 / 25)
+    assert fx.weight().shape == (H // 2, W // 2) and fx.weight()[:, 25:].min() > 0.99
+    cut = Motion(np.zeros((H, W, 2), np.float32), np.zeros((H, W), np.float32), cut=True)
+    fx.observe(frame, cut, 87 / 25)  # a new scene starts from the live picture
+    assert fx.weight().max() == 0.0
 
 
 def test_react_times_are_seconds_from_the_pts_not_frames():
