@@ -14,7 +14,7 @@ DEMO_OUT ?= out/demo.mp4
 # On a CPU the demo uses the demo preset (320 px, one step per carried frame): about a minute.
 DEMO_FLAGS ?= $(if $(filter 1,$(GPU)),,--preset demo)
 
-.PHONY: install test demo bench gpu-kit bench-gpu lint clean
+.PHONY: install test demo bench soak gpu-kit bench-gpu lint clean
 
 install: $(STAMP)
 
@@ -34,9 +34,27 @@ demo: install
 	$(VENV)/bin/dreamstream dream samples/clip.mp4 -o $(DEMO_OUT) --overwrite $(DEMO_FLAGS)
 	@echo "demo written to $(DEMO_OUT)"
 
-bench: install
+# The coherence referee's opencv-contrib flows (TV-L1, DeepFlow) cannot share an
+# environment with the runtime's opencv-python: they get their own, never a runtime need.
+REFEREE_VENV := .venv-referee
+REFEREE_PACKAGES := numpy opencv-contrib-python-headless==5.0.0.93
+
+bench: install $(REFEREE_VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS),bench]"
 	$(VENV)/bin/dreamstream bench --all --out bench-results
+
+$(REFEREE_VENV)/.installed:
+	@test -x $(REFEREE_VENV)/bin/python || $(PYTHON) -m venv $(REFEREE_VENV)
+	$(REFEREE_VENV)/bin/python -m pip install --quiet $(REFEREE_PACKAGES)
+	@touch $@
+
+# Hours of live mode with the control page polled and OSC sent: RSS, fds, threads and
+# fps every minute into bench-results/soak/, slopes per hour and docs/soak.png.
+SOAK_MINUTES ?= 60
+soak: install
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS),live,bench]"
+	$(PY) -m dreamstream.stream.bench.soak --minutes $(SOAK_MINUTES) --out bench-results/soak \
+	  --chart docs/soak.png
 
 # GPU figures on a machine with JAX on CUDA and no TensorFlow, weights wheels or
 # network (see stream/bench/gpu.py). Here: `make gpu-kit` fills the git-ignored
@@ -70,4 +88,4 @@ lint: install
 	$(VENV)/bin/ruff format --check core stream tests samples docs
 
 clean:
-	rm -rf $(VENV) build *.egg-info out .pytest_cache
+	rm -rf $(VENV) $(REFEREE_VENV) .referee-cache build *.egg-info out .pytest_cache

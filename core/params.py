@@ -18,8 +18,15 @@ import numpy as np
 from dreamstream.core.errors import InputError
 
 # Dream backbones (dreamstream.core.models) and VGG16 pooling.
-BACKBONES = ("vgg16", "vgg16-hed", "inception_v3", "googlenet")
+BACKBONES = ("vgg16", "vgg16-hed", "inception_v3", "googlenet", "efficientnet_lite0")
 POOLINGS = ("max", "avg")
+# The layer of each backbone that outputs ImageNet class scores (before the
+# softmax), for class dreams and saliency; vgg16's ONNX source has no ImageNet head.
+CLASSIFIER_LAYERS = {
+    "efficientnet_lite0": "logits",
+    "inception_v3": "predictions",
+    "googlenet": "softmax2_pre_activation",
+}
 # Optical flow (dreamstream.core.flow): algorithm and speed/quality preset.
 FLOW_METHODS = ("dis", "farneback")
 FLOW_PRESETS = ("ultrafast", "fast", "medium")

@@ -76,6 +76,9 @@ def _add_setting(group, f: dataclasses.Field) -> None:
     elif default is not None:
         text += f" (default: {default})"
     kind = {"int": int, "float": float}.get(f.type.split(" ")[0], str)
+    if f.name in settings_mod.SCHEDULABLE:
+        kind = str  # a number or keyframes; Settings parses and checks both
+        text += "; or keyframes: 0:1, 120:3"
     metavar = meta.get("metavar", f.name.split("_")[-1].upper())
     group.add_argument(settings_mod.flag(f.name), type=kind, metavar=metavar, help=text, **kwargs)
 
@@ -87,6 +90,7 @@ _TITLES = {
     "effects": "masks, a dream that reacts to motion, attract mode",
     "farm": "segment rendering on Ray (pip install 'dreamstream[ray]')",
     "optimize": "style by optimisation (--method optimize)",
+    "animate": "motion per frame (any of them keyframed)",
 }
 
 
@@ -243,6 +247,21 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if summary["interrupted"] else 0
 
 
+def _cmd_animate(args: argparse.Namespace) -> int:
+    from dreamstream.stream import commands
+    from dreamstream.stream.jobs import software
+
+    if args.list_presets:
+        return _print_presets()
+    commands.pan_flags(args)
+    settings = _settings_from(args)
+    _select_device(args)
+    from dreamstream.stream.machine import load_framework
+
+    load_framework()
+    return commands.run_animate(args, settings, software())
+
+
 def _cmd_live(args: argparse.Namespace) -> int:
     if args.list_presets:
         return _print_presets()
@@ -375,6 +394,16 @@ def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
         ("style", "optimize", "effects", "farm"),
     )
     _add_live_command(sub, live_options=live_options)
+    from dreamstream.stream import commands
+
+    commands.add_saliency_command(sub, _add_command)
+    helpers = {
+        "add_command": _add_command,
+        "add_run_options": _add_run_options,
+        "add_settings_groups": _add_settings_groups,
+        "run_animate": _cmd_animate,
+    }
+    commands.add_animate_command(sub, helpers)
     _add_bench_command(sub)
     _add_fetch_command(sub)
     info = sub.add_parser(

@@ -85,7 +85,7 @@ def render_file(
             check_resume(output_spec, mode, s.as_dict())
         if mode == "dream":
             check_dream_size(source.size)
-        setup = s.setup(mode)
+        setup = s.setup(mode, source.fps)
         check_pictures(mode, setup)
         effects = make_effects(s.effects_setup(), source.size)
         processor = make_processor(mode, setup)
@@ -153,6 +153,11 @@ def _resume_state(sink, start: int | None) -> pipeline.ResumeState | None:
     while index in done:
         index += 1
     return pipeline.ResumeState(next_index=index, last_output=read_image(sink.file_for(index - 1)))
+
+
+def software() -> str:
+    """What wrote an output: ``dreamstream VERSION``, for its metadata."""
+    return f"dreamstream {_version()}"
 
 
 def _version() -> str:

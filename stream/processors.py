@@ -26,9 +26,17 @@ import numpy as np
 
 from dreamstream.core import temporal
 from dreamstream.core.errors import InputError
-from dreamstream.core.params import MIN_SIDE
+from dreamstream.core.params import CLASSIFIER_LAYERS, MIN_SIDE
 from dreamstream.stream.machine import dream_compute
 from dreamstream.stream.params import ArtSetup, DreamSetup, StyleSetup
+from dreamstream.stream.schedules import split_keyframes, values_at
+
+# Carried passes of a first frame onto itself. On carphone (176x144, default
+# settings) the carry's strength rose from 0.082 on the first frame to 0.108
+# 30 frames later (last/first 30 frames 1.10 over 358 frames); four passes
+# (each at 1 + regrow times the step, as a fresh region) brought the first
+# frame to 0.102 and last/first to 1.09 over 239 frames.
+SETTLE_PASSES = 4
 
 
 class DreamProcessor:
@@ -54,34 +62,53 @@ class DreamProcessor:
     grows = True
 
     def __init__(self, setup: DreamSetup):
-        from dreamstream.core.dream import Dreamer
-        from dreamstream.core.models import DEFAULT_LAYERS, available_layers
-        from dreamstream.core.objectives import make_objective
-        from dreamstream.stream.weights.dream import load_backbone
+        from dreamstream.stream.dreamplan import build_dreamer
+        from dreamstream.stream.saliency import make_mask
 
         self.setup = setup
-        spec = setup.layers or DEFAULT_LAYERS[setup.model]
-        objective = make_objective(spec, available_layers(setup.model))
         params = dataclasses.replace(setup.dream, **dream_compute(setup.precision))
-        backbone = load_backbone(
-            setup.model,
-            layers=tuple(objective.layers),
-            weights=setup.weights,
-            pooling=setup.pooling,
-            # Built as the dream computes, so the Dreamer makes no cast copy; with a
-            # guide, float32 as before: its features are read in full precision.
-            dtype="float32" if setup.guide else params.precision,
-        )
-        if setup.guide:
-            guide_image = read_picture(setup.guide, "guide image", setup.max_pixels)
-            objective = objective + _guide_term(backbone, guide_image)
-        self.dreamer = Dreamer(backbone, objective, params)
+        guide = read_picture(setup.guide, "guide image", setup.max_pixels) if setup.guide else None
+        self.dreamer, self.plan = build_dreamer(setup, params, guide)
+        options = {"mask_model": setup.model, "labels": setup.labels, "mask_class": setup.classes}
+        if setup.model in CLASSIFIER_LAYERS:
+            options["mask_weights"] = setup.weights  # the dream's own classifier
+        self.mask = make_mask(setup.mask, options)
+
+    def _gain(self, frame: np.ndarray, gain=None):
+        """The step gain: ``gain`` (or 1) times the mask's, if a mask is set."""
+        if self.mask is None:
+            return gain
+        masked = self.mask(frame)
+        return masked if gain is None else gain * masked
 
     def first(self, frame: np.ndarray, index: int, steps: int | None = None, **work):
-        """Dream ``frame`` from scratch, ``steps`` per octave (default: the setup's)."""
-        out = self.dreamer(frame, steps=steps, seed=self.setup.dream.seed + index)
+        """Dream ``frame`` from scratch, ``steps`` per octave (default: the setup's).
+
+        With flow, a file render's first frame (and the first after a cut) is
+        then carried ``SETTLE_PASSES`` times onto itself, so that it is as
+        strong as the carried frames it leads into rather than the carry
+        growing stronger than it over the next frames. Live mode, which passes
+        ``steps`` from its latency budget, skips that. Keyframed settings take
+        this frame's values.
+        """
+        v = self.plan.values(index)
+        out = self.dreamer(
+            frame,
+            steps=v.get("steps") if steps is None else steps,
+            seed=self.setup.dream.seed + index,
+            octaves=v.get("octaves"),
+            gain=self._gain(frame),
+            step_size=v.get("step_size"),
+            weights=self.plan.weights(index),
+        )
         carry = self.setup.carry
-        if self.setup.flow and carry.anchor > 0 and work.get("steps_next", carry.steps_next) > 0:
+        steps_next = work.get("steps_next", v.get("steps_next", carry.steps_next))
+        carries = self.setup.flow and steps_next > 0
+        if carries and steps is None:
+            fresh = np.zeros(frame.shape[:2], np.float32)  # as where the flow is unreliable
+            for _ in range(SETTLE_PASSES):
+                out = self.next(frame, index, out, fresh, frame, **work)
+        if carries and v.get("anchor", carry.anchor) > 0:
             # Every carried frame ends anchored and then dreamt steps_next more steps;
             # so does the first one (and the first after a cut), or the colour
             # cast of its longer dream would pop away on the frame after it.
@@ -91,34 +118,46 @@ class DreamProcessor:
 
     def next(self, frame, index, warped_out, mask, warped_in, steps_next=None, **work):
         """Dream ``frame`` from the carried dream; ``steps_next`` default: the setup's."""
-        carry = self.setup.carry
+        carry, v = self.setup.carry, self.plan.values(index)
         start = temporal.dream_start(
             frame,
             warped_out,
             mask,
-            carry.blend,
+            v.get("blend", carry.blend),
             warped_prev_in=warped_in,
             mode=carry.mode,
-            anchor=carry.anchor,
+            anchor=v.get("anchor", carry.anchor),
         )
-        steps = carry.steps_next if steps_next is None else steps_next
+        steps = v.get("steps_next", carry.steps_next) if steps_next is None else steps_next
+        regrow = v.get("regrow", carry.regrow)
         return self.dreamer(
             frame,
             init=start,
             steps=steps,
             seed=self.setup.dream.seed + index,
-            octaves=carry.octaves_next,
-            gain=1.0 + carry.regrow * (1.0 - mask),  # regions that start afresh catch up
+            octaves=v.get("octaves_next", carry.octaves_next),
+            gain=self._gain(frame, 1.0 + regrow * (1.0 - mask)),  # fresh regions catch up
+            step_size=v.get("step_size"),
+            weights=self.plan.weights(index),
         )
 
+    def grow(self, frame: np.ndarray, start: np.ndarray, index: int) -> np.ndarray:
+        """Dream ``frame`` a little further from ``start``: an animation's next frame.
 
-def _guide_term(backbone, picture: np.ndarray):
-    """A term that pulls the dream towards a guide picture's deepest features."""
-    from dreamstream.core.objectives import guide, guide_features
-
-    layer = backbone.layers[-1]
-    features = guide_features(backbone.model, backbone.layers, picture, layer)
-    return guide(layer, features)
+        ``start`` is the previous frame moved, float32 RGB 0-255; the carried
+        frame's steps and octaves apply (``steps_next``, ``octaves_next``).
+        """
+        carry, v = self.setup.carry, self.plan.values(index)
+        return self.dreamer(
+            frame,
+            init=start,
+            steps=v.get("steps_next", carry.steps_next),
+            seed=self.setup.dream.seed + index,
+            octaves=v.get("octaves_next", carry.octaves_next),
+            gain=self._gain(frame),
+            step_size=v.get("step_size"),
+            weights=self.plan.weights(index),
+        )
 
 
 def read_picture(path: str, what: str, max_pixels: int) -> np.ndarray:
@@ -176,16 +215,23 @@ class StyleProcessor:
     """Fast neural style, blended with the warped previous output where reliable."""
 
     uses_warped_input = False  # the blend reads the warped previous output only
+    # The blend holds texture where the flow says it is: at full resolution DIS
+    # follows it better (on samples/bikes.mp4, 640x272, excess warping error under
+    # an independent full-resolution DIS 0.34x the moving average's instead of
+    # 0.53x at half scale), for about 0.025 instead of 0.012 CPU-seconds a flow,
+    # next to the network's 0.13 (docs/coherence.md).
+    flow_scale = 1.0
 
     def __init__(self, setup: StyleSetup):
         from dreamstream.stream.runtimes import load_stylizer
         from dreamstream.stream.styleahead import ahead_for
 
         self.setup = setup
+        self.keyed = split_keyframes(setup.keyframes)
         picture = setup.style_image
         self.stylizer, self.runtime = load_stylizer(
             setup.style,
-            setup.strength,
+            1.0 if "strength" in self.keyed else setup.strength,
             setup.preserve_color,
             style_image=read_picture(picture, "style image", setup.max_pixels) if picture else None,
             runtime=setup.runtime,
@@ -200,13 +246,22 @@ class StyleProcessor:
     def _styled(self, frame: np.ndarray, index: int) -> np.ndarray:
         return self.ahead.result(frame, index) if self.ahead else self.stylizer(frame)
 
+    def _keyed(self, frame: np.ndarray, index: int) -> tuple[np.ndarray, float]:
+        """The styled frame at this frame's strength, and this frame's temporal weight."""
+        v = values_at(self.keyed, index, self.setup.fps) if self.keyed else {}
+        styled = self._styled(frame, index)
+        if "strength" in v:  # built at strength 1: each frame mixes its own share
+            s = v["strength"]
+            mixed = s * styled.astype(np.float32) + (1.0 - s) * frame.astype(np.float32)
+            styled = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+        return styled, v.get("temporal", self.setup.temporal)
+
     def first(self, frame: np.ndarray, index: int, **work) -> np.ndarray:
-        return self._styled(frame, index)
+        return self._keyed(frame, index)[0]
 
     def next(self, frame, index, warped_out, mask, warped_in, **work) -> np.ndarray:
-        return temporal.temporal_blend(
-            self._styled(frame, index), warped_out, mask, self.setup.temporal
-        )
+        styled, weight = self._keyed(frame, index)
+        return temporal.temporal_blend(styled, warped_out, mask, weight)
 
 
 def make_processor(mode: str, setup):

@@ -26,6 +26,7 @@ SUBJECTS = (
     "artstyle",
     "farm",
     "temporal",
+    "animate",
     "masks",
 )
 

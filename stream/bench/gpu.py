@@ -97,6 +97,7 @@ def _processors(vgg: dict, style: dict):
     from dreamstream.core.params import parse_style
     from dreamstream.core.style import Stylizer
     from dreamstream.core.stylenets import StyleNet, build_multistyle26
+    from dreamstream.stream.dreamplan import FramePlan
     from dreamstream.stream.machine import dream_compute
     from dreamstream.stream.processors import DreamProcessor, StyleProcessor
 
@@ -107,6 +108,8 @@ def _processors(vgg: dict, style: dict):
             backbone = build_vgg16(vgg, tuple(objective.layers))
             compute = dream_compute(settings.precision)
             self.dreamer = Dreamer(backbone, objective, _replace(settings, compute))
+            self.plan = FramePlan({}, None, self.dreamer.weights.copy(), {}, {})  # no keyframes
+            self.mask = None
 
     class KitStyle(StyleProcessor):
         def __init__(self, settings):
@@ -114,6 +117,7 @@ def _processors(vgg: dict, style: dict):
             net = StyleNet.compile("multistyle26", build_multistyle26(style), xla=True)
             self.stylizer = Stylizer(net, parse_style(settings.style))
             self.ahead = None  # one frame at a time, as the GPU runs it
+            self.keyed = {}  # no keyframes
 
     return KitDream, KitStyle
 

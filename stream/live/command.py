@@ -32,7 +32,9 @@ from dreamstream.stream.io.camera import Grabber
 from dreamstream.stream.io.display import display_problem
 from dreamstream.stream.io.playback import capture_opener
 from dreamstream.stream.io.specs import is_camera
+from dreamstream.stream.live import remote
 from dreamstream.stream.live.budget import Budget, make_levels
+from dreamstream.stream.live.control import Control
 from dreamstream.stream.live.looks import Looks
 from dreamstream.stream.live.loop import LiveLoop
 from dreamstream.stream.live.preview import PreviewServer, is_loopback, parse_address
@@ -89,6 +91,7 @@ def add_arguments(parser) -> None:
         help="looks to move through, comma-separated: presets in dream mode (classic,deep), "
         "styles in style mode (3,7,3:0.5+12:0.5); default: every preset / style",
     )
+    remote.add_arguments(parser)  # --osc, --midi, --midi-map (the control page: --serve)
 
 
 def parse_period(text: str) -> float:
@@ -154,6 +157,7 @@ def _check(args) -> None:
         raise InputError("--serve-token must not be empty")
     if args.serve_token and not args.serve:
         raise InputError("--serve-token needs --serve HOST:PORT")
+    remote.check(args)
 
 
 def main(args, settings) -> int:
@@ -198,11 +202,16 @@ def main(args, settings) -> int:
         parts.append(grabber)
         # Each look's processor is built from its typed setup, made here from its settings.
         looks = Looks(looks_list, lambda s: make_processor(args.mode, s.setup(args.mode)))
-        preview = PreviewServer(*address, token=args.serve_token) if address else None
+        control = Control(args.mode) if remote.wanted(args) else None
+        preview = (
+            PreviewServer(*address, token=args.serve_token, control=control) if address else None
+        )
         if preview:
             parts.append(preview.start())
             need = " (requests need the token: ?token= or Authorization: Bearer)"
             _say(args, f"preview at {preview.url}" + (need if preview.token else ""))
+            _say(args, f"control page at {preview.url}control")
+        parts.extend(remote.start(args, control, lambda text: _say(args, text)))
         recorder = _open_recorder(args, source, first_capture, settings)
         if recorder:
             parts.append(recorder)
@@ -217,6 +226,7 @@ def main(args, settings) -> int:
             overlay=args.overlay,
             window=_open_window(args.fullscreen) if window else None,
             report=None if args.quiet or args.json else lambda t: _say(args, t),
+            control=control,
             effects=make_effects(settings.effects_setup()),
         )
         if loop.window:

@@ -27,6 +27,7 @@ class Looks:
         self._loading = False
         self._failed: set[int] = set()  # looks that could not be built are skipped
         self.error: str | None = None
+        self._base = len(looks)  # looks after these are remote-control variants (one at most)
 
     @property
     def processor(self):
@@ -59,6 +60,32 @@ class Looks:
             self._wanted = self.index
         finally:
             self._loading = False
+
+    def variant(self, label: str, settings) -> None:
+        """Ask for a look made by a remote control; it replaces the previous such look.
+
+        At most two variants are kept (the one running and the one asked for), so a
+        control moved back and forth cannot pile up models; each is built in the
+        background like any other look.
+
+        Raises:
+            InputError: a look is being built already.
+        """
+        from dreamstream.core.errors import InputError
+
+        if self._loading:
+            raise InputError("a look is being built; try again when it shows")
+        # Two slots taken in turn: the running variant stays until its successor is ready.
+        slot = self._base + 1 if self.index == self._base else self._base
+        for old in (self._base, self._base + 1):
+            if old != self.index:
+                self._ready.pop(old, None)
+        if slot < len(self.looks):
+            self.looks[slot] = (label, settings)
+        else:
+            self.looks.append((label, settings))
+        self._failed.discard(slot)
+        self.select(slot)
 
     def poll(self) -> bool:
         """Switch to the wanted look if it is ready; True when the look changed."""

@@ -76,6 +76,8 @@ class LiveLoop:
         overlay: show the fps/latency overlay from the start.
         report: called with a status line now and then (``None``: silent).
         on_output: called with each output (uint8 RGB, full size) and its latency (s).
+        control: a :class:`~.control.Control` whose queued changes are applied once
+            per turn of the loop (page, OSC, MIDI), or ``None``.
         effects: masks, ``--react``, ``--attract`` (``stream.effects.Effects``), or ``None``;
             ``--attract`` also moves to the next look after each quiet period.
     """
@@ -95,12 +97,13 @@ class LiveLoop:
         overlay: bool = False,
         report: Callable[[str], None] | None = None,
         on_output: Callable[[np.ndarray, float], None] | None = None,
+        control=None,
         effects=None,
     ):
         self.grabber, self.looks, self.settings, self.budget = grabber, looks, settings, budget
         self.window, self.preview, self.recorder = window, preview, recorder
         self.cycle_s, self.crossfade_s, self.overlay = cycle_s, crossfade_s, overlay
-        self.report, self.on_output = report, on_output
+        self.report, self.on_output, self.control = report, on_output, control
         self.stats = LiveStats(grabber=grabber)
         self.meter = MotionMeter(settings.flow_method, settings.flow_preset, settings.flow)
         self.carry = Carry(effects)
@@ -123,6 +126,8 @@ class LiveLoop:
         while not stop.is_set() and not self.quit:
             grab = self.grabber.latest(timeout=IDLE_REDRAW_S)
             now = time.monotonic()
+            if self.control is not None:  # remote changes land here, between frames
+                self.control.step(self, now)
             self._switch_looks(now)
             if grab is None or self.paused:
                 if grab is None and self.grabber.ended:

@@ -162,6 +162,10 @@ def test_settings_checks_for_effects():
     setup = Settings(mask="background", react="motion", rise=2, attract=20).effects_setup()
     assert setup == EffectsSetup("background", None, "motion", 2.0, 0.5, 20.0)
     assert not Settings().effects_setup().active
+    # One --mask: saliency confines the dream's steps, person/background are effects.
+    person, saliency = Settings(mask="person"), Settings(mask="saliency")
+    assert person.dream_setup().mask is None and person.effects_setup().mask == "person"
+    assert saliency.dream_setup().mask == "saliency" and saliency.effects_setup().mask is None
 
 
 def test_style_a_file_with_a_person_mask_and_react_end_to_end(tmp_path, tiny_tflite):  # noqa: F811

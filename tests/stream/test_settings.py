@@ -87,7 +87,7 @@ def test_every_setting_is_a_cli_option_with_help():
     dream_help = parser._subparsers._group_actions[0].choices["dream"].format_help()
     for name, f in S.FIELDS.items():
         if f.metadata["group"] in ("common", "dream"):
-            flag = ("--no-" if f.default is True else "--") + name.replace("_", "-")
+            flag = S.flag(("no_" if f.default is True else "") + name)
             assert flag in dream_help, flag
 
 
@@ -109,7 +109,7 @@ def test_readme_options_tables_match_the_cli(repo):
         ('seed = "abc"', "seed must be a whole number, got 'abc'"),
         ('width = "wide"', "width must be a whole number, got 'wide'"),
         ("crf = true", "crf must be a whole number, got True"),
-        ('step-size = "big"', "step-size must be a number, got 'big'"),
+        ('step-size = "big"', "step-size must be a number or keyframes, got 'big'"),
         ("layers = 3", "layers must be text, got 3"),
         ("blend = nan", "blend must be a finite number, got nan"),
         ("step_size = inf", "step_size must be a finite number, got inf"),
