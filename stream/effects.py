@@ -24,6 +24,8 @@ file and a live run of the same clip agree.
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 
@@ -206,3 +208,46 @@ def make_effects(setup: EffectsSetup, size: tuple[int, int] | None = None) -> Ef
             segmenter = Segmenter(path)
             segmenter(np.zeros((64, 64, 3), np.uint8))
     return Effects(setup, segmenter)
+
+
+def retune(carry, name: str, value) -> None:
+    """Apply one live control change (``react``, ``rise``, ``fall``, ``attract``, ``mask``).
+
+    Args:
+        carry: the live loop's :class:`~dreamstream.stream.carry.Carry`; it gains
+            an :class:`Effects` if it had none.
+        name: the control's name; ``value`` as checked by ``live.control.check_change``
+            (``react``: True/False/None to toggle; ``attract``: 0 turns it off;
+            ``mask``: "none", "person" or "background").
+
+    Raises:
+        InputError: ``mask`` asked for while the segmenter is missing (loaded here once).
+    """
+    fx = carry.effects if carry.effects is not None else Effects(EffectsSetup())
+    s = fx.setup
+    if name == "react":
+        on = (not s.react) if value is None else value
+        change = {"react": "motion" if on else None}
+    elif name in ("rise", "fall"):
+        change = {f"{name}_s": float(value)}
+    elif name == "attract":
+        change = {"attract_s": float(value) or None}
+    else:  # mask
+        target = None if value == "none" else value
+        if target and fx.segmenter is None:
+            fx.segmenter = make_effects(EffectsSetup(mask=target)).segmenter
+        change = {"mask": target}
+    fx.setup = dataclasses.replace(s, **change)
+    carry.effects = fx
+
+
+def effects_state(effects: Effects | None) -> dict:
+    """The effects' settings as the control page and OSC name them."""
+    s = effects.setup if effects is not None else EffectsSetup()
+    return {
+        "mask": s.mask or "none",
+        "react": bool(s.react),
+        "rise": s.rise_s,
+        "fall": s.fall_s,
+        "attract": s.attract_s or 0.0,
+    }

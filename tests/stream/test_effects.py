@@ -275,3 +275,30 @@ def test_cli_fetch_checks_the_hash_and_a_missing_model_is_one_line(tmp_path):
         "`dreamstream fetch segmenter` once (pip downloads the mediapipe wheel), or pass "
         "--mask-model PATH"
     )
+
+
+def test_live_controls_steer_react_attract_and_the_mask(tmp_path, monkeypatch):
+    from dreamstream.core.errors import InputError
+    from dreamstream.stream.carry import Carry
+    from dreamstream.stream.live.control import apply_change, check_change
+
+    class Loop:  # what control.apply_change touches for these names
+        carry = Carry()
+
+    loop = Loop()
+    apply_change(loop, "react", check_change("react", "on"), 0.0)
+    apply_change(loop, "rise", check_change("rise", "2"), 0.0)
+    apply_change(loop, "attract", check_change("attract", 30), 0.0)
+    setup = loop.carry.effects.setup
+    assert setup.react == "motion" and setup.rise_s == 2.0 and setup.attract_s == 30.0
+    apply_change(loop, "attract", 0.0, 0.0)
+    apply_change(loop, "react", None, 0.0)  # toggle: off
+    assert not loop.carry.effects.setup.active
+    with pytest.raises(InputError, match="mask must be none, person or background"):
+        check_change("mask", "sky")
+    with pytest.raises(InputError, match="rise must be a number between 0.05 and 60"):
+        check_change("rise", 0)
+    monkeypatch.setenv("DREAMSTREAM_CACHE", str(tmp_path))  # no segmenter: one line, no change
+    with pytest.raises(InputError, match="dreamstream fetch segmenter"):
+        apply_change(loop, "mask", "person", 0.0)
+    assert loop.carry.effects.setup.mask is None
