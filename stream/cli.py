@@ -87,6 +87,7 @@ _TITLES = {
     "common": "common settings",
     "dream": "dream settings",
     "style": "style settings",
+    "effects": "masks, a dream that reacts to motion, attract mode",
     "farm": "segment rendering on Ray (pip install 'dreamstream[ray]')",
     "optimize": "style by optimisation (--method optimize)",
     "animate": "motion per frame (any of them keyframed)",
@@ -197,7 +198,7 @@ def _add_live_command(sub, *, live_options: bool = True) -> None:
     )
     _add_run_options(cmd, render=False)
     live.add_arguments(cmd)
-    _add_settings_groups(cmd, ("dream", "style"))
+    _add_settings_groups(cmd, ("dream", "style", "effects"))
 
 
 def _settings_from(args: argparse.Namespace) -> settings_mod.Settings:
@@ -346,6 +347,29 @@ def _add_bench_command(sub) -> None:
     cmd.set_defaults(run=_cmd_bench)
 
 
+def _add_fetch_command(sub) -> None:
+    cmd = sub.add_parser(
+        "fetch",
+        help="get an optional model into the cache (the only command that downloads)",
+        description="Get an optional model into the cache: segmenter = MediaPipe's selfie "
+        "segmenter for --mask (pip downloads the mediapipe wheel, nothing is installed; "
+        "the model's sha256 is checked).",
+    )
+    cmd.add_argument("what", choices=("segmenter",), help="what to fetch")
+    cmd.add_argument(
+        "--wheel", metavar="PATH", help="take it from this downloaded mediapipe wheel instead"
+    )
+    cmd.set_defaults(run=_cmd_fetch)
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from dreamstream.stream.weights import segmenter
+
+    for path in segmenter.fetch(args.wheel):
+        print(f"dreamstream: {path}")
+    return 0
+
+
 def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
     """The argument parser with every subcommand.
 
@@ -366,14 +390,14 @@ def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
         "dream",
         "DeepDream a video, a frame folder, an image or a camera",
         DREAM_EXAMPLES,
-        ("dream", "farm"),
+        ("dream", "effects", "farm"),
     )
     _add_render_command(
         sub,
         "style",
         "neural style on a video, frames, an image or a camera",
         STYLE_EXAMPLES,
-        ("style", "optimize", "farm"),
+        ("style", "optimize", "effects", "farm"),
     )
     _add_live_command(sub, live_options=live_options)
     from dreamstream.stream import commands
@@ -387,6 +411,7 @@ def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
     }
     commands.add_animate_command(sub, helpers)
     _add_bench_command(sub)
+    _add_fetch_command(sub)
     info = sub.add_parser(
         "info",
         help="versions, devices and embedded weights",

@@ -14,6 +14,7 @@ import threading
 import time
 
 from dreamstream.stream import pipeline
+from dreamstream.stream.effects import make_effects
 from dreamstream.stream.io import (
     check_resume,
     check_sink,
@@ -86,6 +87,7 @@ def render_file(
             check_dream_size(source.size)
         setup = s.setup(mode, source.fps)
         check_pictures(mode, setup)
+        effects = make_effects(s.effects_setup(), source.size)
         processor = make_processor(mode, setup)
         metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
         if mode == "dream":  # what --precision auto chose on this machine
@@ -121,6 +123,7 @@ def render_file(
             flow_method=flow.method,
             flow_preset=flow.preset,
             resume=state,
+            effects=effects,
         )
         if bar:
             bar.done()

@@ -130,6 +130,38 @@ class ArtSetup:
 
 ProcessorSetup = DreamSetup | StyleSetup | ArtSetup
 
+MASK_CHOICES = ("none", "person", "background")
+REACT_CHOICES = ("none", "motion")
+
+
+@dataclass(frozen=True)
+class EffectsSetup:
+    """What :class:`~dreamstream.stream.effects.Effects` is built from (masks, react, attract).
+
+    Attributes:
+        mask: "person" or "background" (process only the visitor, or only the
+            room), or None.
+        mask_model: a local ``.tflite`` segmenter, or None for the cached MediaPipe one.
+        react: "motion" (the dream deepens where the scene is still and gives
+            way where it moves), or None.
+        rise_s: seconds for a still region to go from the live picture to the full dream.
+        fall_s: seconds for a moving region to go from the full dream to the live picture.
+        attract_s: after this many seconds with little motion, drift the dream
+            (and, live, move to the next look); None: off.
+    """
+
+    mask: str | None = None
+    mask_model: str | None = None
+    react: str | None = None
+    rise_s: float = 3.0
+    fall_s: float = 0.5
+    attract_s: float | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether any effect is on (otherwise no :class:`Effects` is made at all)."""
+        return bool(self.mask or self.react or self.attract_s)
+
 
 @dataclass(frozen=True)
 class SourceOptions:

@@ -147,6 +147,7 @@ def render(
     resume: ResumeState | None = None,
     stats: Stats | None = None,
     stop: threading.Event | None = None,
+    effects=None,
 ) -> Iterator[Frame]:
     """Render ``source`` frame by frame, yielding output frames in order.
 
@@ -159,6 +160,8 @@ def render(
         resume: skip frames already rendered and restore the state (image sequences).
         stats: filled with counts and per-stage seconds.
         stop: when set, decoding stops and the frames already read are finished.
+        effects: masks, ``--react``, ``--attract``
+            (:class:`~dreamstream.stream.effects.Effects`), or None.
 
     Yields:
         Output frames: the input's index/pts with the processed image.
@@ -199,7 +202,7 @@ def render(
     for worker in workers:
         worker.start()
     try:
-        yield from _model_loop(_consume(flowed), processor, stats, resume, stop)
+        yield from _model_loop(_consume(flowed), processor, stats, resume, stop, effects)
     finally:
         halt.set()
         for worker in workers:
@@ -212,8 +215,9 @@ def _model_loop(
     stats: Stats,
     resume: ResumeState | None,
     stop: threading.Event,
+    effects=None,
 ) -> Iterator[Frame]:
-    carry = Carry()
+    carry = Carry(effects)
     for item in items:
         if stop.is_set():  # finish the frame in flight only, not the ones queued behind it
             return
@@ -224,7 +228,8 @@ def _model_loop(
             carry.restore(frame.image, resume.last_output if last else None)
             continue
         begin = time.perf_counter()
-        image = carry.step(processor, frame.image, frame.index, item.motion)
+        out = carry.step(processor, frame.image, frame.index, item.motion, time_s=frame.time)
+        image = carry.shown(out)
         stats.stage_seconds["model"] += time.perf_counter() - begin
         stats.frames += 1
         stats.cuts = carry.cuts

@@ -60,6 +60,8 @@ class DreamProcessor:
     # finest detail away faster than a few steps regrow it (on real footage,
     # bicubic kept 9-13 % more strength at the same fidelity).
     cubic_carry = True
+    # It dreams on the carried image it is given: effects (--react, --attract) shape that start.
+    grows = True
 
     def __init__(self, setup: DreamSetup, layers: str | None = None):
         """Build the dream of objective ``layers`` (default: the setup's own) now.

@@ -39,8 +39,11 @@ from dreamstream.core.params import (
     parse_style,
 )
 from dreamstream.stream.params import (
+    MASK_CHOICES,
+    REACT_CHOICES,
     ArtSetup,
     DreamSetup,
+    EffectsSetup,
     EncoderOptions,
     SourceOptions,
     StyleSetup,
@@ -214,10 +217,12 @@ class Settings:
     mask: str | None = field(
         default=None,
         metadata=_opt(
-            "dream only where the mask is: saliency = where an ImageNet classifier looks "
-            "(--class picks the class, else the predicted one)",
-            "dream",
-            choices=tuple(MASKS),
+            "saliency: dream only where an ImageNet classifier looks (--class picks the "
+            "class, else the predicted one); person / background: process only the visitor "
+            "or only the room, with a soft edge carried along the flow (needs `dreamstream "
+            "fetch segmenter` once); none: no mask",
+            "effects",
+            choices=("none", *MASKS, *MASK_CHOICES[1:]),
         ),
     )
     blend: float = field(
@@ -280,6 +285,49 @@ class Settings:
             "and for --style-image",
             "style",
             choices=RUNTIMES,
+        ),
+    )
+    # -- masks and a dream that reacts to motion (stream/effects.py), dream and style
+    mask_model: str | None = field(
+        default=None,
+        metadata=_opt(
+            "a local .tflite portrait segmenter for --mask instead of the cached MediaPipe one",
+            "effects",
+            metavar="PATH",
+        ),
+    )
+    react: str = field(
+        default="none",
+        metadata=_opt(
+            "motion: where the scene is still the dream deepens, where it moves the dream "
+            "gives way to the live picture (needs the flow)",
+            "effects",
+            choices=REACT_CHOICES,
+        ),
+    )
+    rise: float = field(
+        default=3.0,
+        metadata=_opt(
+            "--react: seconds a still region takes from the live picture to the full dream",
+            "effects",
+            metavar="SECONDS",
+        ),
+    )
+    fall: float = field(
+        default=0.5,
+        metadata=_opt(
+            "--react: seconds a moving region takes from the full dream to the live picture",
+            "effects",
+            metavar="SECONDS",
+        ),
+    )
+    attract: float | None = field(
+        default=None,
+        metadata=_opt(
+            "attract mode: after this many seconds with little motion, drift the dream slowly "
+            "(live: and move to the next look every as many seconds); default: off",
+            "effects",
+            metavar="SECONDS",
         ),
     )
     # -- segment rendering on Ray (stream/farm): where a render runs, and how it is cut
@@ -404,6 +452,7 @@ class Settings:
         if self.octaves_next is not None and self.octaves_next < 1:
             raise InputError(f"--octaves-next must be >= 1, got {self.octaves_next}")
         _check_range("warmup", self.warmup, 0, None)
+        self._check_effects()
         for name in ("workers", "segments"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
@@ -421,6 +470,7 @@ class Settings:
             ("precision", PRECISIONS),
             ("runtime", RUNTIMES),
             ("method", STYLE_METHODS),
+            ("react", REACT_CHOICES),
         ):
             if getattr(self, name) not in allowed:
                 raise InputError(
@@ -429,6 +479,20 @@ class Settings:
         check_style_text(self.style)
         temporal_frames(self.temporal_frames)
         self.art_params()  # validates the optimisation's settings early
+
+    def _check_effects(self) -> None:
+        for name in ("rise", "fall", "attract"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise InputError(f"{flag(name)} must be > 0 seconds, got {value}")
+        if self.react != "none" and not self.flow:
+            raise InputError("--react motion needs the flow: drop --no-flow")
+        if self.mask_model is not None and self.mask not in MASK_CHOICES[1:]:
+            raise InputError("--mask-model needs --mask person or --mask background")
+        if (self.workers or self.ray) and self.effects_setup().active:
+            raise InputError(
+                "--mask, --react and --attract do not run in segments (--workers, --ray)"
+            )
 
     def _check_dream_extras(self) -> None:
         """Class dreams, regularisers and masks: values and what they need."""
@@ -442,8 +506,9 @@ class Settings:
                 f"--class needs a model with an ImageNet classifier "
                 f"({', '.join(CLASSIFIER_LAYERS)}), not {self.model}"
             )
-        if self.mask is not None and self.mask not in MASKS:
-            raise InputError(f"--mask must be one of {', '.join(MASKS)}, got {self.mask!r}")
+        masks = ("none", *MASKS, *MASK_CHOICES[1:])
+        if self.mask is not None and self.mask not in masks:
+            raise InputError(f"--mask must be one of {', '.join(masks)}, got {self.mask!r}")
 
     def _take_schedules(self) -> None:
         """Move schedule text out of the schedulable fields into ``keyframes``.
@@ -533,7 +598,7 @@ class Settings:
             labels=self.labels,
             decay=self.decay,
             blur_every=self.blur_every,
-            mask=self.mask,
+            mask=self.mask if self.mask in MASKS else None,  # person/background: effects
             keyframes=self.keyframes,
         )
 
@@ -589,6 +654,17 @@ class Settings:
                 )
             return self.art_setup()
         return dataclasses.replace(self.style_setup(), fps=rate)
+
+    def effects_setup(self) -> EffectsSetup:
+        """What the masks, the reactive dream and the attract mode are built from."""
+        return EffectsSetup(
+            mask=self.mask if self.mask in MASK_CHOICES[1:] else None,
+            mask_model=self.mask_model,
+            react=None if self.react == "none" else self.react,
+            rise_s=self.rise,
+            fall_s=self.fall,
+            attract_s=self.attract,
+        )
 
     def source_options(self) -> SourceOptions:
         """What ``open_source`` takes from these settings: the frame range, width and limit."""

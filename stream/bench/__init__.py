@@ -28,6 +28,7 @@ SUBJECTS = (
     "farm",
     "temporal",
     "animate",
+    "masks",
 )
 
 

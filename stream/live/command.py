@@ -185,6 +185,7 @@ def main(args, settings) -> int:
     Raises:
         InputError: bad options, a missing input, or nowhere to show the output.
     """
+    from dreamstream.stream.effects import make_effects
     from dreamstream.stream.io import check_output
     from dreamstream.stream.pipeline import StopOnSignal
     from dreamstream.stream.processors import make_processor
@@ -243,6 +244,7 @@ def main(args, settings) -> int:
             window=_open_window(args.fullscreen) if window else None,
             report=None if args.quiet or args.json else lambda t: _say(args, t),
             control=control,
+            effects=make_effects(settings.effects_setup()),
         )
         if loop.window:
             parts.append(loop.window)

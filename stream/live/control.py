@@ -25,6 +25,10 @@ Changes are named as on the page and in the OSC address space:
 ``style`` (text)        style: a built-in style 0-25 or a blend ``3:0.5,12:0.5``
 ``strength`` (0-1)      style: strength of the style
 ``temporal`` (0-1)      style: weight of the warped previous output
+``mask`` (text)         none, person or background (see docs/masks.md)
+``react`` (bool)        the dream reacts to motion (no value: toggle)
+``rise`` / ``fall`` (s) --react's rise and fall times, 0.05-60 seconds
+``attract`` (s)         attract mode after this many quiet seconds; 0 turns it off
 ======================  =========================================================
 """
 
@@ -48,7 +52,8 @@ TOGGLES = ("pause", "overlay", "cycle")
 UNIT = ("blend", "strength", "temporal")  # numbers 0-1
 DREAM = ("blend", "steps", "layers")
 STYLE = ("style", "strength", "temporal")
-NAMES = TRIGGERS + TOGGLES + ("look", "period") + DREAM + STYLE[:1] + UNIT[1:]
+EFFECTS = ("mask", "react", "rise", "fall", "attract")  # stream/effects.py, both modes
+NAMES = TRIGGERS + TOGGLES + ("look", "period") + DREAM + STYLE[:1] + UNIT[1:] + EFFECTS
 
 
 def _flag(name: str, value) -> bool | None:
@@ -94,6 +99,17 @@ def check_change(name: str, value=None):
         return round(_number(name, value, 0, 1), 4)
     if name == "steps":
         return _number(name, value, 0, MAX_STEPS, int)
+    if name == "react":
+        return _flag(name, value)
+    if name in ("rise", "fall"):
+        return _number(name, value, 0.05, 60)
+    if name == "attract":
+        return _number(name, value, 0, 3600)
+    if name == "mask":
+        text = str(value if value is not None else "").strip().lower()
+        if text not in ("none", "person", "background"):
+            raise InputError(f"mask must be none, person or background, got {value!r}")
+        return text
     if name in ("layers", "style"):
         text = str(value if value is not None else "").strip()
         if name == "style":
@@ -201,6 +217,10 @@ def apply_change(loop, name: str, value, now: float) -> None:
         if on and not loop.cycling:
             loop._next_cycle = now + loop.cycle_s
         loop.cycling = on
+    elif name in EFFECTS:
+        from dreamstream.stream.effects import retune
+
+        retune(loop.carry, name, value)
     elif name == "period":
         loop.cycle_s = value
         loop._next_cycle = min(loop._next_cycle, now + value) if loop.cycling else loop._next_cycle
@@ -212,6 +232,7 @@ def apply_change(loop, name: str, value, now: float) -> None:
 
 def snapshot(loop, mode: str) -> dict:
     """What the page shows: looks, toggles, the current look's sliders and the readouts."""
+    from dreamstream.stream.effects import effects_state
     from dreamstream.stream.live.tuning import sliders
 
     stats, looks = loop.stats.summary(), loop.looks
@@ -229,6 +250,7 @@ def snapshot(loop, mode: str) -> dict:
         "overlay": loop.overlay,
         "window": loop.window is not None,
         "settings": sliders(loop, mode),
+        "effects": effects_state(loop.carry.effects),
         "fps": round(fps, 2) if fps else None,
         "latency_ms_p50": stats["latency_ms_p50"],
         "latency_ms_p95": stats["latency_ms_p95"],

@@ -112,6 +112,8 @@ class LiveLoop:
             latency (s); :attr:`last_input` holds its input at the same size.
         control: a :class:`~.control.Control` whose queued changes are applied once
             per turn of the loop (page, OSC, MIDI), or ``None``.
+        effects: masks, ``--react``, ``--attract`` (``stream.effects.Effects``), or ``None``;
+            ``--attract`` also moves to the next look after each quiet period.
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class LiveLoop:
         report: Callable[[str], None] | None = None,
         on_output: Callable[[np.ndarray, float], None] | None = None,
         control=None,
+        effects=None,
     ):
         self.grabber, self.looks, self.settings, self.budget = grabber, looks, settings, budget
         self.window, self.preview, self.recorder = window, preview, recorder
@@ -137,7 +140,7 @@ class LiveLoop:
         self.report, self.on_output, self.control = report, on_output, control
         self.stats = LiveStats(grabber=grabber)
         self.meter = MotionMeter(settings.flow_method, settings.flow_preset, settings.flow)
-        self.carry = Carry()
+        self.carry = Carry(effects)
         self.quit = self.paused = self._reset = False
         self.cycling = cycle_s is not None
         self.full = self.size = None  # (w, h): output size, current processing size
@@ -230,7 +233,7 @@ class LiveLoop:
         warmup = (self.size, level) not in self._sizes_seen
         self._sizes_seen.add((self.size, level))
         small = _resize(rgb, self.size)
-        out = self._step(small, work)
+        out = self._step(small, work, grab.time)
         self.last_input = _resize(rgb, self.full)
         return _upscale(out, small, self.last_input, bool(work)), warmup
 
@@ -241,8 +244,8 @@ class LiveLoop:
             work.update(steps_next=0, hold=True)  # between dreams: the dream carried along
         return work
 
-    def _step(self, frame: np.ndarray, work: dict) -> np.ndarray:
-        """Process ``frame`` carrying the previous output along the flow; keeps the state."""
+    def _step(self, frame: np.ndarray, work: dict, time_s: float | None = None) -> np.ndarray:
+        """Process ``frame`` (captured at ``time_s``), carrying the previous output; keeps state."""
         carry = self.carry
         if carry.prev_in is not None and carry.prev_in.shape != frame.shape:  # the budget moved
             carry.restore(_resize(carry.prev_in, self.size), _resize(carry.prev_out, self.size))
@@ -253,13 +256,15 @@ class LiveLoop:
         previous = carry.prev_out
         motion = self.meter(frame)
         began = time.monotonic()
-        out = carry.step(self.looks.processor, frame, self.stats.frames, motion, **work)
+        out = carry.step(
+            self.looks.processor, frame, self.stats.frames, motion, time_s=time_s, **work
+        )
         self._model_s = time.monotonic() - began
         base = carry.warped if carry.warped is not None else previous
         out = self._crossfade(out, None if self._reset else base)
         carry.prev_out = out
         self._reset = False
-        return out
+        return carry.shown(out)
 
     def _crossfade(self, out: np.ndarray, base: np.ndarray | None) -> np.ndarray:
         if self._fade_start is None or base is None:
@@ -371,6 +376,9 @@ class LiveLoop:
     def _switch_looks(self, now: float) -> None:
         if self.cycling and now >= self._next_cycle:
             self._next_cycle = now + self.cycle_s
+            self.looks.select(self.looks.index + 1)
+        effects = self.carry.effects
+        if effects is not None and effects.take_cycle():  # --attract: the room is empty
             self.looks.select(self.looks.index + 1)
         if self.looks.poll():
             self._fade_start = now

@@ -36,6 +36,7 @@ def test_help_lists_the_subcommands():
         "saliency",
         "animate",
         "bench",
+        "fetch",
         "info",
     ]
     assert all(len(text) > 10 for _, text in listed)  # each with a line saying what it does
