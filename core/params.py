@@ -1,8 +1,9 @@
 """The core's vocabulary, importable without loading a framework.
 
 Every choice list the product offers is defined here once (core modules and
-``dreamstream.stream.settings`` import it), with the parameters of the
-dream engine and of style optimisation and the parser of built-in style
+``dreamstream.stream.settings`` import it), with the typed parameters of the
+core's parts (the dream engine, its carry, optical flow, style optimisation;
+the front builds them from ``Settings``) and the parser of built-in style
 text, so ``--help`` and the checks of a bad option stay fast and the
 defaults live in one place.
 """
@@ -200,3 +201,59 @@ class ArtParams:
             raise InputError(f"--levels must be between 1 and 6, got {self.levels}")
         if not 0.1 <= self.style_scale <= 4:
             raise InputError(f"--style-scale must be between 0.1 and 4, got {self.style_scale}")
+
+
+@dataclass(frozen=True)
+class FlowParams:
+    """How motion is measured between input frames (:class:`dreamstream.core.flow.FlowEstimator`).
+
+    Attributes:
+        enabled: ``False`` (``--no-flow``): nothing is carried, every frame starts afresh.
+        method: one of :data:`FLOW_METHODS`.
+        preset: one of :data:`FLOW_PRESETS` (DIS's speed/quality).
+    """
+
+    enabled: bool = True
+    method: str = "dis"
+    preset: str = "medium"
+
+    def __post_init__(self):
+        if self.method not in FLOW_METHODS:
+            raise InputError(f"flow method must be one of {FLOW_METHODS}, got {self.method!r}")
+        if self.preset not in FLOW_PRESETS:
+            raise InputError(f"flow preset must be one of {FLOW_PRESETS}, got {self.preset!r}")
+
+
+@dataclass(frozen=True)
+class CarryParams:
+    """How a dream is carried to the next frame (:func:`dreamstream.core.temporal.dream_start`).
+
+    Attributes:
+        blend: share of the warped previous dream in the next start image, 0-1.
+        anchor: share of the frame's own low frequencies put back into that start, 0-1.
+        regrow: where the flow is unreliable the step grows by ``1 + regrow`` (>= 0).
+        mode: one of :data:`CARRY_MODES`: the warped dream itself or its residual.
+        steps_next: ascent steps per octave of a carried frame (>= 0).
+        octaves_next: pyramid levels of a carried frame (the finest ones), >= 1.
+    """
+
+    blend: float = 0.95
+    anchor: float = 0.25
+    regrow: float = 2.0
+    mode: str = "blend"
+    steps_next: int = 2
+    octaves_next: int = 3
+
+    def __post_init__(self):
+        checks = [
+            ("blend", 0 <= self.blend <= 1, "between 0 and 1"),
+            ("anchor", 0 <= self.anchor <= 1, "between 0 and 1"),
+            ("regrow", self.regrow >= 0, ">= 0"),
+            ("steps_next", self.steps_next >= 0, ">= 0"),
+            ("octaves_next", self.octaves_next >= 1, ">= 1"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                raise InputError(f"{name} must be {rule}, got {getattr(self, name)!r}")
+        if self.mode not in CARRY_MODES:
+            raise InputError(f"carry mode must be one of {CARRY_MODES}, got {self.mode!r}")

@@ -21,6 +21,7 @@ import numpy as np
 
 from dreamstream.stream import pipeline
 from dreamstream.stream.io import Frame, open_source
+from dreamstream.stream.params import SourceOptions
 from dreamstream.stream.settings import Settings, resolve
 
 
@@ -28,7 +29,7 @@ from dreamstream.stream.settings import Settings, resolve
 def _processor(mode: str, settings: Settings):
     from dreamstream.stream.processors import make_processor
 
-    return make_processor(mode, settings)
+    return make_processor(mode, settings.setup(mode))
 
 
 def _settings(preset: str | None, config: str | None, values: dict) -> Settings:
@@ -74,9 +75,9 @@ def stylize(
     return _processor("style", _settings(preset, config, values)).first(np.asarray(image), 0)
 
 
-def _frames(source, s: Settings) -> Iterator[Frame]:
+def _frames(source, options: SourceOptions) -> Iterator[Frame]:
     if isinstance(source, str | os.PathLike):
-        with open_source(source, **s.source_options()) as opened:
+        with open_source(source, **options.kwargs()) as opened:
             yield from opened
         return
     for index, item in enumerate(source):
@@ -107,11 +108,12 @@ def render(
     s = _settings(preset, config, settings)
     if isinstance(processor, str):
         processor = _processor(processor, s)
+    flow = s.flow_params()
     for frame in pipeline.render(
-        _frames(source, s),
+        _frames(source, s.source_options()),
         processor,
-        flow=s.flow,
-        flow_method=s.flow_method,
-        flow_preset=s.flow_preset,
+        flow=flow.enabled,
+        flow_method=flow.method,
+        flow_preset=flow.preset,
     ):
         yield frame.image

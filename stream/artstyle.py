@@ -21,17 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.settings import Settings
+from dreamstream.stream.params import ArtSetup
 
 
-def check_settings(settings: Settings) -> None:
+def check_setup(setup: ArtSetup) -> None:
     """Refuse what cannot work before any file or model is opened."""
-    if not settings.style_image:
+    if not setup.style_image:
         raise InputError("--method optimize needs a picture to follow: --style-image PATH")
-    if settings.weights is not None and Path(settings.weights).suffix.lower() != ".mat":
+    if setup.weights is not None and Path(setup.weights).suffix.lower() != ".mat":
         raise InputError(
             f"--method optimize reads VGG19 from MatConvNet's imagenet-vgg-verydeep-19.mat; "
-            f"--weights {settings.weights!r} is not a .mat file"
+            f"--weights {setup.weights!r} is not a .mat file"
         )
 
 
@@ -55,29 +55,24 @@ def _vgg19_cached(path: str, layers: tuple[str, ...]):
     return build_vgg19(weights, layers, mean)
 
 
-def make_painter(settings: Settings, style: np.ndarray | None = None):
-    """A :class:`~dreamstream.core.artstyle.Painter` for these settings.
+def make_painter(setup: ArtSetup, style: np.ndarray | None = None):
+    """A :class:`~dreamstream.core.artstyle.Painter` for this setup.
 
     Painters made from a style file are cached (the network, its compiled
     gradient and the style's Gram matrices are then reused by the next render).
 
     Args:
-        settings: with ``style_image`` (read unless ``style`` is given) and
-            the optimisation fields.
+        setup: with ``style_image`` (read unless ``style`` is given) and the
+            optimisation's parameters.
         style: the style picture, uint8 ``HxWx3`` RGB, instead of reading the file.
     """
     if style is not None:
-        return _painter(style, settings.weights, settings.art_params(), settings.precision)
-    check_settings(settings)
-    path = Path(settings.style_image).expanduser()
+        return _painter(style, setup.weights, setup.art, setup.precision)
+    check_setup(setup)
+    path = Path(setup.style_image).expanduser()
     stamp = path.stat().st_mtime_ns if path.is_file() else None
     return _painter_for_file(
-        str(path),
-        stamp,
-        settings.max_pixels,
-        settings.weights,
-        settings.art_params(),
-        settings.precision,
+        str(path), stamp, setup.max_pixels, setup.weights, setup.art, setup.precision
     )
 
 
@@ -122,13 +117,10 @@ class ArtStyleProcessor:
 
     uses_warped_input = False  # the temporal loss reads the warped previous output only
 
-    def __init__(self, settings: Settings):
-        from dreamstream.stream.settings import temporal_frames
-
-        self.settings = settings
-        self.painter = make_painter(settings)
-        gaps = temporal_frames(settings.temporal_frames)
-        self.history = _History(gaps, settings.flow_method, settings.flow_preset)
+    def __init__(self, setup: ArtSetup):
+        self.setup = setup
+        self.painter = make_painter(setup)
+        self.history = _History(setup.temporal_frames, setup.flow.method, setup.flow.preset)
 
     def first(self, frame: np.ndarray, index: int, iterations: int | None = None, **work):
         out = self.painter(frame, iterations=iterations)

@@ -278,7 +278,7 @@ def _write_sheet(input_spec: str, output: str, overwrite: bool) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from dreamstream.stream import machine as info
+    from dreamstream.stream import info
 
     report = info.report()
     print(json.dumps(report, indent=2) if args.json else info.format_report(report))

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 
-from dreamstream.core.errors import InputError
 from dreamstream.stream import pipeline
 from dreamstream.stream.io import (
     check_resume,
@@ -24,7 +23,7 @@ from dreamstream.stream.io import (
     sink_options,
 )
 from dreamstream.stream.io.positions import index_of
-from dreamstream.stream.processors import check_pictures, make_processor
+from dreamstream.stream.processors import check_dream_size, check_pictures, make_processor
 from dreamstream.stream.settings import Settings
 
 
@@ -74,17 +73,20 @@ def render_file(
             stop=stop,
             use_gpu=os.environ.get("CUDA_VISIBLE_DEVICES") != "-1",  # --device cpu
         )
-    with open_source(input_spec, **s.source_options()) as source:
+    # The typed parameters of each part are made here, once; none sees the whole settings.
+    flow = s.flow_params()
+    with open_source(input_spec, **s.source_options().kwargs()) as source:
         # Everything that can be refused is refused here, before any model loads.
         options = sink_options(source)
-        encoder = {"crf": s.crf, "preset": s.encoder_preset}
+        encoder = s.encoder_options().kwargs()
         check_sink(output_spec, options, overwrite=overwrite, resume=resume, **encoder)
         if resume:
             check_resume(output_spec, mode, s.as_dict())
         if mode == "dream":
-            _check_dream_size(source.size)
-        check_pictures(mode, s)
-        processor = make_processor(mode, s)
+            check_dream_size(source.size)
+        setup = s.setup(mode)
+        check_pictures(mode, setup)
+        processor = make_processor(mode, setup)
         metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
         if mode == "dream":  # what --precision auto chose on this machine
             used = processor.dreamer.params
@@ -115,9 +117,9 @@ def render_file(
             sink,
             progress=bar,
             stop=stop,
-            flow=s.flow,
-            flow_method=s.flow_method,
-            flow_preset=s.flow_preset,
+            flow=flow.enabled,
+            flow_method=flow.method,
+            flow_preset=flow.preset,
             resume=state,
         )
         if bar:
@@ -130,17 +132,6 @@ def render_file(
             **metadata,  # software, mode, settings and (dream) compute
         )
     return summary
-
-
-def _check_dream_size(size: tuple[int, int]) -> None:
-    """Refuse frames too small to dream before any model loads."""
-    from dreamstream.core.params import MIN_SIDE
-
-    w, h = size
-    if w and h and min(w, h) < MIN_SIDE:
-        raise InputError(
-            f"frames of {w}x{h} are too small to dream; need at least {MIN_SIDE} px a side"
-        )
 
 
 def _resume_state(sink, start: int | None) -> pipeline.ResumeState | None:

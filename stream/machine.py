@@ -4,7 +4,8 @@ Three concerns that all ask the machine rather than the user:
 
 - Loading the compute framework without its start-up chatter (see :func:`load_framework`).
 - How the dream network computes here: numeric precision and XLA (:func:`dream_compute`).
-- ``dreamstream info``: versions, devices and where the weights are (:func:`report`).
+- What ``dreamstream info`` reports: versions, devices and where the weights are
+  (gathered with the style runtime's choice by :mod:`dreamstream.stream.info`).
 
 Dream precision and XLA:
 
@@ -231,43 +232,3 @@ def vgg16_cache() -> dict[str, str]:
     if path.suffix.lower() != ".onnx":
         return {"file": str(path), "cache": "- (read directly)", "state": "-"}
     return describe(path)
-
-
-def report() -> dict:
-    """Everything ``dreamstream info`` shows, JSON-able."""
-    import keras
-
-    from dreamstream.stream.runtimes import choose as choose_runtime
-
-    return {
-        "versions": versions(),
-        "keras_backend": keras.backend.backend(),
-        "devices": devices(),
-        "dream_compute": dream_compute("auto"),
-        "style_runtime": choose_runtime("auto").as_dict(),
-        "weights": weights(),
-        "vgg16": vgg16_cache(),
-    }
-
-
-def format_report(info: dict) -> str:
-    """Human-readable text of :func:`report`."""
-    lines = ["versions:"]
-    lines += [f"  {k:<18} {v or '-'}" for k, v in info["versions"].items()]
-    lines.append(f"keras backend:       {info['keras_backend']}")
-    lines.append("devices:")
-    for framework, names in info["devices"].items():
-        gpu = "GPU" if any("GPU" in n.upper() or "CUDA" in n.upper() for n in names) else "no GPU"
-        lines.append(f"  {framework:<18} {', '.join(names)} ({gpu})")
-    chosen = info["dream_compute"]
-    xla = "with XLA" if chosen["xla"] else "without XLA"
-    lines.append(f"dream compute:       {chosen['precision']}, {xla} (--precision auto)")
-    style = info["style_runtime"]
-    lines.append(f"style runtime:       {style['runtime']}: {style['reason']} (--runtime auto)")
-    lines.append("embedded weights:")
-    lines += [f"  {k:<18} {v}" for k, v in info["weights"].items()]
-    vgg = info["vgg16"]
-    lines.append("vgg16 (default dream backbone):")
-    lines.append(f"  {'loads':<18} {vgg['file']}")
-    lines.append(f"  {'cache':<18} {vgg['cache']} ({vgg['state']})")
-    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Per-frame processors built from :class:`~dreamstream.stream.settings.Settings`.
+"""Per-frame processors built from typed setups (:mod:`dreamstream.stream.params`).
 
 A processor turns one input frame into one output frame; it holds models but
 no temporal state (the pipeline owns that). Both kinds answer two calls:
@@ -14,7 +14,8 @@ Frames are ``uint8`` ``HxWx3`` RGB; ``mask`` is ``HxW`` float32, 1 = reliable.
 ``work`` is how much to do for this call, chosen by the caller (live mode's
 latency budget), named like the settings it overrides for that call:
 ``steps`` and ``steps_next`` for dreams; styles take none. A processor never
-changes its own settings.
+changes its own setup, and never sees the whole ``Settings``: the front
+builds its setup (``Settings.setup(mode)``) and passes it here.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ import numpy as np
 
 from dreamstream.core import temporal
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import MIN_SIDE
 from dreamstream.stream.machine import dream_compute
-from dreamstream.stream.settings import Settings
+from dreamstream.stream.params import ArtSetup, DreamSetup, StyleSetup
 
 
 class DreamProcessor:
@@ -49,35 +51,35 @@ class DreamProcessor:
     # bicubic kept 9-13 % more strength at the same fidelity).
     cubic_carry = True
 
-    def __init__(self, settings: Settings):
+    def __init__(self, setup: DreamSetup):
         from dreamstream.core.dream import Dreamer
         from dreamstream.core.models import DEFAULT_LAYERS, available_layers
         from dreamstream.core.objectives import make_objective
         from dreamstream.stream.weights.dream import load_backbone
 
-        self.settings = settings
-        spec = settings.layers or DEFAULT_LAYERS[settings.model]
-        objective = make_objective(spec, available_layers(settings.model))
-        params = dataclasses.replace(settings.dream_params(), **dream_compute(settings.precision))
+        self.setup = setup
+        spec = setup.layers or DEFAULT_LAYERS[setup.model]
+        objective = make_objective(spec, available_layers(setup.model))
+        params = dataclasses.replace(setup.dream, **dream_compute(setup.precision))
         backbone = load_backbone(
-            settings.model,
+            setup.model,
             layers=tuple(objective.layers),
-            weights=settings.weights,
-            pooling=settings.pooling,
+            weights=setup.weights,
+            pooling=setup.pooling,
             # Built as the dream computes, so the Dreamer makes no cast copy; with a
             # guide, float32 as before: its features are read in full precision.
-            dtype="float32" if settings.guide else params.precision,
+            dtype="float32" if setup.guide else params.precision,
         )
-        if settings.guide:
-            guide_image = _picture(settings, "guide")
+        if setup.guide:
+            guide_image = read_picture(setup.guide, "guide image", setup.max_pixels)
             objective = objective + _guide_term(backbone, guide_image)
         self.dreamer = Dreamer(backbone, objective, params)
 
     def first(self, frame: np.ndarray, index: int, steps: int | None = None, **work):
-        """Dream ``frame`` from scratch, ``steps`` per octave (default: ``settings.steps``)."""
-        out = self.dreamer(frame, steps=steps, seed=self.settings.seed + index)
-        s = self.settings
-        if s.flow and s.anchor > 0 and work.get("steps_next", s.steps_next) > 0:
+        """Dream ``frame`` from scratch, ``steps`` per octave (default: the setup's)."""
+        out = self.dreamer(frame, steps=steps, seed=self.setup.dream.seed + index)
+        carry = self.setup.carry
+        if self.setup.flow and carry.anchor > 0 and work.get("steps_next", carry.steps_next) > 0:
             # Every carried frame ends anchored and then dreamt steps_next more steps;
             # so does the first one (and the first after a cut), or the colour
             # cast of its longer dream would pop away on the frame after it.
@@ -86,25 +88,25 @@ class DreamProcessor:
         return out
 
     def next(self, frame, index, warped_out, mask, warped_in, steps_next=None, **work):
-        """Dream ``frame`` from the carried dream; ``steps_next`` default: settings'."""
-        s = self.settings
+        """Dream ``frame`` from the carried dream; ``steps_next`` default: the setup's."""
+        carry = self.setup.carry
         start = temporal.dream_start(
             frame,
             warped_out,
             mask,
-            s.blend,
+            carry.blend,
             warped_prev_in=warped_in,
-            mode=s.carry,
-            anchor=s.anchor,
+            mode=carry.mode,
+            anchor=carry.anchor,
         )
-        steps = s.steps_next if steps_next is None else steps_next
+        steps = carry.steps_next if steps_next is None else steps_next
         return self.dreamer(
             frame,
             init=start,
             steps=steps,
-            seed=s.seed + index,
-            octaves=s.carried_octaves(),
-            gain=1.0 + s.regrow * (1.0 - mask),  # regions that start afresh catch up
+            seed=self.setup.dream.seed + index,
+            octaves=carry.octaves_next,
+            gain=1.0 + carry.regrow * (1.0 - mask),  # regions that start afresh catch up
         )
 
 
@@ -117,39 +119,55 @@ def _guide_term(backbone, picture: np.ndarray):
     return guide(layer, features)
 
 
-# The pictures each mode reads: Settings field -> what messages call it.
-_PICTURES = {"dream": {"guide": "guide image"}, "style": {"style_image": "style image"}}
-
-
-def _picture(settings: Settings, name: str) -> np.ndarray:
-    """The picture named by the Settings field ``name``, read with the settings' pixel limit."""
+def read_picture(path: str, what: str, max_pixels: int) -> np.ndarray:
+    """A picture a processor follows (guide, style image), uint8 HxWx3 RGB, within the limit."""
     from dreamstream.stream.io.images import read_image
 
-    what = {**_PICTURES["dream"], **_PICTURES["style"]}[name]
-    return read_image(getattr(settings, name), what, settings.max_pixels)
+    return read_image(path, what, max_pixels)
 
 
-def check_pictures(mode: str, settings: Settings) -> None:
-    """Read the pictures ``mode`` needs (guide, style image): cheap, before any model loads.
+def _pictures(setup) -> list[tuple[str, str]]:
+    """The pictures a setup names: (path, what messages call it)."""
+    if isinstance(setup, DreamSetup):
+        return [(setup.guide, "guide image")] if setup.guide else []
+    return [(setup.style_image, "style image")] if setup.style_image else []
+
+
+def check_pictures(mode: str, setup) -> None:
+    """Read the pictures ``setup`` needs (guide, style image): cheap, before any model loads.
+
+    Args:
+        mode: "dream" or "style".
+        setup: what the processor will be built from (``Settings.setup(mode)``).
 
     Raises:
         InputError: a picture is missing, unreadable or over the pixel limit.
     """
     if mode == "style":
-        check_style_method(settings)
-    for name in _PICTURES.get(mode, {}):
-        if getattr(settings, name):
-            _picture(settings, name)
+        check_style_method(setup)
+    for path, what in _pictures(setup):
+        read_picture(path, what, setup.max_pixels)
 
 
-def check_style_method(settings: Settings) -> None:
-    """Refuse settings the chosen ``--method`` cannot use, before any model loads."""
-    if settings.method == "optimize":
-        from dreamstream.stream.artstyle import check_settings
+def check_style_method(setup) -> None:
+    """Refuse a setup the chosen style method cannot use, before any model loads.
 
-        check_settings(settings)
-    elif settings.weights is not None:
-        raise InputError("--weights applies to dreams and to style --method optimize")
+    (``--weights`` with the fast style is refused where its setup is made,
+    :meth:`~dreamstream.stream.settings.Settings.style_setup`.)
+    """
+    if isinstance(setup, ArtSetup):
+        from dreamstream.stream.artstyle import check_setup
+
+        check_setup(setup)
+
+
+def check_dream_size(size: tuple[int, int]) -> None:
+    """Refuse frames too small to dream before any model loads."""
+    w, h = size
+    if w and h and min(w, h) < MIN_SIDE:
+        raise InputError(
+            f"frames of {w}x{h} are too small to dream; need at least {MIN_SIDE} px a side"
+        )
 
 
 class StyleProcessor:
@@ -157,17 +175,18 @@ class StyleProcessor:
 
     uses_warped_input = False  # the blend reads the warped previous output only
 
-    def __init__(self, settings: Settings):
+    def __init__(self, setup: StyleSetup):
         from dreamstream.stream.runtimes import load_stylizer
         from dreamstream.stream.styleahead import ahead_for
 
-        self.settings = settings
+        self.setup = setup
+        picture = setup.style_image
         self.stylizer, self.runtime = load_stylizer(
-            settings.style,
-            settings.strength,
-            settings.preserve_color,
-            style_image=_picture(settings, "style_image") if settings.style_image else None,
-            runtime=settings.runtime,
+            setup.style,
+            setup.strength,
+            setup.preserve_color,
+            style_image=read_picture(picture, "style image", setup.max_pixels) if picture else None,
+            runtime=setup.runtime,
         )
         self.ahead = ahead_for(self.stylizer, self.runtime.runtime)
 
@@ -184,22 +203,31 @@ class StyleProcessor:
 
     def next(self, frame, index, warped_out, mask, warped_in, **work) -> np.ndarray:
         return temporal.temporal_blend(
-            self._styled(frame, index), warped_out, mask, self.settings.temporal
+            self._styled(frame, index), warped_out, mask, self.setup.temporal
         )
 
 
-def make_processor(mode: str, settings: Settings):
-    """The processor for ``mode`` ("dream" or "style"; style by ``settings.method``)."""
+def make_processor(mode: str, setup):
+    """The processor for ``mode`` ("dream" or "style") built from ``setup``.
+
+    Args:
+        mode: "dream" or "style".
+        setup: ``Settings.setup(mode)``: a :class:`DreamSetup` for dreams, a
+            :class:`StyleSetup` (fast style) or :class:`ArtSetup` (``--method optimize``).
+    """
     from dreamstream.stream.machine import load_framework
 
+    wanted = (DreamSetup,) if mode == "dream" else (StyleSetup, ArtSetup)
+    if not isinstance(setup, wanted):
+        raise TypeError(f"a {mode} processor is built from {wanted}, got {type(setup).__name__}")
     if mode == "style":
-        check_style_method(settings)
-    if mode == "style" and settings.method == "optimize":
+        check_style_method(setup)
+    if isinstance(setup, ArtSetup):
         load_framework()
         from dreamstream.stream.artstyle import ArtStyleProcessor
 
-        return ArtStyleProcessor(settings)
+        return ArtStyleProcessor(setup)
     if mode != "dream":  # the style runtime loads Keras only if it runs on Keras
-        return StyleProcessor(settings)
+        return StyleProcessor(setup)
     load_framework()
-    return DreamProcessor(settings)
+    return DreamProcessor(setup)

@@ -31,9 +31,18 @@ from dreamstream.core.params import (
     PRECISIONS,
     STYLE_METHODS,
     ArtParams,
+    CarryParams,
     DreamParams,
+    FlowParams,
     is_builtin_style,
     parse_style,
+)
+from dreamstream.stream.params import (
+    ArtSetup,
+    DreamSetup,
+    EncoderOptions,
+    SourceOptions,
+    StyleSetup,
 )
 from dreamstream.stream.runtimes import RUNTIMES
 
@@ -346,6 +355,9 @@ class Settings:
         temporal_frames(self.temporal_frames)
         self.art_params()  # validates the optimisation's settings early
 
+    # -- The typed parameters of each part, made here and only here: a new setting
+    # goes into its part's type and into the one method below that fills it.
+
     def art_params(self) -> ArtParams:
         """The style optimisation's parameters taken from these settings."""
         return ArtParams(
@@ -378,15 +390,89 @@ class Settings:
         """Pyramid levels of a frame that starts from the carried dream."""
         return self.octaves_next if self.octaves_next is not None else max(1, self.octaves - 1)
 
-    def source_options(self) -> dict:
+    def carry_params(self) -> CarryParams:
+        """How a dream is carried to the next frame."""
+        return CarryParams(
+            blend=self.blend,
+            anchor=self.anchor,
+            regrow=self.regrow,
+            mode=self.carry,
+            steps_next=self.steps_next,
+            octaves_next=self.carried_octaves(),
+        )
+
+    def flow_params(self) -> FlowParams:
+        """How motion is measured between input frames (``flow`` off: nothing is carried)."""
+        return FlowParams(enabled=self.flow, method=self.flow_method, preset=self.flow_preset)
+
+    def dream_setup(self) -> DreamSetup:
+        """What the dream processor is built from."""
+        return DreamSetup(
+            model=self.model,
+            weights=self.weights,
+            layers=self.layers,
+            pooling=self.pooling,
+            guide=self.guide,
+            precision=self.precision,
+            max_pixels=self.max_pixels,
+            flow=self.flow,
+            dream=self.dream_params(),
+            carry=self.carry_params(),
+        )
+
+    def style_setup(self) -> StyleSetup:
+        """What the fast style processor is built from.
+
+        Raises:
+            InputError: ``weights`` is set: it applies to dreams and to ``--method optimize``.
+        """
+        if self.weights is not None:
+            raise InputError("--weights applies to dreams and to style --method optimize")
+        return StyleSetup(
+            style=self.style,
+            style_image=self.style_image,
+            strength=self.strength,
+            preserve_color=self.preserve_color,
+            temporal=self.temporal,
+            runtime=self.runtime,
+            max_pixels=self.max_pixels,
+        )
+
+    def art_setup(self) -> ArtSetup:
+        """What the style-by-optimisation processor is built from."""
+        return ArtSetup(
+            style_image=self.style_image,
+            weights=self.weights,
+            precision=self.precision,
+            max_pixels=self.max_pixels,
+            art=self.art_params(),
+            temporal_frames=temporal_frames(self.temporal_frames),
+            flow=self.flow_params(),
+        )
+
+    def setup(self, mode: str) -> DreamSetup | StyleSetup | ArtSetup:
+        """What the processor of ``mode`` ("dream" or "style", by ``method``) is built from.
+
+        Raises:
+            InputError: settings the chosen style method cannot use (see :meth:`style_setup`).
+        """
+        if mode == "dream":
+            return self.dream_setup()
+        return self.art_setup() if self.method == "optimize" else self.style_setup()
+
+    def source_options(self) -> SourceOptions:
         """What ``open_source`` takes from these settings: the frame range, width and limit."""
-        return {
-            "start": self.start,
-            "end": self.end,
-            "frames": self.frames,
-            "width": self.width,
-            "max_pixels": self.max_pixels,
-        }
+        return SourceOptions(
+            start=self.start,
+            end=self.end,
+            frames=self.frames,
+            width=self.width,
+            max_pixels=self.max_pixels,
+        )
+
+    def encoder_options(self) -> EncoderOptions:
+        """How a video output is encoded."""
+        return EncoderOptions(crf=self.crf, preset=self.encoder_preset)
 
     def replace(self, **changes) -> Settings:
         """A copy with some fields changed (validated again)."""

@@ -65,7 +65,7 @@ def fidelity(width: int, settings: Settings) -> dict:
     from dreamstream.stream.weights.style import load_stylizer
 
     content = _fit(read_image(SAMPLES / "chelsea.jpg"), width)
-    painter = make_painter(settings)
+    painter = make_painter(settings.art_setup())
     fast = load_stylizer(str(settings.style_image), 1.0, False)(content)
     begin = time.perf_counter()
     optimised = painter(content)
@@ -90,7 +90,7 @@ def temporal(width: int, frames: int, settings: Settings) -> dict:
     clip = dict(spec=REAL, start=SHOT_START, frames=frames, width=width)
     with open_source(**clip) as source:
         inputs = [f.image for f in source]
-    processor = ArtStyleProcessor(settings)
+    processor = ArtStyleProcessor(settings.art_setup())
     outputs, seconds = {}, {}
     for name, flow in (("temporal loss", True), ("no flow", False)):
         begin = time.perf_counter()
@@ -146,7 +146,7 @@ def longterm(
     runs = {"short-term (1)": "1", f"long-term ({gaps})": gaps}
     outputs, seconds, distance = {}, {}, {}
     for name, value in runs.items():
-        processor = ArtStyleProcessor(settings.replace(temporal_frames=value))
+        processor = ArtStyleProcessor(settings.replace(temporal_frames=value).art_setup())
         begin = time.perf_counter()
         with open_source(clip, start=start, frames=frames, width=width) as source:
             outputs[name] = [f.image for f in pipeline.render(source, processor)]
@@ -173,7 +173,7 @@ def speed(widths: tuple[int, ...], settings: Settings, steps: int) -> dict:
     from dreamstream.core.artstyle import Painter
     from dreamstream.stream.artstyle import make_painter
 
-    painter: Painter = make_painter(settings)
+    painter: Painter = make_painter(settings.art_setup())
     content = read_image(SAMPLES / "chelsea.jpg")
     out = {}
     for width in widths:

@@ -88,7 +88,7 @@ def engine_side(settings, cfg: dict, folder: str) -> dict:
     from dreamstream.stream import pipeline
     from dreamstream.stream.processors import DreamProcessor
 
-    processor = DreamProcessor(settings)
+    processor = DreamProcessor(settings.dream_setup())
     with _open(cfg) as source:
         first = next(iter(source)).image
     processor.first(first, 0)  # compiles every octave size of the first frame

@@ -102,7 +102,7 @@ def _processors(vgg: dict, style: dict):
 
     class KitDream(DreamProcessor):
         def __init__(self, settings):  # the parent's, with the backbone from the kit
-            self.settings = settings
+            self.setup = settings.dream_setup()
             objective = make_objective(settings.layers, available_layers("vgg16"))
             backbone = build_vgg16(vgg, tuple(objective.layers))
             compute = dream_compute(settings.precision)
@@ -110,7 +110,7 @@ def _processors(vgg: dict, style: dict):
 
     class KitStyle(StyleProcessor):
         def __init__(self, settings):
-            self.settings = settings
+            self.setup = settings.style_setup()
             net = StyleNet.compile("multistyle26", build_multistyle26(style), xla=True)
             self.stylizer = Stylizer(net, parse_style(settings.style))
             self.ahead = None  # one frame at a time, as the GPU runs it

@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 
 from dreamstream.stream.io import open_sink, read_image
-from dreamstream.stream.io.camera import FileCapture, Grabber
+from dreamstream.stream.io.camera import Grabber
+from dreamstream.stream.io.playback import FileCapture
 from dreamstream.stream.live.budget import Budget, make_levels
 from dreamstream.stream.live.command import DEFAULT_LATENCY_MS
 from dreamstream.stream.live.looks import Looks
@@ -82,7 +83,7 @@ def _drive(opener, mode: str, settings: Settings, seconds: float, **kw) -> dict:
     level, so model compilation and the budget's first moves are left out.
     """
     grabber = Grabber(opener)
-    looks = Looks([(mode, settings)], lambda s: make_processor(mode, s))
+    looks = Looks([(mode, settings)], lambda s: make_processor(mode, s.setup(mode)))
     budget = Budget(make_levels(mode, settings), DEFAULT_LATENCY_MS[mode] / 1000)
     shown: list[tuple[float, float]] = []
     counts: dict = {}  # the grabber's counters once warm: frames dropped while loading don't count
@@ -152,7 +153,7 @@ def soak(seconds: float, every: float) -> dict:
     """
     samples: list[tuple[float, float]] = []
     stop, settings = threading.Event(), Settings(width=480)
-    looks = Looks([("style", settings)], lambda s: make_processor("style", s))
+    looks = Looks([("style", settings)], lambda s: make_processor("style", s.setup("style")))
 
     def sample(begin: float) -> None:
         samples.append((0.0, round(rss_mb(), 1)))

@@ -74,7 +74,7 @@ def make_second_clip(path: Path, frames: int, width: int) -> Path:
 
 def _render(clip: Path, mode: str, settings: Settings, out: Path) -> tuple[list, dict]:
     with open_source(clip, frames=settings.frames, width=settings.width) as source:
-        processor = make_processor(mode, settings)
+        processor = make_processor(mode, settings.setup(mode))
         processor.first(np.zeros((source.size[1], source.size[0], 3), np.uint8), 0)  # warm up
         sink = _Tee(open_sink(out, **sink_options(source), overwrite=True))
         stats = pipeline.run(

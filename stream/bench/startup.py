@@ -133,12 +133,12 @@ def dream_phases(overrides: dict) -> dict:
     from dreamstream.stream.settings import Settings
 
     settings = Settings(**overrides)
-    with open_source(str(SAMPLES / "clip.mp4"), **settings.source_options()) as source:
+    with open_source(str(SAMPLES / "clip.mp4"), **settings.source_options().kwargs()) as source:
         frame = next(iter(source)).image
     phase("imports, first frame decoded")
     load_framework()
     phase("framework")
-    processor = DreamProcessor(settings)
+    processor = DreamProcessor(settings.dream_setup())
     phase("backbone and dreamer")
     processor.first(frame, 0)
     phase("first frame")

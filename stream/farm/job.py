@@ -26,11 +26,13 @@ from fractions import Fraction
 from pathlib import Path
 
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import FlowParams
 from dreamstream.stream.farm import plan as planning
 from dreamstream.stream.farm.frames import FrameRange, frame_range
 from dreamstream.stream.farm.seams import HEAD, LEAD_OUT, has_raw
 from dreamstream.stream.farm.task import SegmentJob, render_segment
 from dreamstream.stream.io import sink_options
+from dreamstream.stream.params import EncoderOptions, SourceOptions
 from dreamstream.stream.settings import Settings
 
 IMAGES_MANIFEST = ".dreamstream-segments.json"
@@ -44,7 +46,10 @@ class _Render:
     input_path: Path  # absolute: workers may run on other machines
     kind: str  # "video" or "images"
     out_path: Path  # the video file, or the frame pattern
-    settings: Settings
+    setup: object  # Settings.setup(mode): what every worker builds its processor from
+    source: SourceOptions
+    encoder: EncoderOptions
+    flow: FlowParams
     metadata: dict
     key: str  # the hash of what decides the pixels (see plan.render_key)
 
@@ -69,7 +74,10 @@ class _Render:
             str(self.input_path),
             str(output),
             g,
-            self.settings,
+            self.setup,
+            self.source,
+            self.encoder,
+            self.flow,
             self.metadata,
             str(self.seams),
         )
@@ -188,11 +196,14 @@ def _metadata(software: str, mode: str, s: Settings) -> dict:
 def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume):
     """Check the input and output (before any cluster starts) and find the exact frames."""
     from dreamstream.stream.io import check_resume, check_sink, open_source, output_kind
-    from dreamstream.stream.processors import check_pictures
+    from dreamstream.stream.processors import check_dream_size, check_pictures
 
-    with open_source(input_spec, **s.source_options()) as src:
-        encoder = {"crf": s.crf, "preset": s.encoder_preset}
-        check_sink(output_spec, sink_options(src), overwrite=overwrite, resume=resume, **encoder)
+    # The typed parameters every worker gets are made here, once, from the settings.
+    source, encoder = s.source_options(), s.encoder_options()
+    with open_source(input_spec, **source.kwargs()) as src:
+        check_sink(
+            output_spec, sink_options(src), overwrite=overwrite, resume=resume, **encoder.kwargs()
+        )
         if resume:
             check_resume(output_spec, mode, metadata["settings"])
         span = frame_range(src)
@@ -203,13 +214,13 @@ def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume):
             f"segment rendering writes a video file or a frame folder, got: {output_spec}"
         )
     if mode == "dream":
-        from dreamstream.stream.jobs import _check_dream_size
-
-        _check_dream_size(size)
-    check_pictures(mode, s)
+        check_dream_size(size)
+    setup = s.setup(mode)
+    check_pictures(mode, setup)
     input_path = Path(input_spec).resolve()
     key = planning.render_key(mode, planning.input_identity(_input_file(input_path)), s)
-    return _Render(mode, input_path, kind, out_path, s, metadata, key), span, has_audio
+    parts = (setup, source, encoder, s.flow_params())
+    return _Render(mode, input_path, kind, out_path, *parts, metadata, key), span, has_audio
 
 
 def _run(cluster, r: _Render, manifest, todo, progress: bool, stop) -> dict[int, dict]:

@@ -75,17 +75,17 @@ def make_seam(job, folder: Path) -> dict:
     Returns:
         ``frames`` written and ``start_time`` of the first (see ``render_segment``).
     """
-    from dreamstream.stream.farm.task import first_time, open_part
+    from dreamstream.stream.farm.parts import first_time, open_part
     from dreamstream.stream.io import open_source, read_image
 
-    g, s = job.segment, job.settings
+    g = job.segment
     indices = range(g.first, g.first + g.fade)
     lead_out = [read_image(raw_file(folder, g.number, LEAD_OUT, i)) for i in indices]
     head = [read_image(raw_file(folder, g.number, HEAD, i)) for i in indices]
     faded = dict(zip(indices, crossfade(lead_out, head), strict=True))
     # The input is read again for the frames' own timestamps and the same encoder set-up.
-    window = {**s.source_options(), "start": g.first, "end": g.first + g.fade, "frames": None}
-    with open_source(job.input, **window) as source:
+    window = job.source.window(g.first, g.first + g.fade)
+    with open_source(job.input, **window.kwargs()) as source:
         with open_part(job, source) as sink:
             first = None
             for frame in source:

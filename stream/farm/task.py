@@ -11,16 +11,25 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
+from dreamstream.core.params import FlowParams
 from dreamstream.stream import pipeline
+from dreamstream.stream.farm.parts import first_time, open_part
 from dreamstream.stream.farm.plan import Segment
 from dreamstream.stream.farm.seams import HEAD, LEAD_OUT, raw_file, save_raw
 from dreamstream.stream.io.frame import Sink
-from dreamstream.stream.settings import Settings
+from dreamstream.stream.params import (
+    ArtSetup,
+    DreamSetup,
+    EncoderOptions,
+    SourceOptions,
+    StyleSetup,
+)
 
-_cached: dict = {}  # (mode, settings) -> processor: one, the models are large
+__all__ = ["SegmentJob", "first_time", "open_part", "processor_for", "render_segment"]
+
+_cached: dict = {}  # (mode, setup) -> processor: one, the models are large
 
 
 @dataclass(frozen=True)
@@ -32,8 +41,13 @@ class SegmentJob:
         input: the input file, frame folder or pattern.
         output: the segment's video file, or the render's frame pattern (``%05d``).
         segment: which frames to warm up on, deliver and keep for the seams.
-        settings: the render's settings.
-        metadata: written into the segment's file (video) or sidecar (frames).
+        setup: what the processor is built from (``Settings.setup(mode)``, made by
+            the driver; ``precision="auto"`` is resolved on the worker's machine).
+        source: the render's source options (the frame range is replaced per segment).
+        encoder: the render's encoder options.
+        flow: the carry's flow.
+        metadata: written into the segment's file (video) or sidecar (frames);
+            it records the whole ``Settings.as_dict()``.
         seams: the folder where head and lead-out frames wait for their seams.
     """
 
@@ -41,7 +55,10 @@ class SegmentJob:
     input: str
     output: str
     segment: Segment
-    settings: Settings
+    setup: DreamSetup | StyleSetup | ArtSetup
+    source: SourceOptions
+    encoder: EncoderOptions
+    flow: FlowParams
     metadata: dict
     seams: str = ""
 
@@ -86,39 +103,15 @@ class _Router(Sink):
         super().abort()
 
 
-def processor_for(mode: str, settings: Settings):
-    """The processor for these settings, built once per worker process."""
-    key = (mode, settings)
+def processor_for(mode: str, setup):
+    """The processor for this setup, built once per worker process."""
+    key = (mode, setup)
     if key not in _cached:
         from dreamstream.stream.processors import make_processor
 
         _cached.clear()  # free the previous models before loading others
-        _cached[key] = make_processor(mode, settings)
+        _cached[key] = make_processor(mode, setup)
     return _cached[key]
-
-
-def first_time(frame, fps) -> str:
-    """A frame's time on the input's clock, as exact "num/den" seconds."""
-    if frame.pts is not None:
-        return str(Fraction(frame.pts) * frame.time_base)
-    return str(Fraction(frame.index) / Fraction(fps or 25))
-
-
-def open_part(job, source) -> Sink:
-    """The sink of one part of a segmented render (a segment or a seam): no audio, which
-    the join adds once, and the encoder settings of the whole render."""
-    from dreamstream.stream.io import open_sink, sink_options
-
-    s = job.settings
-    return open_sink(
-        job.output,
-        **{**sink_options(source), "audio_from": None},
-        crf=s.crf,
-        preset=s.encoder_preset,
-        metadata=job.metadata,
-        overwrite=True,
-        resume=True,
-    )
 
 
 def render_segment(job: SegmentJob, tally=None) -> dict:
@@ -136,15 +129,14 @@ def render_segment(job: SegmentJob, tally=None) -> dict:
     from dreamstream.stream.io import open_source
 
     begin = time.perf_counter()
-    s, g = job.settings, job.segment
-    processor = processor_for(job.mode, s)
-    end = g.last + g.lead_out
-    window = {**s.source_options(), "start": g.warm_first, "end": end, "frames": None}
-    with open_source(job.input, **window) as source:
+    g, flow = job.segment, job.flow
+    processor = processor_for(job.mode, job.setup)
+    window = job.source.window(g.warm_first, g.last + g.lead_out)
+    with open_source(job.input, **window.kwargs()) as source:
         sink = open_part(job, source)
         router = _Router(sink, g, Path(job.seams), tally)
-        options = {"flow_method": s.flow_method, "flow_preset": s.flow_preset}
-        pipeline.run(source, processor, router, flow=s.flow, **options)
+        options = {"flow_method": flow.method, "flow_preset": flow.preset}
+        pipeline.run(source, processor, router, flow=flow.enabled, **options)
         fps = source.fps
     if router.first_own is None:
         raise RuntimeError(f"segment {g.number}: no frame of {g.own_first}-{g.last - 1} rendered")

@@ -28,8 +28,9 @@ from fractions import Fraction
 from dreamstream.core.errors import InputError
 from dreamstream.core.params import NUM_STYLES
 from dreamstream.stream import settings as settings_mod
-from dreamstream.stream.io.camera import Grabber, capture_opener
+from dreamstream.stream.io.camera import Grabber
 from dreamstream.stream.io.display import display_problem
+from dreamstream.stream.io.playback import capture_opener
 from dreamstream.stream.io.specs import is_camera
 from dreamstream.stream.live.budget import Budget, make_levels
 from dreamstream.stream.live.looks import Looks
@@ -194,7 +195,8 @@ def main(args, settings) -> int:
     grabber = Grabber(opener)
     try:
         parts.append(grabber)
-        looks = Looks(looks_list, lambda s: make_processor(args.mode, s))
+        # Each look's processor is built from its typed setup, made here from its settings.
+        looks = Looks(looks_list, lambda s: make_processor(args.mode, s.setup(args.mode)))
         preview = PreviewServer(*address, token=args.serve_token) if address else None
         if preview:
             parts.append(preview.start())

@@ -71,7 +71,9 @@ def test_still_is_painted_towards_the_style(capsys, tmp_path):
     assert status == 0, err
     painted = read_image(out)
     assert painted.shape[1] == 64
-    painter = make_painter(Settings(method="optimize", style_image=str(SAMPLES / "coffee.jpg")))
+    painter = make_painter(
+        Settings(method="optimize", style_image=str(SAMPLES / "coffee.jpg")).art_setup()
+    )
     size = painted.shape[1::-1]
     plain = cv2.resize(read_image(SAMPLES / "chelsea.jpg"), size, interpolation=cv2.INTER_AREA)
     assert painter.style_distance(painted) < 0.8 * painter.style_distance(plain)
@@ -119,7 +121,7 @@ def test_long_term_loss_reaches_back_along_a_moving_clip():
         levels=1,
         temporal_frames="1,2,4",
     )
-    processor = ArtStyleProcessor(settings)
+    processor = ArtStyleProcessor(settings.art_setup())
     painter, calls = processor.painter, []
 
     def spy(frame, **kwargs):

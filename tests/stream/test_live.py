@@ -19,7 +19,8 @@ import pytest
 
 from dreamstream.core.errors import InputError
 from dreamstream.stream.carry import Stateless
-from dreamstream.stream.io.camera import FileCapture, Grabber
+from dreamstream.stream.io.camera import Grabber
+from dreamstream.stream.io.playback import FileCapture
 from dreamstream.stream.live import command as live
 from dreamstream.stream.live.budget import Budget, Level, make_levels
 from dreamstream.stream.live.loop import LiveLoop

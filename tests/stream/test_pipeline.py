@@ -259,7 +259,7 @@ def test_a_carried_dream_steps_faster_where_the_flow_is_unreliable(samples):
     light = {"octaves": 1, "steps": 2, "steps_next": 2, "precision": "float32", "anchor": 0.0}
     moved = {}
     for regrow in (0.0, 3.0):
-        dream = DreamProcessor(Settings(regrow=regrow, **light))
+        dream = DreamProcessor(Settings(regrow=regrow, **light).dream_setup())
         out = dream.next(frame, 1, frame, mask, frame).astype(float)
         moved[regrow] = [
             np.abs(out - frame)[:, cols].mean() for cols in (slice(2, 28), slice(36, 62))

@@ -150,8 +150,8 @@ def test_frames_styled_ahead_equal_frames_styled_one_at_a_time():
     from dreamstream.stream.processors import StyleProcessor
 
     frames = [Frame(np.roll(_frame(40, 56), 3 * i, axis=1), i) for i in range(6)]
-    ahead = StyleProcessor(Settings(style="4", temporal=0.5))
-    alone = StyleProcessor(Settings(style="4", temporal=0.5))
+    ahead = StyleProcessor(Settings(style="4", temporal=0.5).style_setup())
+    alone = StyleProcessor(Settings(style="4", temporal=0.5).style_setup())
     assert ahead.ahead is not None
     alone.ahead = None
     calls = {"n": 0}

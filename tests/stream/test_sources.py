@@ -381,7 +381,7 @@ def test_camera_over_the_pixel_limit_is_refused_before_a_frame_is_read(monkeypat
 
 
 def test_live_capture_applies_the_pixel_limit_to_cameras_and_files(monkeypatch, clip):
-    from dreamstream.stream.io.camera import capture_opener
+    from dreamstream.stream.io.playback import capture_opener
 
     _fake_cameras(monkeypatch, (64, 48), (4000, 3000))  # a camera that changed its mode
     capture = capture_opener("camera:0", max_pixels=10_000)()

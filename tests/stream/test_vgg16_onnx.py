@@ -251,8 +251,12 @@ def test_default_dream_of_a_sample_differs_from_the_hed_backbones(samples):
     embedded_onnx()
     picture = read_image(samples / "chelsea.jpg")[::6, ::6][:48, :64].copy()
     light = {"octaves": 1, "steps": 3, "precision": "float32"}
-    imagenet = DreamProcessor(Settings(**light)).first(picture, 0).astype(float)
-    hed = DreamProcessor(Settings(model="vgg16-hed", **light)).first(picture, 0).astype(float)
+    imagenet = DreamProcessor(Settings(**light).dream_setup()).first(picture, 0).astype(float)
+    hed = (
+        DreamProcessor(Settings(model="vgg16-hed", **light).dream_setup())
+        .first(picture, 0)
+        .astype(float)
+    )
     strength = np.abs(imagenet - picture).mean()
     assert strength > 1.0  # it did dream
     # Same settings, same seed: what is left is the weights' doing.

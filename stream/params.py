@@ -1,0 +1,162 @@
+"""The typed parameters of stream's parts: frozen, picklable, without ``Settings``.
+
+:class:`DreamSetup`, :class:`StyleSetup` and :class:`ArtSetup` hold what each
+processor is built from; :class:`SourceOptions` and :class:`EncoderOptions`
+what a source and a sink are opened with. The front (``jobs``, ``api``,
+``live/command``, ``farm/job``) turns the frozen
+:class:`~dreamstream.stream.settings.Settings` into them once (one method of
+``Settings`` per type; ``Settings.setup(mode)`` picks the processor's) and
+passes them down: a processor, its checks, a source and a farm worker see
+only the values they use. Each setup bundles the core's parameters
+(:mod:`dreamstream.core.params`) with the stream-level choices around them
+(files to read, the pixel limit, the requested precision or runtime).
+
+Loaded without any framework or OpenCV (``--help`` imports it through
+``settings``; the ``stream.io`` package loads OpenCV, which is why the I/O
+options live here rather than under ``io/``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from dreamstream.core.params import (
+    MAX_PIXELS,
+    ArtParams,
+    CarryParams,
+    DreamParams,
+    FlowParams,
+)
+
+
+@dataclass(frozen=True)
+class DreamSetup:
+    """Everything :class:`~dreamstream.stream.processors.DreamProcessor` is built from.
+
+    Attributes:
+        model: the backbone (one of ``core.params.BACKBONES``).
+        weights: a local weights file, or ``None`` for the embedded ones.
+        layers: the objective's ``layer:weight`` text, or ``None`` for the model's default.
+        pooling: VGG16 pooling, "max" or "avg".
+        guide: a guide picture's path, or ``None``.
+        precision: the precision asked for (``auto`` is resolved for this machine
+            when the processor is built, so a farm worker resolves its own).
+        max_pixels: the largest guide picture read.
+        flow: whether frames are carried at all (``--no-flow`` off): the first
+            frame is then anchored like the carried ones.
+        dream: the ascent; its ``precision``/``xla`` are replaced by the machine's.
+        carry: how the dream is carried to the next frame.
+    """
+
+    model: str = "vgg16"
+    weights: str | None = None
+    layers: str | None = None
+    pooling: str = "max"
+    guide: str | None = None
+    precision: str = "auto"
+    max_pixels: int = MAX_PIXELS
+    flow: bool = True
+    dream: DreamParams = field(default_factory=DreamParams)
+    carry: CarryParams = field(default_factory=CarryParams)
+
+
+@dataclass(frozen=True)
+class StyleSetup:
+    """Everything :class:`~dreamstream.stream.processors.StyleProcessor` is built from.
+
+    Attributes:
+        style: a built-in style or blend as text (``"7"``, ``"3:0.5,12:0.5"``).
+        style_image: a picture's path as the style instead, or ``None``.
+        strength: 0-1, the styled share of each frame.
+        preserve_color: keep the input's colours.
+        temporal: weight of the warped previous output where the flow is reliable, 0-1.
+        runtime: what runs the network (``stream.runtimes.RUNTIMES``).
+        max_pixels: the largest style picture read.
+    """
+
+    style: str = "0"
+    style_image: str | None = None
+    strength: float = 1.0
+    preserve_color: bool = False
+    temporal: float = 0.7
+    runtime: str = "auto"
+    max_pixels: int = MAX_PIXELS
+
+
+@dataclass(frozen=True)
+class ArtSetup:
+    """Everything :class:`~dreamstream.stream.artstyle.ArtStyleProcessor` is built from.
+
+    Attributes:
+        style_image: the picture to follow (required; checked before anything loads).
+        weights: MatConvNet's VGG19 ``.mat``, or ``None`` for the embedded VGG16.
+        precision: the precision asked for (resolved for this machine when built).
+        max_pixels: the largest style picture read.
+        art: the optimisation.
+        temporal_frames: distances back the temporal loss holds a frame to, sorted, from 1.
+        flow: the carry's flow (the long-term loss measures with the same estimator).
+    """
+
+    style_image: str | None = None
+    weights: str | None = None
+    precision: str = "auto"
+    max_pixels: int = MAX_PIXELS
+    art: ArtParams = field(default_factory=ArtParams)
+    temporal_frames: tuple[int, ...] = (1,)
+    flow: FlowParams = field(default_factory=FlowParams)
+
+
+ProcessorSetup = DreamSetup | StyleSetup | ArtSetup
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """Which frames of a source are read and how large they may be.
+
+    Attributes:
+        start, end: first frame kept and first frame no longer kept: an index
+            (``10``), a time (``"2.5s"``) or ``None`` (see ``open_source``).
+        frames: yield at most this many frames (``None``: all).
+        width: resize to this even width, keeping the aspect ratio (``None``: as read).
+        max_pixels: refuse larger frames, before any is decoded.
+    """
+
+    start: int | float | str | None = None
+    end: int | float | str | None = None
+    frames: int | None = None
+    width: int | None = None
+    max_pixels: int = MAX_PIXELS
+
+    def kwargs(self) -> dict:
+        """The keyword arguments of ``open_source``."""
+        return dataclasses.asdict(self)
+
+    def window(self, start, end) -> SourceOptions:
+        """The same options for frames ``start`` to ``end`` (exclusive), without a count."""
+        return dataclasses.replace(self, start=start, end=end, frames=None)
+
+    # ``open_source(spec, **options)`` works as well as ``**options.kwargs()``: code
+    # written when the options were a dict keeps working.
+    def keys(self):
+        return self.kwargs().keys()
+
+    def __getitem__(self, name: str):
+        return self.kwargs()[name]
+
+
+@dataclass(frozen=True)
+class EncoderOptions:
+    """How a video output is encoded (x264); image sequences ignore it.
+
+    Attributes:
+        crf: quality, lower is better (0-51).
+        preset: FFmpeg's ``-preset`` (speed against size).
+    """
+
+    crf: int = 18
+    preset: str = "medium"
+
+    def kwargs(self) -> dict:
+        """The keyword arguments of ``check_sink`` and ``open_sink``."""
+        return {"crf": self.crf, "preset": self.preset}
