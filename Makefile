@@ -46,7 +46,7 @@ demo:
 	@$(MAKE) -s -q $(STAMP) 2>/dev/null || echo "make demo: installing first (once, a few minutes); then the demo says how long it takes"
 	@$(MAKE) -s --no-print-directory install
 	@mkdir -p $(dir $(DEMO_OUT))
-	$(Q)$(PY) -m dreamstream.stream.bench.demo make $(DEMO_OUT) $(DEMO_FLAGS)
+	$(Q)DREAMSTREAM_DEMO_RECORD=$(VENV)/.demo-runs.json $(PY) -m dreamstream.stream.bench.demo make $(DEMO_OUT) $(DEMO_FLAGS)
 
 bench: install
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS),bench]"
