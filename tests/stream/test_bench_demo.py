@@ -50,12 +50,21 @@ def test_last_run_is_recorded_per_settings_and_cap(tmp_path, monkeypatch):
 
 def test_first_line_says_about_how_long(monkeypatch):
     monkeypatch.setattr(demo, "calibrate", lambda: 100.0)
+    monkeypatch.setattr(demo.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
     line = demo.first_line(demo.DEMO_FLAGS, None)
     expected = demo.estimate(gflops=100.0)
     assert line.startswith(f"make demo: this takes about {expected:.0f} s on this machine")
     assert "the last run here took 19 s" in demo.first_line(demo.DEMO_FLAGS, 19.2)
     other = demo.first_line(["--preset", "deep"], None)
     assert "no estimate for these settings" in other
+
+
+def test_first_line_warns_when_the_machine_is_busy(monkeypatch):
+    monkeypatch.setattr(demo, "calibrate", lambda: 100.0)
+    monkeypatch.setattr(demo.os, "getloadavg", lambda: (demo.cores() + 8.0, 0.0, 0.0))
+    line = demo.first_line(demo.DEMO_FLAGS, 40.0)
+    assert "here when idle" in line and "busy now" in line and "expect longer" in line
+    assert line.endswith("the last run here took 40 s")
 
 
 def test_make_demo_renders_and_records(tmp_path, capsys):
