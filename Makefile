@@ -11,7 +11,7 @@ GPU    ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
 EXTRAS := test$(if $(filter 1,$(GPU)),$(comma)gpu)
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_OUT ?= out/demo.mp4
-# On a CPU the demo uses the demo preset (256 px, one step per carried frame):
+# On a CPU the demo uses the demo preset (240 px, one step per carried frame):
 # within a minute on a plain 2-core AVX2 CPU. On a GPU, the default settings.
 DEMO_FLAGS ?= $(if $(filter 1,$(GPU)),,--preset demo)
 # Quiet by default: a few lines of our own, pip's only on errors. V=1 shows

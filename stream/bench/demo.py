@@ -1,7 +1,7 @@
 """``make demo`` timed as a newcomer runs it: a cold process, the whole sample clip.
 
 Two sides, each a fresh ``dreamstream dream`` process on samples/clip.mp4
-(100 frames, audio kept): the CPU demo as shipped (``--preset demo``, 256 px)
+(100 frames, audio kept): the CPU demo as shipped (``--preset demo``, 240 px)
 and as it was before issue 25 (the same preset at 320 px). Seconds are wall
 time from the command's start to its end, start-up included, and the CPU time
 of the process (which holds up better when other programs share the CPU);
@@ -38,17 +38,18 @@ DEMO_FLAGS = ["--preset", "demo"]
 # The estimate: start-up plus the demo's work over this machine's speed, and
 # a warning when other programs keep its cores busy. The speed is one core's
 # rate of float32 matrix products (numpy, one thread, the best of six 0.05 s
-# windows of CPU time, so other load barely changes it) times the cores. The
-# constants were fitted on a 2-core Intel Xeon (AVX-512, AMX) with oneDNN
-# capped to AVX2 and the calibration held to OpenBLAS's AVX2 kernels:
-# STARTUP_SECONDS is Python, TensorFlow and the model; DEMO_GFLOP is the
-# demo's convolutions counted in calibration units (oneDNN's convolutions
-# reach another share of the peak than one matrix product, so it is not the
-# demo's FLOP count). Where --precision auto picks bfloat16 (AMX or
-# AVX512-BF16) the dream measured BF16_SPEEDUP times faster than float32.
-STARTUP_SECONDS = 4.0
-DEMO_GFLOP = 2300.0
-BF16_SPEEDUP = 2.9
+# windows of CPU time, so other load barely changes it) times the cores.
+# Fitted on 2026-12-01 on a 2-core Intel Xeon (AVX-512, AMX) with oneDNN
+# capped to AVX2, the calibration held to OpenBLAS's AVX2 kernels (60-80
+# GFLOP/s a core) and the demo run at a high priority while other jobs kept
+# the load at 15-17 (38-44 s): STARTUP_SECONDS is Python, TensorFlow and the
+# model (4-5 s there); DEMO_GFLOP is the demo's work in calibration units
+# (oneDNN's convolutions reach another share of the peak than one matrix
+# product, so it is not the demo's FLOP count). Without the cap, in bfloat16
+# on AMX, the same demo's work took BF16_SPEEDUP times less time (15-18 s).
+STARTUP_SECONDS = 4.5
+DEMO_GFLOP = 4800.0
+BF16_SPEEDUP = 3.0
 # oneDNN limits below AVX-512: the calibration then uses OpenBLAS's AVX2 kernels too.
 _AVX2_OR_LESS = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2"}
 _CALIBRATE = """
@@ -219,8 +220,8 @@ def first_line(flags: list, last: float | None) -> str:
         return f"make demo: no estimate (the calibration failed){seen}"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     if load > cores():  # the demo's threads will share the cores with that much other work
-        busy = f"it is busy now (load {load:.0f}), so expect longer{seen}"
-        return f"make demo: this takes about {seconds:.0f} s here when idle ({how}); {busy}"
+        busy = f"; it is busy now (load {load:.0f}), so expect longer{seen}"
+        return f"make demo: this takes about {seconds:.0f} s on this machine ({how}){busy}"
     return f"make demo: this takes about {seconds:.0f} s on this machine ({how}{seen})"
 
 
