@@ -6,7 +6,18 @@ The CLI prints ``str(error)`` on one line and exits with status 2 for
 
 
 class DreamstreamError(Exception):
-    """Base class of errors whose message is written for the user."""
+    """Base class of errors whose message is written for the user.
+
+    The message stays one line whatever it quotes: line breaks and other
+    control characters in a quoted value (a file name may hold them) are
+    shown escaped, as ``repr`` shows them.
+    """
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if text.isprintable():
+            return text
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class InputError(DreamstreamError, ValueError):

@@ -19,10 +19,14 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from dreamstream.core.errors import InputError
 from dreamstream.stream import pipeline
 from dreamstream.stream.io import Frame, open_source
+from dreamstream.stream.io.frame import check_pixels
 from dreamstream.stream.params import SourceOptions
 from dreamstream.stream.settings import Settings, resolve
+
+MODES = ("dream", "style")
 
 
 @functools.lru_cache(maxsize=2)
@@ -33,7 +37,30 @@ def _processor(mode: str, settings: Settings):
 
 
 def _settings(preset: str | None, config: str | None, values: dict) -> Settings:
+    """Settings from the API's arguments; a preset or config of the wrong type is one line."""
+    if preset is not None and not isinstance(preset, str):
+        raise InputError(f"preset must be a preset name (text), got {preset!r}")
+    if config is not None and not isinstance(config, str | os.PathLike):
+        raise InputError(f"config must be a path to a TOML file, got {config!r}")
     return resolve(preset=preset, config=config, **values)
+
+
+def _picture(image, max_pixels: int, name: str = "image") -> np.ndarray:
+    """``image`` checked as the API takes it: ``uint8`` ``HxWx3`` RGB within ``max_pixels``.
+
+    The size is checked before anything is allocated for it, as the CLI checks
+    a file's header (``--max-pixels``; the ``max_pixels`` setting here).
+
+    Raises:
+        InputError: not such an array, or too large.
+    """
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3:
+        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else repr(image)
+        raise InputError(f"{name} must be a uint8 HxWx3 RGB NumPy array, got {got[:80]}")
+    if image.shape[2] != 3:
+        raise InputError(f"{name} must be a uint8 HxWx3 RGB NumPy array, got {image.shape}")
+    check_pixels(image.shape[1::-1], max_pixels, f"{name} is")
+    return image
 
 
 def dream(
@@ -49,8 +76,9 @@ def dream(
     Returns:
         The dream, ``uint8`` ``HxWx3`` RGB of the same size.
     """
-    processor = _processor("dream", _settings(preset, config, settings))
-    return processor.first(np.asarray(image), 0)
+    s = _settings(preset, config, settings)
+    picture = _picture(image, s.max_pixels)
+    return _processor("dream", s).first(picture, 0)
 
 
 def stylize(
@@ -71,8 +99,9 @@ def stylize(
     Returns:
         The styled picture, ``uint8`` ``HxWx3`` RGB of the same size.
     """
-    values = {"style": str(style), **settings}
-    return _processor("style", _settings(preset, config, values)).first(np.asarray(image), 0)
+    s = _settings(preset, config, {"style": str(style), **settings})
+    picture = _picture(image, s.max_pixels)
+    return _processor("style", s).first(picture, 0)
 
 
 def _frames(source, options: SourceOptions) -> Iterator[Frame]:
@@ -81,7 +110,30 @@ def _frames(source, options: SourceOptions) -> Iterator[Frame]:
             yield from opened
         return
     for index, item in enumerate(source):
-        yield item if isinstance(item, Frame) else Frame(np.asarray(item), index)
+        if isinstance(item, Frame):
+            _picture(item.image, options.max_pixels, f"frame {item.index}")
+            yield item
+        else:
+            yield Frame(_picture(item, options.max_pixels, f"frame {index}"), index)
+
+
+def _checked_processor(processor, s: Settings):
+    """The processor ``render`` was given, built when it is a mode's name.
+
+    Raises:
+        InputError: an unknown mode, or neither an object with ``first``/``next`` nor a function.
+    """
+    if isinstance(processor, str):
+        if processor not in MODES:
+            raise InputError(f"processor must be 'dream' or 'style', got {processor!r}")
+        return _processor(processor, s)
+    usable = hasattr(processor, "first") and hasattr(processor, "next") or callable(processor)
+    if not usable:
+        raise InputError(
+            "processor must be 'dream', 'style', an object with first/next or a "
+            f"frame -> frame function, got {processor!r}"
+        )
+    return processor
 
 
 def render(
@@ -94,26 +146,36 @@ def render(
 ) -> Iterator[np.ndarray]:
     """Render a sequence with temporal coherence, yielding each output frame.
 
+    Arguments are checked when ``render`` is called, before any frame is read.
+
     Args:
         source: a path or spec (video, frame folder, ``camera:0``), an opened
-            Source, or any iterable of ``uint8`` ``HxWx3`` RGB arrays.
+            Source, or any iterable of ``uint8`` ``HxWx3`` RGB arrays (each is
+            checked against the ``max_pixels`` setting before it is processed).
         processor: "dream", "style", an object with ``first``/``next`` (see
             ``dreamstream.stream.processors``), or a plain ``frame -> frame`` function.
         **settings: :class:`Settings` fields (flow, blend, temporal, steps_next, ...);
             ``start``, ``end``, ``frames`` and ``width`` apply to a path or spec.
 
-    Yields:
-        Output frames, ``uint8`` ``HxWx3`` RGB, in order.
+    Returns:
+        An iterator of output frames, ``uint8`` ``HxWx3`` RGB, in order.
+
+    Raises:
+        InputError: a bad source, processor, preset, config or setting.
     """
+    iterable = hasattr(source, "__iter__") and not isinstance(source, bytes)
+    if not (isinstance(source, str | os.PathLike) or iterable):
+        raise InputError(
+            f"source must be a path, a spec or an iterable of frames, got {source!r}"[:160]
+        )
     s = _settings(preset, config, settings)
-    if isinstance(processor, str):
-        processor = _processor(processor, s)
+    chosen = _checked_processor(processor, s)
     flow = s.flow_params()
-    for frame in pipeline.render(
+    frames = pipeline.render(
         _frames(source, s.source_options()),
-        processor,
+        chosen,
         flow=flow.enabled,
         flow_method=flow.method,
         flow_preset=flow.preset,
-    ):
-        yield frame.image
+    )
+    return (frame.image for frame in frames)

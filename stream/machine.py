@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import logging
 import os
 import platform
 import sys
@@ -133,6 +134,10 @@ def load_framework() -> None:
             import tensorflow as tf
 
             tf.config.list_physical_devices()
+    if QUIET:
+        # TensorFlow's Python notes (a step retraced for each octave size, which is by
+        # design) would reach the user's terminal; its errors still do.
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     _loaded = True
 
 

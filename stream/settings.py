@@ -15,6 +15,7 @@ import importlib.util
 import math
 import numbers
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -625,8 +626,13 @@ def list_presets() -> dict[str, str]:
 
 
 def load_toml(path: Path, origin: str) -> dict:
-    """Read a preset or config file into field -> value (``description`` is ignored)."""
+    """Read a preset or config file into field -> value (``description`` is ignored).
+
+    Only a regular file is opened: a FIFO or a device would block or never end.
+    """
     try:
+        if not stat.S_ISREG(Path(path).stat().st_mode):
+            raise InputError(f"{origin} {path} is not a regular file")
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
         raise InputError(f"{origin} not found: {path}") from None

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 
 from dreamstream.core.errors import InputError
 from dreamstream.core.params import MAX_PIXELS
-from dreamstream.stream.io import files
+from dreamstream.stream.io import files, picturehead
 from dreamstream.stream.io.frame import Frame, Sink, Source, check_pixels, resize
 from dreamstream.stream.io.pngcheck import png_problem
 from dreamstream.stream.io.positions import Window
@@ -47,68 +46,75 @@ def read_image(
 ) -> np.ndarray:
     """Read an image file as ``uint8`` ``HxWx3`` RGB (see the module notes).
 
+    The format is judged by the file's content, as OpenCV's decoders judge it,
+    and the size by that format's header, before anything is decoded (see
+    :mod:`.picturehead`): a picture over ``max_pixels`` is never allocated.
+
     Args:
         path: the file.
         what: what the picture is for ("style image", "guide image"), for messages.
         max_pixels: refuse a larger picture, judged from its header before decoding.
 
     Raises:
-        InputError: the file is too large, cannot be decoded or has an
-            unsupported sample type.
+        InputError: the file is missing, empty, not a PNG, JPEG, TIFF, BMP or WebP
+            picture, too large, cannot be decoded or has an unsupported sample type.
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{what} not found: {path}")
-    size = _header_size(path, max_pixels, what)
-    if size is not None:
-        check_pixels(size, max_pixels, f"{what} {path} is")
-    if path.suffix.lower() == ".png":
-        data = _read_png(path, what)
-    else:
-        # The colour reader applies JPEG EXIF orientation; others need UNCHANGED for alpha/16 bit.
-        jpeg = path.suffix.lower() in (".jpg", ".jpeg")
-        data = cv2.imread(str(path), cv2.IMREAD_COLOR if jpeg else cv2.IMREAD_UNCHANGED)
-    if data is None:
+        problem = "is not a regular file" if path.exists() else "not found"
+        raise InputError(f"{what} {problem}: {path}")
+    data = _checked_bytes(path, what, max_pixels)
+    fmt = picturehead.sniff(data[:32])
+    if fmt == "PNG":
+        problem = png_problem(data)
+        if problem:
+            raise InputError(f"cannot read {what}: {path} ({problem})")
+    # The colour reader applies JPEG EXIF orientation; others need UNCHANGED for alpha/16 bit.
+    flags = cv2.IMREAD_COLOR if fmt == "JPEG" else cv2.IMREAD_UNCHANGED
+    decoded = _decode(data, flags)
+    if decoded is None:
         raise InputError(f"cannot read {what}: {path}")
-    return to_rgb8(data, str(path))
+    check_pixels(decoded.shape[1::-1], max_pixels, f"{what} {path} is")  # header and data agree
+    return to_rgb8(decoded, str(path))
 
 
-def _read_png(path: Path, what: str) -> np.ndarray | None:
-    """A PNG decoded from bytes whose chunks were checked first (libpng stays silent)."""
+def _decode(data: bytes, flags: int) -> np.ndarray | None:
+    """OpenCV's decode, with its own log lines (a TIFF it cannot read) kept off stderr."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {what}: {path} ({exc.strerror})") from None
-    problem = png_problem(data)
-    if problem:
-        raise InputError(f"cannot read {what}: {path} ({problem})")
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        return cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
 
 
-def _header_size(path: Path, max_pixels: int, what: str) -> tuple[int, int] | None:
-    """(width, height) from the file's header, without decoding; ``None`` if unknown.
+def _checked_bytes(path: Path, what: str, max_pixels: int) -> bytes:
+    """The file's bytes, once its content is a format read here and its header's size fits.
 
-    Pillow reads only the header here. Its own guard against huge pictures
-    fires above twice ``Image.MAX_IMAGE_PIXELS`` (about 179 Mpx) without saying
-    the size; under a lower limit that is refused here too.
+    Raises:
+        InputError: unreadable, empty, another format, no size in its header, or too large.
     """
-    from PIL import Image
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as picture:
-                return picture.size
-    except Image.DecompressionBombError:
-        bomb = 2 * (Image.MAX_IMAGE_PIXELS or 0)
-        if max_pixels < bomb:
-            raise InputError(
-                f"{what} {path} is over {bomb} pixels, over the limit of {max_pixels} pixels "
-                "(raise it with --max-pixels)"
-            ) from None
-        return None
-    except Exception:  # noqa: BLE001 -- not a picture Pillow knows: OpenCV decides below
-        return None
+        with open(path, "rb") as file:
+            head = file.read(32)
+            if not head:
+                raise InputError(f"cannot read {what}: {path} (empty file)")
+            fmt = picturehead.sniff(head)
+            if fmt not in picturehead.READ:
+                kind = f"a {fmt} picture" if fmt else "not a picture"
+                raise InputError(
+                    f"cannot read {what}: {path} ({kind}; pictures must be "
+                    f"{picturehead.READ_NAMES})"
+                )
+            file.seek(0)
+            size = picturehead.header_size(file, str(path), fmt)
+            if size is None:
+                raise InputError(f"cannot read {what}: {path} (damaged {fmt} header)")
+            check_pixels(size, max_pixels, f"{what} {path} is")
+            file.seek(0)
+            return file.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {path} ({exc.strerror or exc})") from None
 
 
 def to_rgb8(data: np.ndarray, name: str = "image") -> np.ndarray:

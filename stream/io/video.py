@@ -124,12 +124,27 @@ class VideoSource(Source):
                 seconds = float((pts - self._first_pts) * tb)
                 if self.window.past_end(index, seconds) or self._enough():
                     return
-                if not self.window.before_start(index, seconds):
+                if not self.window.before_start(index, seconds) and self._fits(av_frame):
                     image = _rotate(av_frame.to_ndarray(format="rgb24"), self._rotation)
                     yield self._emit(image, index, pts, tb)
                 index += 1
             self._pending = self._decode_until_frame()
         self._check_complete(index, pts, gap)
+
+    def _fits(self, av_frame) -> bool:
+        """Whether a decoded frame is within ``max_pixels`` (checked before it is converted).
+
+        A stream may change size mid-way (a new sequence header); a frame over
+        the limit is skipped with a warning, as damaged data is.
+        """
+        w, h = av_frame.width, av_frame.height
+        if w * h <= self.max_pixels:
+            return True
+        self._warn(
+            f"{self.spec}: skipped frames of {w}x{h}, over the limit of {self.max_pixels} pixels "
+            "(raise it with --max-pixels)"
+        )
+        return False
 
     def _enough(self) -> bool:
         return self.window.frames is not None and self.frames_read >= self.window.frames

@@ -13,11 +13,15 @@ rebinding.
 A viewer cannot hold the server: the request line and headers must arrive
 within ``Limits.request_timeout`` s, a write that cannot go out within
 ``Limits.write_timeout`` s drops that viewer (a stream that is not read holds
-its slot only that long), at most ``Limits.connections`` connections are open
-(``Limits.per_client`` from one address) and at most ``Limits.streams`` MJPEG
-streams (``Limits.streams_per_client`` from one address). Connections over a
-cap get a bare 503 and are closed at once. Viewers that go away are logged at
-debug level only.
+its slot only that long), at most ``Limits.connections`` allowed connections
+are open (``Limits.per_client`` from one address) and at most
+``Limits.streams`` MJPEG streams (``Limits.streams_per_client`` from one
+address); an allowed request over a cap gets a 503. A request is allowed
+once it shows the token (or, without one, a loopback ``Host``); until then a
+connection counts only among the waiting ones (as many again), where a new
+connection over a cap cuts the oldest: clients without the token cannot take
+a place a token holder needs. Viewers that go away are logged at debug
+level only.
 
 Pictures given to :meth:`PreviewServer.publish` are ``uint8`` ``HxWx3`` **RGB**.
 """
@@ -181,8 +185,13 @@ class PreviewServer:
 
     @property
     def refused(self) -> int:
-        """Connections closed at once because a connection cap was reached."""
+        """Allowed requests answered 503 because a connection cap was reached."""
         return self._httpd.refused
+
+    @property
+    def pushed_out(self) -> int:
+        """Connections cut before their request was allowed, to make room for newer ones."""
+        return self._httpd.pushed_out
 
     def allowed(self, query: str, headers) -> bool:
         """Whether a request with this query string and headers may see the preview."""
@@ -217,7 +226,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.request_read(self.request)
         parts = urlsplit(self.path)
         if not self.preview.allowed(parts.query, self.headers):
-            self.send_error(403, "a valid token is needed")
+            self.send_error(403, "a valid token is needed")  # it never counted toward a cap
+            return
+        if not self.server.admit(self.request, self.client_address[0]):
+            self.send_error(503, "too many connections")
             return
         route = {
             "/": self._page,

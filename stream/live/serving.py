@@ -20,8 +20,6 @@ from http.server import ThreadingHTTPServer
 
 log = logging.getLogger("dreamstream.stream.live")
 
-_REFUSED = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -30,8 +28,8 @@ class Limits:
     Attributes:
         request_timeout: seconds for a request line and headers to arrive.
         write_timeout: seconds a write may wait for a viewer to read; then it is dropped.
-        connections: open connections in all.
-        per_client: open connections from one address.
+        connections: allowed connections in all (as many more may wait for their request).
+        per_client: allowed connections from one address (likewise).
         streams: MJPEG streams in all.
         streams_per_client: MJPEG streams from one address.
     """
@@ -71,61 +69,129 @@ class Slots:
             return sum(self._held.values())
 
 
+class Waiting:
+    """Connections whose request has not been allowed yet, oldest first, each with a deadline.
+
+    At most ``total`` in all and ``each`` per address; a new connection over a
+    cap pushes out the oldest waiting one (of its own address when that cap is
+    reached), so connections that never show a token cannot keep a token
+    holder's connection from being read.
+    """
+
+    def __init__(self, total: int, each: int):
+        self.total, self.each = total, each
+        self._lock = threading.Lock()
+        self._entries: dict[socket.socket, tuple[str, float]] = {}  # -> (address, deadline)
+        self._deadlines: set[socket.socket] = set()  # those whose request is still unread
+
+    def add(self, request: socket.socket, client: str, deadline: float) -> list[socket.socket]:
+        """Count ``request`` as waiting; returns the connections pushed out to make room."""
+        with self._lock:
+            pushed = []
+            mine = [r for r, (c, _) in self._entries.items() if c == client]
+            if len(mine) >= self.each:
+                pushed.append(mine[0])
+            elif len(self._entries) >= self.total:
+                pushed.append(next(iter(self._entries)))
+            for old in pushed:
+                self._drop(old)
+            self._entries[request] = (client, deadline)
+            self._deadlines.add(request)
+            return pushed
+
+    def request_read(self, request: socket.socket) -> None:
+        with self._lock:
+            self._deadlines.discard(request)
+
+    def remove(self, request: socket.socket) -> bool:
+        """Stop counting ``request``; ``False`` if it was not waiting (pushed out, or gone)."""
+        with self._lock:
+            return self._drop(request)
+
+    def late(self, now: float) -> list[socket.socket]:
+        """Remove and return the connections whose request did not arrive by its deadline."""
+        with self._lock:
+            late = [r for r in self._deadlines if self._entries[r][1] < now]
+            for request in late:
+                self._drop(request)
+            return late
+
+    def held(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def _drop(self, request: socket.socket) -> bool:
+        self._deadlines.discard(request)
+        return self._entries.pop(request, None) is not None
+
+
+def _cut(request: socket.socket) -> None:
+    try:
+        request.shutdown(socket.SHUT_RDWR)  # its handler's read or write returns at once
+    except OSError:
+        pass
+
+
 class Server(ThreadingHTTPServer):
     """One thread per connection, with caps on connections and a deadline per request.
 
-    A connection over a cap gets a bare 503 and is closed before any thread is
-    made. The serving loop (every ``poll_interval``) shuts the sockets of
-    connections whose request has not arrived in ``request_timeout``, so a
-    client that trickles bytes cannot hold a thread either.
+    A connection is *waiting* until its request is read and allowed (see
+    :class:`Waiting`: over a cap, the oldest waiting connection is cut), then
+    *admitted*: only allowed requests count toward ``Limits.connections`` and
+    ``Limits.per_client``, and one over those caps gets a 503. The serving
+    loop (every ``poll_interval``) cuts connections whose request has not
+    arrived in ``request_timeout``, so a client that trickles bytes cannot hold
+    a thread either.
     """
 
     daemon_threads = True
     request_queue_size = 64
 
     def __init__(self, address, handler, limits: Limits):
-        self.limits, self.refused = limits, 0
+        self.limits, self.refused, self.pushed_out = limits, 0, 0
+        self.waiting = Waiting(limits.connections, limits.per_client)
         self.connections = Slots(limits.connections, limits.per_client)
-        self._waiting: dict[socket.socket, float] = {}  # request not read yet -> its deadline
+        self._admitted: set[socket.socket] = set()
         self._lock = threading.Lock()
         super().__init__(address, handler)
 
     def verify_request(self, request, client_address) -> bool:
-        if self.connections.take(client_address[0]):
-            with self._lock:
-                self._waiting[request] = time.monotonic() + self.limits.request_timeout
-            return True
-        self.refused += 1
-        try:  # a bare answer that never blocks: the socket is closed right after
-            request.setblocking(False)
-            request.send(_REFUSED)
-        except OSError:
-            pass
-        return False
+        deadline = time.monotonic() + self.limits.request_timeout
+        pushed = self.waiting.add(request, client_address[0], deadline)
+        self.pushed_out += len(pushed)
+        for old in pushed:
+            _cut(old)
+        return True
 
     def request_read(self, request) -> None:
         """The handler has its request: the request deadline no longer applies."""
-        with self._lock:
-            self._waiting.pop(request, None)
+        self.waiting.request_read(request)
+
+    def admit(self, request, client: str) -> bool:
+        """Count an allowed request toward the connection caps; ``False`` when they are full."""
+        if not self.waiting.remove(request):
+            return False  # pushed out meanwhile: its socket is already cut
+        if self.connections.take(client):
+            with self._lock:
+                self._admitted.add(request)
+            return True
+        self.refused += 1  # its handler answers 503, within write_timeout
+        return False
 
     def service_actions(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            late = [r for r, deadline in self._waiting.items() if deadline < now]
-            for request in late:
-                del self._waiting[request]
-        for request in late:
-            try:
-                request.shutdown(socket.SHUT_RDWR)  # its handler's read returns at once
-            except OSError:
-                pass
+        for request in self.waiting.late(time.monotonic()):
+            _cut(request)
 
     def process_request_thread(self, request, client_address) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.request_read(request)
-            self.connections.give_back(client_address[0])
+            self.waiting.remove(request)
+            with self._lock:
+                admitted = request in self._admitted
+                self._admitted.discard(request)
+            if admitted:
+                self.connections.give_back(client_address[0])
 
     def handle_error(self, request, client_address) -> None:
         error = sys.exc_info()[1]

@@ -22,10 +22,12 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import warnings
 from pathlib import Path
 
 import h5py
 import keras
+import numpy as np
 
 from dreamstream.core import models as core
 from dreamstream.core.errors import InputError, WeightsNotFoundError
@@ -178,16 +180,56 @@ def _vgg16_locations(f: h5py.File) -> dict[str, str]:
     return {n: root + n for n in convs}
 
 
-def _read_pair(f: h5py.File, group_path: str):
-    """(kernel, bias) stored under ``group_path``, or KeyError naming that group."""
+def _vgg16_shapes() -> dict[str, tuple[int, int, int, int]]:
+    """Kernel shape (3, 3, in, out) of each VGG16 convolution."""
+    shapes, cin = {}, 3
+    for block, convs, filters in core.VGG16_TABLE:
+        for i in range(1, convs + 1):
+            shapes[f"block{block}_conv{i}"] = (3, 3, cin, filters)
+            cin = filters
+    return shapes
+
+
+def _checked_read(dataset, expected: tuple[int, ...], path, what: str):
+    """``dataset``'s values, read only once its declared shape and type are ``expected``'s.
+
+    A few kilobytes of HDF5 can declare a dataset of any size (HDF5 allocates
+    on write, and reading an unwritten dataset gives its fill value), so the
+    declaration is checked before anything is read.
+
+    Raises:
+        InputError: not a float dataset of shape ``expected``.
+    """
+    if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind != "f":
+        raise InputError(f"vgg16 weights file {str(path)!r}: {what} is not an array of floats")
+    if dataset.shape != expected:
+        raise InputError(
+            f"vgg16 weights file {str(path)!r}: {what} is declared {dataset.shape}; "
+            f"VGG16's is {expected}"
+        )
+    return dataset[()]
+
+
+def _read_pair(f: h5py.File, group_path: str, layer: str, path):
+    """(kernel, bias) of ``layer`` stored under ``group_path``, or KeyError naming that group.
+
+    Raises:
+        InputError: a kernel or bias whose declared shape is not VGG16's (read nothing).
+    """
+    kernel_shape = _vgg16_shapes()[layer]
     try:
         group = f[group_path]
         if "weight_names" in group.attrs:  # legacy layout: names like "block1_conv1/kernel:0"
             names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
-            return group[names[0]][()], group[names[1]][()]
-        return group["0"][()], group["1"][()]
+            kernel, bias = group[names[0]], group[names[1]]
+        else:
+            kernel, bias = group["0"], group["1"]
     except (KeyError, IndexError):
         raise KeyError(group_path) from None
+    return (
+        _checked_read(kernel, kernel_shape, path, f"{layer} kernel"),
+        _checked_read(bias, kernel_shape[-1:], path, f"{layer} bias"),
+    )
 
 
 def read_vgg16_weights(path: str | os.PathLike, layers=None) -> dict:
@@ -216,7 +258,7 @@ def read_vgg16_weights(path: str | os.PathLike, layers=None) -> dict:
         pairs = {}
         for name in needed:
             try:
-                pairs[name] = _read_pair(f, where[name])
+                pairs[name] = _read_pair(f, where[name], name, path)
             except KeyError:
                 raise InputError(
                     f"vgg16 weights file {str(path)!r} has no weights for {name} "
@@ -232,8 +274,11 @@ def read_inception_v3_network(path: str | os.PathLike):
         InputError: the file does not hold ``InceptionV3(include_top=False)`` weights.
     """
     network = core.inception_v3_network()
+    _check_declared_shapes(path, network)
     try:
-        network.load_weights(str(path))
+        with warnings.catch_warnings():  # a wrong file: one line below, not a warning per layer
+            warnings.simplefilter("ignore")
+            network.load_weights(str(path))
     except (ValueError, KeyError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(
@@ -241,6 +286,39 @@ def read_inception_v3_network(path: str | os.PathLike):
             f"InceptionV3(include_top=False) (use the *_notop.h5 file): {first}"
         ) from None
     return network
+
+
+def _check_declared_shapes(path, network) -> None:
+    """Refuse an HDF5 file holding an array of a shape ``network`` has no weight of.
+
+    Checked on the declarations alone, before Keras reads anything: a tiny
+    file may declare an array of hundreds of gigabytes.
+
+    Raises:
+        InputError: the first such array, named with its declared shape.
+    """
+    shapes = {tuple(weight.shape) for weight in network.weights}
+    largest = max(int(np.prod(shape)) * 8 for shape in shapes)
+
+    def misfit(name: str, item) -> str | None:
+        if not isinstance(item, h5py.Dataset):
+            return None
+        numeric = item.dtype.kind in "fiub"
+        if numeric and item.shape not in shapes or item.size * item.dtype.itemsize > largest:
+            return f"{name} is declared {item.shape} {item.dtype}, a shape no weight of it has"
+        return None
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        return  # not HDF5: Keras says what it is not
+    with f:
+        found = f.visititems(misfit)
+    if found:
+        raise InputError(
+            f"inception_v3 weights file {str(path)!r} does not fit InceptionV3(include_top=False) "
+            f"(use the *_notop.h5 file): {found}"
+        )
 
 
 # ------------------------------------------------------------------------ cache

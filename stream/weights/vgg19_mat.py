@@ -103,7 +103,7 @@ def _read_v5(path: Path) -> tuple[dict, tuple]:
 
     try:
         data = loadmat(str(path), squeeze_me=True, struct_as_record=False)
-    except (ValueError, TypeError, OSError, NotImplementedError) as err:
+    except (ValueError, TypeError, OSError, NotImplementedError, MemoryError, OverflowError) as err:
         raise _not_vgg19(
             path, f"unreadable ({str(err).splitlines()[0] if str(err) else err})"
         ) from None
@@ -122,8 +122,16 @@ def _read_v5(path: Path) -> tuple[dict, tuple]:
 # ---------------------------------------------------------------- MATLAB v7.3
 
 
+# MatConvNet's VGG19 has 43 layers; its names are short; its mean is 1x1x3 or 224x224x3.
+_MAX_LAYERS, _MAX_NAME, _MAX_MEAN = 1000, 256, 224 * 224 * 3
+
+
 def _read_v73(path: Path) -> tuple[dict, tuple]:
-    """An HDF5 (v7.3) file: cells and structs are object references; arrays are transposed."""
+    """An HDF5 (v7.3) file: cells and structs are object references; arrays are transposed.
+
+    Every array's declared shape is checked before it is read: a file of a few
+    kilobytes can declare arrays of any size.
+    """
     try:
         f = h5py.File(path, "r")
     except OSError:
@@ -132,20 +140,49 @@ def _read_v73(path: Path) -> tuple[dict, tuple]:
         if "layers" not in f:
             raise _not_vgg19(path, "it has no 'layers' cell array")
         layer_map = {}
-        for ref in np.asarray(f["layers"]).reshape(-1):
+        for ref in _small(path, f["layers"], _MAX_LAYERS, "'layers'").reshape(-1):
             layer = f[ref]
             if not isinstance(layer, h5py.Group) or "name" not in layer:
                 continue
-            name = _h5_string(layer["name"])
+            name = _h5_string(_small(path, layer["name"], _MAX_NAME, "a layer name"))
             if name.startswith("conv") and "weights" in layer:
-                refs = np.asarray(layer["weights"]).reshape(-1)
-                if len(refs) == 2:
-                    layer_map[name] = tuple(_h5_array(f[r]) for r in refs)
+                refs = _small(path, layer["weights"], 2, f"{name} weights").reshape(-1)
+                if len(refs) == 2 and name in _SHAPES:
+                    kernel, bias = (f[r] for r in refs)
+                    layer_map[name] = (
+                        _h5_array(_declared(path, kernel, _SHAPES[name], f"{name} kernel")),
+                        _h5_array(_declared(path, bias, _SHAPES[name][-1:], f"{name} bias")),
+                    )
         norm = f["meta/normalization"] if "meta/normalization" in f else f.get("normalization")
         mean = None
         if isinstance(norm, h5py.Group) and "averageImage" in norm:
-            mean = _h5_array(norm["averageImage"])
+            mean = _h5_array(_small(path, norm["averageImage"], _MAX_MEAN, "averageImage"))
         return layer_map, _mean_rgb(mean)
+
+
+# MatConvNet name -> kernel shape as MATLAB stores it (width x height x in x out).
+_SHAPES = {
+    matconvnet_name(conv): (shape[1], shape[0], *shape[2:])
+    for conv, shape in vgg19.conv_shapes().items()
+}
+
+
+def _small(path, dataset, most: int, what: str) -> np.ndarray:
+    """A dataset of at most ``most`` elements, read; else the file is refused unread."""
+    if not isinstance(dataset, h5py.Dataset) or dataset.size > most:
+        shape = getattr(dataset, "shape", None)
+        raise _not_vgg19(path, f"{what} is declared {shape}, over {most} elements")
+    return np.asarray(dataset)
+
+
+def _declared(path, dataset, shape: tuple[int, ...], what: str):
+    """``dataset`` if it declares MATLAB ``shape`` (stored reversed) with any bias layout."""
+    size = int(np.prod(shape))
+    stored = getattr(dataset, "shape", None)
+    fits = stored == shape[::-1] if len(shape) > 1 else dataset.size == size
+    if not isinstance(dataset, h5py.Dataset) or not fits or dataset.dtype.kind != "f":
+        raise _not_vgg19(path, f"{what} is declared {stored}; VGG19's is {shape[::-1]} (stored)")
+    return dataset
 
 
 def _h5_array(dataset) -> np.ndarray:
@@ -154,6 +191,6 @@ def _h5_array(dataset) -> np.ndarray:
     return np.transpose(arr, tuple(range(arr.ndim))[::-1])
 
 
-def _h5_string(dataset) -> str:
+def _h5_string(codes) -> str:
     """A MATLAB char array (uint16 codes) as text."""
-    return "".join(chr(int(c)) for c in np.asarray(dataset).reshape(-1))
+    return "".join(chr(int(c)) for c in np.asarray(codes).reshape(-1))

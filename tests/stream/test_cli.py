@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,8 +14,15 @@ import pytest
 DREAMSTREAM = str(Path(sys.executable).with_name("dreamstream"))
 
 
+# conftest sets these for the test run; the console script must quieten TensorFlow itself.
+_OWN_SETTINGS = ("TF_CPP_MIN_LOG_LEVEL", "ABSL_MIN_LOG_LEVEL")
+
+
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([DREAMSTREAM, *args], capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k not in _OWN_SETTINGS}
+    return subprocess.run(
+        [DREAMSTREAM, *args], capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 def test_help_lists_the_subcommands():

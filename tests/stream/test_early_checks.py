@@ -255,17 +255,17 @@ def test_refusals_import_no_framework(media, tmp_path):
     )
 
 
-def test_window_output_without_a_usable_display(media, tmp_path):
+def test_window_output_without_a_usable_display(media, tmp_path, dead_display):
     clip = str(media / "clip.mp4")
     cases = [
         {"argv": ["style", clip, "-o", "window", "--frames", "2"]},
-        {"argv": ["dream", clip, "-o", "window"], "env": {"DISPLAY": ":99"}},
-        {"argv": ["live", clip, "--mode", "style"], "env": {"DISPLAY": ":98"}},
+        {"argv": ["dream", clip, "-o", "window"], "env": {"DISPLAY": dead_display}},
+        {"argv": ["live", clip, "--mode", "style"], "env": {"DISPLAY": dead_display}},
     ]
     first, second, live = refuse_all(cases, tmp_path)
     assert first.endswith("output window: cannot open a window: DISPLAY is not set")
-    assert second.endswith("cannot open a window: no X server answers at DISPLAY=:99")
-    assert "no X server answers at DISPLAY=:98" in live and "--serve" in live
+    assert second.endswith(f"cannot open a window: no X server answers at DISPLAY={dead_display}")
+    assert f"no X server answers at DISPLAY={dead_display}" in live and "--serve" in live
 
 
 def test_config_files_with_values_of_the_wrong_type(media, tmp_path):

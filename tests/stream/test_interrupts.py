@@ -40,11 +40,22 @@ class Model:
 
     def __call__(self, frame):
         if self.calls == self.at:
-            for _ in range(self.signals):
+            stopper = getattr(signal.getsignal(signal.SIGINT), "__self__", None)
+            for k in range(self.signals):
                 interrupt()
-                time.sleep(0.05)  # let the handler run, as a second key press would
+                if k + 1 < self.signals:  # two signals before the handler runs are one
+                    handled(stopper)
         self.calls += 1
         return 255 - frame
+
+
+def handled(stopper, seconds: float = 10.0) -> None:
+    """Wait until the render's signal handler has taken the first Ctrl-C (not a guessed time)."""
+    assert isinstance(stopper, pipeline.StopOnSignal), stopper
+    deadline = time.monotonic() + seconds
+    while not stopper.event.is_set():
+        assert time.monotonic() < deadline, "the Ctrl-C was never handled"
+        time.sleep(0.001)
 
 
 def run(clip, out, model, finalising=None) -> pipeline.Stats:

@@ -273,14 +273,14 @@ def live_args(**kw) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), **base, **kw})
 
 
-def test_headless_without_outputs_is_an_input_error(monkeypatch, tmp_path):
+def test_headless_without_outputs_is_an_input_error(monkeypatch, tmp_path, dead_display):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     clip = str(make_clip(tmp_path / "c.mp4"))
     with pytest.raises(InputError, match=r"no display \(DISPLAY is not set\)"):
         live.main(live_args(source=clip), Settings())
-    monkeypatch.setenv("DISPLAY", ":99")  # set, but no X server behind it
-    with pytest.raises(InputError, match="no X server answers at DISPLAY=:99"):
+    monkeypatch.setenv("DISPLAY", dead_display)  # set, but no X server behind it
+    with pytest.raises(InputError, match=f"no X server answers at DISPLAY={dead_display}"):
         live.main(live_args(source=clip), Settings())
     with pytest.raises(InputError, match="not loopback"):
         live.main(live_args(source=clip, serve="0.0.0.0:0"), Settings())
@@ -389,8 +389,8 @@ def test_cycle_moves_through_looks_with_a_crossfade():
     assert looks._wanted == 1
 
 
-def test_main_plays_a_file_to_its_end_headless(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv("DISPLAY", ":99")  # a dead display: headless, not a Qt abort
+def test_main_plays_a_file_to_its_end_headless(monkeypatch, tmp_path, capsys, dead_display):
+    monkeypatch.setenv("DISPLAY", dead_display)  # a dead display: headless, not a Qt abort
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     clip = str(make_clip(tmp_path / "c.mp4", frames=12, fps=25))
     rec = tmp_path / "rec.mkv"
@@ -398,7 +398,7 @@ def test_main_plays_a_file_to_its_end_headless(monkeypatch, tmp_path, capsys):
     args.quiet, args.serve_token = False, "s3cret"
     assert live.main(args, Settings(width=64)) == 0  # no --loop: it stops at the file's end
     out, err = capsys.readouterr()
-    assert err.count("running headless") == 1 and "DISPLAY=:99" in err
+    assert err.count("running headless") == 1 and f"DISPLAY={dead_display}" in err
     assert "preview at http://127.0.0.1:" in err and "s3cret" not in err  # token not shown
     summary = json_summary(out)
     assert 1 <= summary["frames"] <= 12 and summary["interrupted"] is False
@@ -411,3 +411,58 @@ def json_summary(text: str) -> dict:
     import json
 
     return json.loads(text[text.index("{") :])
+
+
+class _RecordedWaits:
+    """Stands in for a grabber's stop event: records each back-off wait, returns at once."""
+
+    def __init__(self, count: int):
+        self.waits: list[float] = []
+        self.count = count
+        self.done = threading.Event()
+
+    def is_set(self) -> bool:
+        return self.done.is_set()
+
+    def set(self) -> None:
+        self.done.set()
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        if len(self.waits) >= self.count:
+            self.done.set()
+        return self.done.is_set()
+
+
+def test_a_lost_camera_is_retried_after_half_a_second_doubling_to_eight(monkeypatch):
+    """The README's back-off: 0.5 s, doubling to 8 s, retried for ever (live mode's defaults)."""
+    opened = []
+
+    def opener():
+        opened.append(time.monotonic())
+        raise InputError("camera not available: camera:0")
+
+    grabber = Grabber(opener)  # as live mode makes it: the defaults
+    grabber._stop = waits = _RecordedWaits(count=8)
+    grabber._run()
+    assert waits.waits == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0]
+    assert len(opened) == 8 and grabber.error and grabber.lost_since is not None
+
+
+def test_the_preview_defaults_are_the_documented_ones():
+    """10 s for a request, 5 s for a write, 32 connections (8 per address), 8 streams (2)."""
+    from dreamstream.stream.live.preview import PreviewServer
+
+    server = PreviewServer("127.0.0.1", 0)
+    try:
+        limits = server.limits
+        assert (limits.request_timeout, limits.write_timeout) == (10.0, 5.0)
+        assert (limits.connections, limits.per_client) == (32, 8)
+        assert (limits.streams, limits.streams_per_client) == (8, 2)
+        httpd = server._httpd
+        assert httpd.RequestHandlerClass.timeout == 5.0  # every socket operation of a viewer
+        assert (httpd.connections.total, httpd.connections.each) == (32, 8)
+        assert (httpd.waiting.total, httpd.waiting.each) == (32, 8)
+        assert (server.streams.total, server.streams.each) == (8, 2)
+    finally:
+        server.close()
