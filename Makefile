@@ -48,9 +48,19 @@ demo:
 	@mkdir -p $(dir $(DEMO_OUT))
 	$(Q)DREAMSTREAM_DEMO_RECORD=$(VENV)/.demo-runs.json $(PY) -m dreamstream.stream.bench.demo make $(DEMO_OUT) $(DEMO_FLAGS)
 
-bench: install
+# The coherence referee's opencv-contrib flows (TV-L1, DeepFlow) cannot share an
+# environment with the runtime's opencv-python: they get their own, never a runtime need.
+REFEREE_VENV := .venv-referee
+REFEREE_PACKAGES := numpy opencv-contrib-python-headless==5.0.0.93
+
+bench: install $(REFEREE_VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS),bench]"
 	$(VENV)/bin/dreamstream bench --all --out bench-results
+
+$(REFEREE_VENV)/.installed:
+	@test -x $(REFEREE_VENV)/bin/python || $(PYTHON) -m venv $(REFEREE_VENV)
+	$(REFEREE_VENV)/bin/python -m pip install --quiet $(REFEREE_PACKAGES)
+	@touch $@
 
 # GPU figures on a machine with JAX on CUDA and no TensorFlow, weights wheels or
 # network (see stream/bench/gpu.py). Here: `make gpu-kit` fills the git-ignored
@@ -84,4 +94,4 @@ lint: install
 	$(VENV)/bin/ruff format --check core stream tests samples docs
 
 clean:
-	rm -rf $(VENV) build *.egg-info out .pytest_cache
+	rm -rf $(VENV) $(REFEREE_VENV) .referee-cache build *.egg-info out .pytest_cache

@@ -12,7 +12,8 @@ calls the processor:
 - ``processor.next(frame, index, warped_out, mask, warped_in, **work)`` otherwise,
   with the previous output and input warped to the current frame (``warped_in``
   is None for a processor whose ``uses_warped_input`` is False; both are
-  warped bicubically for a processor whose ``cubic_carry`` is True).
+  warped bicubically for a processor whose ``cubic_carry`` is True; flow is
+  measured at the processor's ``flow_scale``, default ``FlowEstimator``'s).
 
 Images are ``uint8`` ``HxWx3`` **RGB**; flow ``HxWx2`` float32 (x, y) pixels,
 current -> previous; masks ``HxW`` float32 in [0, 1], 1 = reliable. ``work``
@@ -27,7 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dreamstream.core.flow import FlowEstimator, warp
+from dreamstream.core.flow import DEFAULT_SCALE, FlowEstimator, warp
 from dreamstream.core.temporal import Motion, measure_motion
 
 __all__ = ["Carry", "Motion", "MotionMeter", "Stateless"]
@@ -55,12 +56,18 @@ class MotionMeter:
     """Measures :class:`Motion` between consecutive input frames (one per thread).
 
     Args:
-        method, preset: see :class:`dreamstream.core.flow.FlowEstimator`.
+        method, preset, scale: see :class:`dreamstream.core.flow.FlowEstimator`.
         enabled: ``False`` measures nothing (``--no-flow``): every frame starts afresh.
     """
 
-    def __init__(self, method: str = "dis", preset: str = "medium", enabled: bool = True):
-        self.estimator = FlowEstimator(method=method, preset=preset) if enabled else None
+    def __init__(
+        self,
+        method: str = "dis",
+        preset: str = "medium",
+        enabled: bool = True,
+        scale: float = DEFAULT_SCALE,
+    ):
+        self.estimator = FlowEstimator(method, preset, scale) if enabled else None
         self.prev: np.ndarray | None = None
 
     def __call__(self, image: np.ndarray) -> Motion | None:

@@ -79,7 +79,7 @@ class StyleSetup:
     style_image: str | None = None
     strength: float = 1.0
     preserve_color: bool = False
-    temporal: float = 0.7
+    temporal: float = 0.8
     runtime: str = "auto"
     max_pixels: int = MAX_PIXELS
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dreamstream.core.errors import InputError
+from dreamstream.core.flow import DEFAULT_SCALE
 from dreamstream.stream.carry import Carry, Motion, MotionMeter, as_processor
 from dreamstream.stream.io.frame import Frame
 
@@ -166,7 +167,9 @@ def render(
     stats = stats if stats is not None else Stats()
     stop = stop if stop is not None else threading.Event()
     halt = threading.Event()  # ends the worker threads when the consumer goes away
-    meter = MotionMeter(flow_method, flow_preset, enabled=flow)
+    # A processor may ask for flow at another scale (style: full resolution).
+    scale = getattr(processor, "flow_scale", DEFAULT_SCALE)
+    meter = MotionMeter(flow_method, flow_preset, enabled=flow, scale=scale)
     skip_below = resume.next_index if resume else 0
     decoded: queue.Queue = queue.Queue(QUEUE_SIZE)
     flowed: queue.Queue = queue.Queue(QUEUE_SIZE)

@@ -214,11 +214,17 @@ class Settings:
         default=False,
         metadata=_opt("keep the input's colours, take luminance from the style", "style"),
     )
-    # 0.7: on camera-like footage (samples/street.mp4) a quarter of the flicker
-    # (excess warping error) of a plain 0.5 moving average, as sharp; 0.5 gave 0.55x.
+    # 0.8 (with the style's flow at full resolution): on samples/bikes.mp4, judged by
+    # an independent referee flow, 0.48x the excess warping error of a 0.5 moving
+    # average and at most 0.62x on each shot, as sharp and as strong; 0.7 gave 0.55x
+    # (0.70x on the traffic shot). Flow-free static flicker: 0.77x (docs/coherence.md).
     temporal: float = field(
-        default=0.7,
-        metadata=_opt("weight of the warped previous output in each styled frame (0-1)", "style"),
+        default=0.8,
+        metadata=_opt(
+            "weight of the warped previous output in each styled frame (0-1): higher is "
+            "steadier but holds texture longer where the flow is wrong",
+            "style",
+        ),
     )
     runtime: str = field(
         default="auto",
