@@ -423,7 +423,7 @@ def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
 
 
 def options_markdown(command: str) -> str:
-    """The options of a subcommand as a Markdown table (the README embeds it)."""
+    """The options of a subcommand as a Markdown table (docs/options.md embeds it)."""
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     rows = ["| option | what it does |", "|---|---|"]
     for action in sub.choices[command]._actions:
