@@ -106,17 +106,18 @@ def tile_bounds(n: int, tile: int) -> list:
     return list(zip(cuts[:-1], cuts[1:], strict=True))
 
 
-def tiled_gradient(grad_fn, img, tile: int, batch: int = 1) -> tuple:
+def tiled_gradient(grad_fn, img, tile: int, batch: int = 1, *aux) -> tuple:
     """Gradient of the objective over a whole ``HxWx3`` image, computed per tile.
 
     Each tile's loss is weighted by its share of the image's area, so the
     returned loss is close to the objective of the whole image.
 
     Args:
-        grad_fn: ``f(x, scale) -> (loss, grad)`` of :func:`backend.compile_input_gradient`.
+        grad_fn: ``f(x, scale, *aux) -> (loss, grad)`` of :func:`backend.compile_input_gradient`.
         img: float32 ``HxWx3`` RGB 0-255 backend tensor.
         tile: largest tile side.
         batch: how many same-size tiles to send through the network at once.
+        aux: further arguments of ``grad_fn`` (the objective's term weights).
 
     Returns:
         ``(loss, grad)``: a scalar tensor and an ``HxWx3`` tensor.
@@ -132,7 +133,7 @@ def tiled_gradient(grad_fn, img, tile: int, batch: int = 1) -> tuple:
         for i in range(0, len(spans), batch):
             chunk = spans[i : i + batch]
             x = ops.stack([img[r[0] : r[1], c[0] : c[1]] for r, c in chunk])
-            value, g = grad_fn(x, th * tw / (h * w))
+            value, g = grad_fn(x, th * tw / (h * w), *aux)
             loss = loss + value  # stays a tensor: no host sync per tile
             grads.update({span: g[j] for j, span in enumerate(chunk)})
     if len(grads) == 1:
@@ -204,13 +205,17 @@ class Dreamer:
             in, a list of activations out, one per layer) and ``.min_size``.
         objective: an :class:`Objective`, a term, a spec string or a ``{layer: weight}`` dict.
         params: the ascent settings.
+        regularizer: called as ``regularizer(img, step)`` after each step of
+            each octave (steps counted from 1), e.g. a class visualisation's
+            :class:`dreamstream.core.classify.Regularizer`; None: nothing.
 
     Raises:
         InputError: the objective reads a layer or channel the backbone lacks.
     """
 
-    def __init__(self, backbone, objective, params: DreamParams | None = None):
+    def __init__(self, backbone, objective, params: DreamParams | None = None, regularizer=None):
         self.backbone = backbone
+        self.regularizer = regularizer
         self.params = params or DreamParams()
         self.layers = tuple(backbone.layers)
         obj = Objective.of(objective)
@@ -221,6 +226,9 @@ class Dreamer:
         if self.params.tv_weight > 0:
             obj = obj - self.params.tv_weight * total_variation()
         self.objective = obj
+        # The terms' weights are an argument of the compiled step, not constants in
+        # it, so a schedule can change them every frame without a new trace.
+        self.weights = np.asarray([w for w, _ in obj.terms], "float32")
         self.min_side = max(int(backbone.min_size), MIN_SIDE)
         model = _with_precision(backbone.model, self.params.precision)
         # No autograph: the step's loops run over Python lists of tiles, and
@@ -238,8 +246,24 @@ class Dreamer:
         """
         return int(self._grad.trace_count()) + int(self._step.trace_count())
 
-    def _loss(self, outputs, x):
-        return self.objective(dict(zip(self.layers, outputs, strict=True)), x)
+    def _loss(self, outputs, x, weights):
+        acts = dict(zip(self.layers, outputs, strict=True))
+        total = 0.0
+        for i, (_, term) in enumerate(self.objective.terms):
+            total = total + weights[i] * term(acts, x)
+        return total
+
+    def _weights(self, weights) -> object:
+        """The term weights to use: ``self.weights``, or ``weights`` checked against them."""
+        if weights is None:
+            return ops.convert_to_tensor(self.weights)
+        arr = np.asarray(weights, "float32")
+        if arr.shape != self.weights.shape or not np.isfinite(arr).all():
+            raise InputError(
+                f"weights must be {self.weights.size} finite numbers, one per term of "
+                f"{self.objective!r}; got {arr.shape}"
+            )
+        return ops.convert_to_tensor(arr)
 
     def gradient(self, img: np.ndarray, tile: int | None = None) -> tuple:
         """Objective and its gradient for one float32 ``HxWx3`` RGB 0-255 image, no roll.
@@ -249,7 +273,7 @@ class Dreamer:
         """
         x = ops.convert_to_tensor(np.asarray(img, "float32"))
         value, grad = tiled_gradient(
-            self._grad, x, tile or self.params.tile, self.params.tile_batch
+            self._grad, x, tile or self.params.tile, self.params.tile_batch, self._weights(None)
         )
         return float(backend.to_numpy(value)), backend.to_numpy(grad)
 
@@ -261,6 +285,8 @@ class Dreamer:
         seed: int | None = None,
         octaves: int | None = None,
         gain: np.ndarray | None = None,
+        step_size: float | None = None,
+        weights=None,
     ) -> np.ndarray:
         """Dream one frame.
 
@@ -276,6 +302,9 @@ class Dreamer:
             gain: float32 ``HxW`` multiplier (>= 0) of each pixel's step, the
                 frame's size; default: 1 everywhere. A carried frame steps
                 faster where the carried dream could not be trusted.
+            step_size: step instead of ``params.step_size`` (0-255 units, > 0).
+            weights: one weight per term of :attr:`objective` instead of its
+                own (a keyframed objective); neither changes the compiled step.
 
         Returns:
             uint8 RGB ``HxWx3``, the size of ``image``.
@@ -295,25 +324,32 @@ class Dreamer:
         sizes = octave_sizes(*work, octaves, self.params.octave_scale, self.min_side)
         img, details = laplacian_pyramid(img, sizes)
         gain = _check_gain(gain, (h, w))
+        if step_size is not None:
+            if not (math.isfinite(step_size) and step_size > 0):
+                raise InputError(f"step_size must be > 0, got {step_size!r}")
+            gain = gain * (float(step_size) / self.params.step_size)  # the step scales the gain
+        weights = self._weights(weights)
         for k in reversed(range(len(sizes))):
             if k < len(sizes) - 1:
                 img = _resize(img, sizes[k]) + details[k]
-            img = self._ascend(img, steps, rng, _resize(gain, sizes[k]))
+            img = self._ascend(img, steps, rng, _resize(gain, sizes[k]), weights)
         img = _resize(img, (h, w), antialias=True)
         return np.clip(np.rint(backend.to_numpy(img)), 0, 255).astype(np.uint8)
 
-    def _ascend(self, img, steps: int, rng: np.random.Generator, gain):
+    def _ascend(self, img, steps: int, rng: np.random.Generator, gain, weights):
         """``steps`` jittered, tiled, normalised gradient steps on one level (``gain``: HxWx1)."""
         jitter = self.params.jitter
         img = ops.clip(img, 0.0, 255.0)
-        for _ in range(steps):
+        for i in range(steps):
             shift = rng.integers(-jitter, jitter + 1, size=2)
             img = self._step(
-                img, backend.shift_argument(shift), backend.shift_argument(-shift), gain
+                img, backend.shift_argument(shift), backend.shift_argument(-shift), gain, weights
             )
+            if self.regularizer is not None:
+                img = self.regularizer(img, i + 1)
         return img
 
-    def _step_body(self, img, shift, back, gain):
+    def _step_body(self, img, shift, back, gain, weights):
         """One step: roll by ``shift``, tiled gradient, roll by ``back``, normalise, move, clip.
 
         Compiled as a whole (see ``__init__``): on a GPU one dispatch per step
@@ -322,7 +358,7 @@ class Dreamer:
         """
         p = self.params
         rolled = ops.roll(img, shift, axis=(0, 1))
-        _, grad = tiled_gradient(self._grad, rolled, p.tile, p.tile_batch)
+        _, grad = tiled_gradient(self._grad, rolled, p.tile, p.tile_batch, weights)
         grad = ops.roll(grad, back, axis=(0, 1))
         grad = grad / (ops.mean(ops.abs(grad)) + 1e-8)
         return ops.clip(img + p.step_size * grad * gain, 0.0, 255.0)

@@ -24,21 +24,20 @@ import keras
 import numpy as np
 from keras import ops
 
+from dreamstream.core import efficientnet
 from dreamstream.core.errors import InputError
-from dreamstream.core.params import BACKBONES, POLICIES, POOLINGS
+from dreamstream.core.params import (
+    BACKBONES,
+    CLASSIFIER_LAYERS,
+    DEFAULT_LAYERS,
+    POLICIES,
+    POOLINGS,
+)
 
 # Backbones built by build_vgg16; they differ only in their weights.
 VGG16_BACKBONES: tuple[str, ...] = ("vgg16", "vgg16-hed")
 
 ALL_BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
-
-# Layer weights that give recognisable dreams with each network's own weights.
-DEFAULT_LAYERS: dict[str, dict[str, float]] = {
-    "vgg16": {"block4_conv3": 1.0},
-    "vgg16-hed": {"block4_conv3": 1.0},
-    "inception_v3": {"mixed3": 1.0, "mixed5": 1.5},
-    "googlenet": {"mixed4c": 1.0},
-}
 
 
 @dataclass(frozen=True)
@@ -128,19 +127,24 @@ def _googlenet_strides() -> dict[str, int]:
     return strides
 
 
+# inception5h's head pools 7x7 over mixed5b, so its input must be at least 224 px a side.
+GOOGLENET_HEAD_SIZE = 224
+
 _VGG16_STRIDES = _vgg16_strides()
-_GOOGLENET_STRIDES = _googlenet_strides()
+_GOOGLENET_STRIDES = {**_googlenet_strides(), CLASSIFIER_LAYERS["googlenet"]: GOOGLENET_HEAD_SIZE}
 _BACKENDS = {
     "vgg16": ALL_BACKENDS,
     "vgg16-hed": ALL_BACKENDS,
     "inception_v3": ALL_BACKENDS,
     "googlenet": ("tensorflow",),
+    "efficientnet_lite0": ALL_BACKENDS,
 }
 _LAYERS = {
     "vgg16": tuple(_VGG16_STRIDES),
     "vgg16-hed": tuple(_VGG16_STRIDES),
-    "inception_v3": tuple(f"mixed{i}" for i in range(11)),
+    "inception_v3": (*(f"mixed{i}" for i in range(11)), CLASSIFIER_LAYERS["inception_v3"]),
     "googlenet": tuple(_GOOGLENET_STRIDES),
+    "efficientnet_lite0": efficientnet.LAYERS,
 }
 
 
@@ -324,16 +328,22 @@ def _vgg16_backbone(rgb, outputs: dict, chosen: tuple[str, ...], name: str) -> B
 # ----------------------------------------------------------------- InceptionV3
 
 
-def inception_v3_network() -> keras.Model:
-    """Keras InceptionV3 without its classifier, randomly initialised, input RGB 0-255.
+def inception_v3_network(top: bool = False) -> keras.Model:
+    """Keras InceptionV3, randomly initialised, input RGB 0-255 of any size.
 
     The [-1, 1] scaling InceptionV3 was trained on is a layer of the network,
-    so weights files for ``keras.applications.InceptionV3(include_top=False)``
+    so weights files for ``keras.applications.InceptionV3(include_top=top)``
     (legacy ``.h5`` or Keras 3 ``.weights.h5``) load into it unchanged.
+
+    Args:
+        top: keep the classifier: global average pooling and the 1000-class
+            ``predictions`` layer, here without its softmax (class scores).
     """
     rgb = keras.Input(shape=(None, None, 3), name="rgb_0_255")
     scaled = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rgb_to_unit_range")(rgb)
-    return keras.applications.InceptionV3(include_top=False, weights=None, input_tensor=scaled)
+    return keras.applications.InceptionV3(
+        include_top=top, weights=None, input_tensor=scaled, classifier_activation=None
+    )
 
 
 def build_inception_v3(
@@ -343,14 +353,18 @@ def build_inception_v3(
 
     Args:
         layers: names among ``mixed0`` ... ``mixed10``; None for the default.
-        network: a model from :func:`inception_v3_network` with weights loaded;
-            None builds one with random weights (for tests).
+        network: a model from :func:`inception_v3_network` with weights loaded
+            (with ``top=True`` for ``predictions``); None builds one with random
+            weights (for tests).
 
     Returns:
         The backbone; the model computes only up to the deepest requested layer.
     """
     chosen = check_layers("inception_v3", layers)
-    net = inception_v3_network() if network is None else network
+    top = CLASSIFIER_LAYERS["inception_v3"] in chosen
+    net = inception_v3_network(top) if network is None else network
+    if top and CLASSIFIER_LAYERS["inception_v3"] not in [la.name for la in net.layers]:
+        raise InputError("inception_v3 predictions need the weights with the classifier (top)")
     outputs = [net.get_layer(name).output for name in chosen]
     model = dream_model(net.inputs[0], outputs, "inception_v3_dream")
     return Backbone("inception_v3", chosen, model, INCEPTION_V3_MIN_SIZE, ALL_BACKENDS)
@@ -433,3 +447,19 @@ def build_googlenet(graph_bytes: bytes, layers: Iterable[str] | str | None = Non
     model = dream_model(rgb, outputs, "googlenet_dream")
     stride = _GOOGLENET_STRIDES[_deepest("googlenet", chosen)]
     return Backbone("googlenet", chosen, model, stride, _BACKENDS["googlenet"])
+
+
+# ----------------------------------------------------------- EfficientNet-Lite0
+
+
+def build_efficientnet_lite0(state, layers: Iterable[str] | str | None = None) -> Backbone:
+    """EfficientNet-Lite0 (an ImageNet classifier, ``logits`` its class scores) cut at ``layers``.
+
+    Args:
+        state: its PyTorch state dict as arrays (see :mod:`dreamstream.core.efficientnet`).
+        layers: names among ``stage1`` ... ``stage7``, ``head``, ``logits``; None: the default.
+    """
+    chosen = check_layers("efficientnet_lite0", layers)
+    model, chosen = efficientnet.build_efficientnet_lite0(state, chosen)
+    stride = efficientnet.STRIDES[_deepest("efficientnet_lite0", chosen)]
+    return Backbone("efficientnet_lite0", chosen, model, stride, ALL_BACKENDS)

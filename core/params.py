@@ -18,8 +18,24 @@ import numpy as np
 from dreamstream.core.errors import InputError
 
 # Dream backbones (dreamstream.core.models) and VGG16 pooling.
-BACKBONES = ("vgg16", "vgg16-hed", "inception_v3", "googlenet")
+BACKBONES = ("vgg16", "vgg16-hed", "inception_v3", "googlenet", "efficientnet_lite0")
+# Layer weights that give recognisable dreams with each network's own weights
+# (here, not in core.models, so live mode can weigh a look before Keras loads).
+DEFAULT_LAYERS: dict[str, dict[str, float]] = {
+    "vgg16": {"block4_conv3": 1.0},
+    "vgg16-hed": {"block4_conv3": 1.0},
+    "inception_v3": {"mixed3": 1.0, "mixed5": 1.5},
+    "googlenet": {"mixed4c": 1.0},
+    "efficientnet_lite0": {"stage5": 1.0},
+}
 POOLINGS = ("max", "avg")
+# The layer of each backbone that outputs ImageNet class scores (before the
+# softmax), for class dreams and saliency; vgg16's ONNX source has no ImageNet head.
+CLASSIFIER_LAYERS = {
+    "efficientnet_lite0": "logits",
+    "inception_v3": "predictions",
+    "googlenet": "softmax2_pre_activation",
+}
 # Optical flow (dreamstream.core.flow): algorithm and speed/quality preset.
 FLOW_METHODS = ("dis", "farneback")
 FLOW_PRESETS = ("ultrafast", "fast", "medium")

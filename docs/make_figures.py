@@ -58,11 +58,11 @@ def grid(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
 
 
 def gallery() -> None:
-    from dreamstream.stream.bench.temporal import DREAM, long_clip
+    from dreamstream.stream.bench.temporal import DRIFT, long_clip
 
     inputs = long_clip()
     picks = (0, len(inputs) // 2, len(inputs) - 1)
-    dreamt = list(render(inputs, "dream", **DREAM))
+    dreamt = list(render(inputs, "dream", **DRIFT))  # the subtle preset
     styled = list(render(inputs, "style", style="7"))
     rows = [
         [labelled(frames[i], f"{name} {i}") for i in picks]

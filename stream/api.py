@@ -21,6 +21,7 @@ import numpy as np
 
 from dreamstream.core.errors import InputError
 from dreamstream.stream import pipeline
+from dreamstream.stream.effects import make_effects
 from dreamstream.stream.io import Frame, open_source
 from dreamstream.stream.io.frame import check_pixels
 from dreamstream.stream.params import SourceOptions
@@ -177,5 +178,6 @@ def render(
         flow=flow.enabled,
         flow_method=flow.method,
         flow_preset=flow.preset,
+        effects=make_effects(s.effects_setup()),
     )
     return (frame.image for frame in frames)

@@ -12,13 +12,20 @@ calls the processor:
 - ``processor.next(frame, index, warped_out, mask, warped_in, **work)`` otherwise,
   with the previous output and input warped to the current frame (``warped_in``
   is None for a processor whose ``uses_warped_input`` is False; both are
-  warped bicubically for a processor whose ``cubic_carry`` is True).
+  warped bicubically for a processor whose ``cubic_carry`` is True; flow is
+  measured at the processor's ``flow_scale``, default ``FlowEstimator``'s).
 
 Images are ``uint8`` ``HxWx3`` **RGB**; flow ``HxWx2`` float32 (x, y) pixels,
 current -> previous; masks ``HxW`` float32 in [0, 1], 1 = reliable. ``work``
 holds per-call amounts of work (live mode's latency budget passes ``steps``);
 the processors keep no temporal state of their own (the one exception: style by
 optimisation keeps a short history of painted frames for its long-term loss).
+
+A :class:`Carry` may hold an ``effects`` object (masks, ``--react``,
+``--attract``: :class:`dreamstream.stream.effects.Effects`): ``step`` lets it
+observe each frame and shape the warped output a dream starts from, and
+:meth:`Carry.shown` mixes the output with the live frame for showing; the
+carry itself keeps the unmixed output.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dreamstream.core.flow import FlowEstimator, warp
+from dreamstream.core.flow import DEFAULT_SCALE, FlowEstimator, warp
 from dreamstream.core.temporal import Motion, measure_motion
 
 __all__ = ["Carry", "Motion", "MotionMeter", "Stateless"]
@@ -55,12 +62,18 @@ class MotionMeter:
     """Measures :class:`Motion` between consecutive input frames (one per thread).
 
     Args:
-        method, preset: see :class:`dreamstream.core.flow.FlowEstimator`.
+        method, preset, scale: see :class:`dreamstream.core.flow.FlowEstimator`.
         enabled: ``False`` measures nothing (``--no-flow``): every frame starts afresh.
     """
 
-    def __init__(self, method: str = "dis", preset: str = "medium", enabled: bool = True):
-        self.estimator = FlowEstimator(method=method, preset=preset) if enabled else None
+    def __init__(
+        self,
+        method: str = "dis",
+        preset: str = "medium",
+        enabled: bool = True,
+        scale: float = DEFAULT_SCALE,
+    ):
+        self.estimator = FlowEstimator(method, preset, scale) if enabled else None
         self.prev: np.ndarray | None = None
 
     def __call__(self, image: np.ndarray) -> Motion | None:
@@ -84,7 +97,8 @@ class Carry:
             when that frame started afresh.
     """
 
-    def __init__(self):
+    def __init__(self, effects=None):
+        self.effects = effects
         self.prev_in: np.ndarray | None = None
         self.prev_out: np.ndarray | None = None
         self.warped: np.ndarray | None = None
@@ -97,8 +111,19 @@ class Carry:
     def reset(self) -> None:
         """Start the next frame afresh."""
         self.prev_in = self.prev_out = None
+        if self.effects is not None:
+            self.effects.reset()
 
-    def step(self, processor, image: np.ndarray, index: int, motion: Motion | None, **work):
+    def step(
+        self,
+        processor,
+        image: np.ndarray,
+        index: int,
+        motion: Motion | None,
+        *,
+        time_s: float | None = None,
+        **work,
+    ):
         """Process ``image`` (frame ``index``), carrying the previous output when possible.
 
         Args:
@@ -106,6 +131,7 @@ class Carry:
             image: the input frame, uint8 HxWx3 RGB.
             index: its index in the source (processors seed their randomness with it).
             motion: the motion from the previous input to ``image``, or ``None``.
+            time_s: the frame's time in seconds (pts; live: capture time), for the effects.
             **work: passed to the processor (e.g. ``steps``).
 
         Returns:
@@ -118,6 +144,8 @@ class Carry:
             and self.prev_out.shape == image.shape
         )
         self.warped = None
+        if self.effects is not None:
+            self.effects.observe(image, motion, time_s)
         if carried:
             # A processor whose output is carried for many frames may ask for a sharp warp.
             cubic = getattr(processor, "cubic_carry", False)
@@ -125,9 +153,19 @@ class Carry:
             # Style blends never read the warped previous input: skip a warp per frame.
             wants_in = getattr(processor, "uses_warped_input", True)
             warped_in = warp(self.prev_in, motion.flow, cubic) if wants_in else None
-            out = processor.next(image, index, self.warped, motion.mask, warped_in, **work)
+            start = self.warped
+            if self.effects is not None:
+                live = image if warped_in is None else warped_in
+                start = self.effects.carried(start, live, getattr(processor, "grows", False))
+            out = processor.next(image, index, start, motion.mask, warped_in, **work)
         else:
             self.cuts += int(motion is not None and motion.cut)
             out = processor.first(image, index, **work)
         self.prev_in, self.prev_out = image, out
         return out
+
+    def shown(self, out: np.ndarray) -> np.ndarray:
+        """What to show of ``out``, the last frame's output: mixed by the effects, if any."""
+        if self.effects is None:
+            return out
+        return self.effects.present(out, self.prev_in)

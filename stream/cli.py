@@ -76,6 +76,9 @@ def _add_setting(group, f: dataclasses.Field) -> None:
     elif default is not None:
         text += f" (default: {default})"
     kind = {"int": int, "float": float}.get(f.type.split(" ")[0], str)
+    if f.name in settings_mod.SCHEDULABLE:
+        kind = str  # a number or keyframes; Settings parses and checks both
+        text += "; or keyframes: 0:1, 120:3"
     metavar = meta.get("metavar", f.name.split("_")[-1].upper())
     group.add_argument(settings_mod.flag(f.name), type=kind, metavar=metavar, help=text, **kwargs)
 
@@ -84,8 +87,10 @@ _TITLES = {
     "common": "common settings",
     "dream": "dream settings",
     "style": "style settings",
+    "effects": "masks, a dream that reacts to motion, attract mode",
     "farm": "segment rendering on Ray (pip install 'dreamstream[ray]')",
     "optimize": "style by optimisation (--method optimize)",
+    "animate": "motion per frame (any of them keyframed)",
 }
 
 
@@ -184,10 +189,16 @@ def _add_live_command(sub, *, live_options: bool = True) -> None:
         metavar="SOURCE",
         help="camera:N, /dev/videoN, a URL, or a video file played as a camera (default: camera:0)",
     )
-    cmd.add_argument("-o", "--output", metavar="OUTPUT", help="also record to this video file")
+    cmd.add_argument(
+        "-o",
+        "--output",
+        metavar="OUTPUT",
+        help="also record to this video file, or stream to udp://, tcp://, srt:// (MPEG-TS) or "
+        "rtmp:// (FLV), or send to a virtual camera: vcam or vcam:/dev/videoN",
+    )
     _add_run_options(cmd, render=False)
     live.add_arguments(cmd)
-    _add_settings_groups(cmd, ("dream", "style"))
+    _add_settings_groups(cmd, ("dream", "style", "effects"))
 
 
 def _settings_from(args: argparse.Namespace) -> settings_mod.Settings:
@@ -240,6 +251,21 @@ def _cmd_render(args: argparse.Namespace) -> int:
         )
         print(summary.get("message") or wrote)  # a message: a segmented render that stopped
     return EXIT_INTERRUPTED if summary["interrupted"] else 0
+
+
+def _cmd_animate(args: argparse.Namespace) -> int:
+    from dreamstream.stream import commands
+    from dreamstream.stream.jobs import software
+
+    if args.list_presets:
+        return _print_presets()
+    commands.pan_flags(args)
+    settings = _settings_from(args)
+    _select_device(args)
+    from dreamstream.stream.machine import load_framework
+
+    load_framework()
+    return commands.run_animate(args, settings, software())
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
@@ -321,6 +347,29 @@ def _add_bench_command(sub) -> None:
     cmd.set_defaults(run=_cmd_bench)
 
 
+def _add_fetch_command(sub) -> None:
+    cmd = sub.add_parser(
+        "fetch",
+        help="get an optional model into the cache (the only command that downloads)",
+        description="Get an optional model into the cache: segmenter = MediaPipe's selfie "
+        "segmenter for --mask (pip downloads the mediapipe wheel, nothing is installed; "
+        "the model's sha256 is checked).",
+    )
+    cmd.add_argument("what", choices=("segmenter",), help="what to fetch")
+    cmd.add_argument(
+        "--wheel", metavar="PATH", help="take it from this downloaded mediapipe wheel instead"
+    )
+    cmd.set_defaults(run=_cmd_fetch)
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from dreamstream.stream.weights import segmenter
+
+    for path in segmenter.fetch(args.wheel):
+        print(f"dreamstream: {path}")
+    return 0
+
+
 def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
     """The argument parser with every subcommand.
 
@@ -341,17 +390,28 @@ def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
         "dream",
         "DeepDream a video, a frame folder, an image or a camera",
         DREAM_EXAMPLES,
-        ("dream", "farm"),
+        ("dream", "effects", "farm"),
     )
     _add_render_command(
         sub,
         "style",
         "neural style on a video, frames, an image or a camera",
         STYLE_EXAMPLES,
-        ("style", "optimize", "farm"),
+        ("style", "optimize", "effects", "farm"),
     )
     _add_live_command(sub, live_options=live_options)
+    from dreamstream.stream import commands
+
+    commands.add_saliency_command(sub, _add_command)
+    helpers = {
+        "add_command": _add_command,
+        "add_run_options": _add_run_options,
+        "add_settings_groups": _add_settings_groups,
+        "run_animate": _cmd_animate,
+    }
+    commands.add_animate_command(sub, helpers)
     _add_bench_command(sub)
+    _add_fetch_command(sub)
     info = sub.add_parser(
         "info",
         help="versions, devices and embedded weights",
@@ -363,7 +423,7 @@ def build_parser(*, live_options: bool = True) -> argparse.ArgumentParser:
 
 
 def options_markdown(command: str) -> str:
-    """The options of a subcommand as a Markdown table (the README embeds it)."""
+    """The options of a subcommand as a Markdown table (docs/options.md embeds it)."""
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     rows = ["| option | what it does |", "|---|---|"]
     for action in sub.choices[command]._actions:

@@ -1,7 +1,8 @@
-"""Keeps the README's option tables in step with the CLI.
+"""Keeps the option tables of docs/options.md in step with the CLI.
 
-Run ``.venv/bin/python -m dreamstream.stream.docs README.md`` after changing an
-option; ``tests/stream/test_settings.py`` fails while a table is stale.
+Run ``.venv/bin/python -m dreamstream.stream.docs`` after changing an option
+(it rewrites docs/options.md, or the Markdown file named as its argument);
+``tests/stream/test_settings.py`` fails while a table is stale.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from pathlib import Path
 from dreamstream.stream.cli import options_markdown
 
 COMMANDS = ("dream", "style", "live")
+OPTIONS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "options.md"
 
 
-def update_readme(path: Path) -> bool:
+def update_tables(path: Path = OPTIONS_PAGE) -> bool:
     """Rewrite each ``<!-- options:CMD -->`` block of ``path``; True if it changed."""
     text = path.read_text()
     new = text
@@ -30,5 +32,5 @@ def update_readme(path: Path) -> bool:
 
 
 if __name__ == "__main__":
-    changed = update_readme(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
+    changed = update_tables(Path(sys.argv[1]) if len(sys.argv) > 1 else OPTIONS_PAGE)
     print("updated" if changed else "up to date")

@@ -15,6 +15,7 @@ import threading
 import time
 
 from dreamstream.stream import pipeline
+from dreamstream.stream.effects import make_effects
 from dreamstream.stream.io import (
     check_resume,
     check_sink,
@@ -94,8 +95,9 @@ def render_file(
             check_resume(output_spec, mode, s.as_dict())
         if mode == "dream":
             check_dream_size(source.size)
-        setup = s.setup(mode)
+        setup = s.setup(mode, source.fps)
         check_pictures(mode, setup)
+        effects = make_effects(s.effects_setup(), source.size)
         processor = make_processor(mode, setup)
         metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
         if mode == "dream":  # what --precision auto chose on this machine
@@ -131,6 +133,7 @@ def render_file(
             flow_method=flow.method,
             flow_preset=flow.preset,
             resume=state,
+            effects=effects,
         )
         if bar:
             bar.done()
@@ -180,6 +183,11 @@ def _resume_state(sink, start: int | None, size) -> pipeline.ResumeState | None:
             return pipeline.ResumeState(next_index=index, last_output=read_image(path))
         index -= 1
     return None
+
+
+def software() -> str:
+    """What wrote an output: ``dreamstream VERSION``, for its metadata."""
+    return f"dreamstream {_version()}"
 
 
 def _version() -> str:

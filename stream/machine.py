@@ -120,6 +120,11 @@ def _stderr_silenced():
         os.close(saved)
 
 
+def native_quiet():
+    """A block in which native libraries' stderr chatter is hidden (unless ``--debug``)."""
+    return _stderr_silenced() if QUIET else contextlib.nullcontext()
+
+
 def load_framework() -> None:
     """Import Keras and its backend (and let TensorFlow probe devices) once."""
     global _loaded

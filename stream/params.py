@@ -47,6 +47,15 @@ class DreamSetup:
             frame is then anchored like the carried ones.
         dream: the ascent; its ``precision``/``xla`` are replaced by the machine's.
         carry: how the dream is carried to the next frame.
+        guide_weight: the guide term's weight.
+        classes: ImageNet classes to dream towards (``"golden retriever:1, 281:0.5"``).
+        class_weight: the class term's weight.
+        labels: a labels file for class names (None: the one beside the weights).
+        decay, blur_every: the class visualisation's regularisers (0: off).
+        mask: a mask of ``stream.saliency.MASKS`` the dream is confined to, or None.
+        keyframes: schedules of keyframed settings (``Settings.keyframes`` text);
+            the processor reads each frame's values from them.
+        fps: the source's frame rate, for keys given in seconds.
     """
 
     model: str = "vgg16"
@@ -59,6 +68,15 @@ class DreamSetup:
     flow: bool = True
     dream: DreamParams = field(default_factory=DreamParams)
     carry: CarryParams = field(default_factory=CarryParams)
+    guide_weight: float = 1.0
+    classes: str | None = None
+    class_weight: float = 1.0
+    labels: str | None = None
+    decay: float = 0.0
+    blur_every: int = 0
+    mask: str | None = None
+    keyframes: str = ""
+    fps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,15 +91,18 @@ class StyleSetup:
         temporal: weight of the warped previous output where the flow is reliable, 0-1.
         runtime: what runs the network (``stream.runtimes.RUNTIMES``).
         max_pixels: the largest style picture read.
+        keyframes, fps: keyframed ``strength``/``temporal`` (see :class:`DreamSetup`).
     """
 
     style: str = "0"
     style_image: str | None = None
     strength: float = 1.0
     preserve_color: bool = False
-    temporal: float = 0.7
+    temporal: float = 0.8
     runtime: str = "auto"
     max_pixels: int = MAX_PIXELS
+    keyframes: str = ""
+    fps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +129,38 @@ class ArtSetup:
 
 
 ProcessorSetup = DreamSetup | StyleSetup | ArtSetup
+
+MASK_CHOICES = ("none", "person", "background")
+REACT_CHOICES = ("none", "motion")
+
+
+@dataclass(frozen=True)
+class EffectsSetup:
+    """What :class:`~dreamstream.stream.effects.Effects` is built from (masks, react, attract).
+
+    Attributes:
+        mask: "person" or "background" (process only the visitor, or only the
+            room), or None.
+        mask_model: a local ``.tflite`` segmenter, or None for the cached MediaPipe one.
+        react: "motion" (the dream deepens where the scene is still and gives
+            way where it moves), or None.
+        rise_s: seconds for a still region to go from the live picture to the full dream.
+        fall_s: seconds for a moving region to go from the full dream to the live picture.
+        attract_s: after this many seconds with little motion, drift the dream
+            (and, live, move to the next look); None: off.
+    """
+
+    mask: str | None = None
+    mask_model: str | None = None
+    react: str | None = None
+    rise_s: float = 3.0
+    fall_s: float = 0.5
+    attract_s: float | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether any effect is on (otherwise no :class:`Effects` is made at all)."""
+        return bool(self.mask or self.react or self.attract_s)
 
 
 @dataclass(frozen=True)

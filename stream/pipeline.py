@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dreamstream.core.errors import InputError
+from dreamstream.core.flow import DEFAULT_SCALE
 from dreamstream.stream.carry import Carry, Motion, MotionMeter, as_processor
 from dreamstream.stream.io.frame import Frame
 
@@ -146,6 +147,7 @@ def render(
     resume: ResumeState | None = None,
     stats: Stats | None = None,
     stop: threading.Event | None = None,
+    effects=None,
 ) -> Iterator[Frame]:
     """Render ``source`` frame by frame, yielding output frames in order.
 
@@ -158,6 +160,8 @@ def render(
         resume: skip frames already rendered and restore the state (image sequences).
         stats: filled with counts and per-stage seconds.
         stop: when set, decoding stops and the frames already read are finished.
+        effects: masks, ``--react``, ``--attract``
+            (:class:`~dreamstream.stream.effects.Effects`), or None.
 
     Yields:
         Output frames: the input's index/pts with the processed image.
@@ -166,7 +170,9 @@ def render(
     stats = stats if stats is not None else Stats()
     stop = stop if stop is not None else threading.Event()
     halt = threading.Event()  # ends the worker threads when the consumer goes away
-    meter = MotionMeter(flow_method, flow_preset, enabled=flow)
+    # A processor may ask for flow at another scale (style: full resolution).
+    scale = getattr(processor, "flow_scale", DEFAULT_SCALE)
+    meter = MotionMeter(flow_method, flow_preset, enabled=flow, scale=scale)
     skip_below = resume.next_index if resume else 0
     decoded: queue.Queue = queue.Queue(QUEUE_SIZE)
     flowed: queue.Queue = queue.Queue(QUEUE_SIZE)
@@ -196,7 +202,7 @@ def render(
     for worker in workers:
         worker.start()
     try:
-        yield from _model_loop(_consume(flowed), processor, stats, resume, stop)
+        yield from _model_loop(_consume(flowed), processor, stats, resume, stop, effects)
     finally:
         halt.set()
         for worker in workers:
@@ -209,8 +215,9 @@ def _model_loop(
     stats: Stats,
     resume: ResumeState | None,
     stop: threading.Event,
+    effects=None,
 ) -> Iterator[Frame]:
-    carry = Carry()
+    carry = Carry(effects)
     for item in items:
         if stop.is_set():  # finish the frame in flight only, not the ones queued behind it
             return
@@ -221,7 +228,8 @@ def _model_loop(
             carry.restore(frame.image, resume.last_output if last else None)
             continue
         begin = time.perf_counter()
-        image = carry.step(processor, frame.image, frame.index, item.motion)
+        out = carry.step(processor, frame.image, frame.index, item.motion, time_s=frame.time)
+        image = carry.shown(out)
         stats.stage_seconds["model"] += time.perf_counter() - begin
         stats.frames += 1
         stats.cuts = carry.cuts

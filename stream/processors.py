@@ -13,7 +13,9 @@ no temporal state (the pipeline owns that). Both kinds answer two calls:
 Frames are ``uint8`` ``HxWx3`` RGB; ``mask`` is ``HxW`` float32, 1 = reliable.
 ``work`` is how much to do for this call, chosen by the caller (live mode's
 latency budget), named like the settings it overrides for that call:
-``steps`` and ``steps_next`` for dreams; styles take none. A processor never
+``steps``, ``steps_next``, ``octaves``, ``octaves_next``, ``step_size`` and
+``layers`` for dreams, and ``hold`` (live mode's frames between two dreams:
+the carried dream moved onto the frame, no step); styles take none. A processor never
 changes its own setup, and never sees the whole ``Settings``: the front
 builds its setup (``Settings.setup(mode)``) and passes it here.
 """
@@ -26,9 +28,17 @@ import numpy as np
 
 from dreamstream.core import temporal
 from dreamstream.core.errors import InputError
-from dreamstream.core.params import MIN_SIDE
+from dreamstream.core.params import CLASSIFIER_LAYERS, MIN_SIDE
 from dreamstream.stream.machine import dream_compute
 from dreamstream.stream.params import ArtSetup, DreamSetup, StyleSetup
+from dreamstream.stream.schedules import split_keyframes, values_at
+
+# Carried passes of a first frame onto itself. On carphone (176x144, default
+# settings) the carry's strength rose from 0.082 on the first frame to 0.108
+# 30 frames later (last/first 30 frames 1.10 over 358 frames); four passes
+# (each at 1 + regrow times the step, as a fresh region) brought the first
+# frame to 0.102 and last/first to 1.09 over 239 frames.
+SETTLE_PASSES = 4
 
 
 class DreamProcessor:
@@ -50,73 +60,181 @@ class DreamProcessor:
     # finest detail away faster than a few steps regrow it (on real footage,
     # bicubic kept 9-13 % more strength at the same fidelity).
     cubic_carry = True
+    # It dreams on the carried image it is given: effects (--react, --attract) shape that start.
+    grows = True
 
-    def __init__(self, setup: DreamSetup):
-        from dreamstream.core.dream import Dreamer
-        from dreamstream.core.models import DEFAULT_LAYERS, available_layers
-        from dreamstream.core.objectives import make_objective
-        from dreamstream.stream.weights.dream import load_backbone
+    def __init__(self, setup: DreamSetup, layers: str | None = None):
+        """Build the dream of objective ``layers`` (default: the setup's own) now.
+
+        Other objectives (live mode's lighter one, or the own one after a
+        lighter start) are built on first use; a bad ``setup.layers`` or
+        ``setup.keyframes`` fails here either way.
+        """
+        from dreamstream.stream.dreamplan import check_objective
+        from dreamstream.stream.saliency import make_mask
 
         self.setup = setup
-        spec = setup.layers or DEFAULT_LAYERS[setup.model]
-        objective = make_objective(spec, available_layers(setup.model))
-        params = dataclasses.replace(setup.dream, **dream_compute(setup.precision))
-        backbone = load_backbone(
-            setup.model,
-            layers=tuple(objective.layers),
-            weights=setup.weights,
-            pooling=setup.pooling,
-            # Built as the dream computes, so the Dreamer makes no cast copy; with a
-            # guide, float32 as before: its features are read in full precision.
-            dtype="float32" if setup.guide else params.precision,
-        )
-        if setup.guide:
-            guide_image = read_picture(setup.guide, "guide image", setup.max_pixels)
-            objective = objective + _guide_term(backbone, guide_image)
-        self.dreamer = Dreamer(backbone, objective, params)
+        self._dreamers: dict = {}
+        self.plan = None  # the own objective's FramePlan, once it is built
+        self._keyed = split_keyframes(setup.keyframes)  # checked now
+        options = {"mask_model": setup.model, "labels": setup.labels, "mask_class": setup.classes}
+        if setup.model in CLASSIFIER_LAYERS:
+            options["mask_weights"] = setup.weights  # the dream's own classifier
+        self.mask = make_mask(setup.mask, options)
+        if layers is not None:  # a lighter start: the own objective is built later
+            check_objective(setup)
+        self.dreamer_for(layers)
 
-    def first(self, frame: np.ndarray, index: int, steps: int | None = None, **work):
-        """Dream ``frame`` from scratch, ``steps`` per octave (default: the setup's)."""
-        out = self.dreamer(frame, steps=steps, seed=self.setup.dream.seed + index)
+    @property
+    def dreamer(self):
+        """The Dreamer of the setup's own objective."""
+        return self.dreamer_for(None)
+
+    def dreamer_for(self, layers: str | None):
+        """The Dreamer of objective ``layers`` (None: the setup's), built on first use.
+
+        Live mode's budget may ask for a lighter objective than the look's own
+        for a frame; each objective builds its network and traces once.
+        """
+        if layers not in self._dreamers:
+            self._dreamers[layers] = self._build(layers)
+        return self._dreamers[layers]
+
+    def _build(self, layers: str | None):
+        from dreamstream.stream.dreamplan import build_dreamer, build_light_dreamer
+
+        setup = self.setup
+        params = dataclasses.replace(setup.dream, **dream_compute(setup.precision))
+        if layers is not None:  # live mode's lighter objective: plain layer terms
+            return build_light_dreamer(setup, params, layers)
+        guide = read_picture(setup.guide, "guide image", setup.max_pixels) if setup.guide else None
+        dreamer, self.plan = build_dreamer(setup, params, guide)
+        return dreamer
+
+    def _values(self, index: int) -> dict:
+        """The keyframed settings' values at source frame ``index``."""
+        return values_at(self._keyed, index, self.setup.fps) if self._keyed else {}
+
+    def _weights(self, index: int, layers: str | None):
+        """The own objective's term weights at ``index``; None for a lighter objective."""
+        if layers is not None or self.plan is None:
+            return None
+        return self.plan.weights(index)
+
+    def _gain(self, frame: np.ndarray, gain=None):
+        """The step gain: ``gain`` (or 1) times the mask's, if a mask is set."""
+        if self.mask is None:
+            return gain
+        masked = self.mask(frame)
+        return masked if gain is None else gain * masked
+
+    def first(self, frame: np.ndarray, index: int, steps=None, octaves=None, layers=None, **work):
+        """Dream ``frame`` from scratch.
+
+        ``steps`` per octave and ``octaves`` default to the setup's; ``layers``
+        (an objective spec) to the setup's objective; ``step_size`` too.
+
+        With flow, a file render's first frame (and the first after a cut) is
+        then carried ``SETTLE_PASSES`` times onto itself, so that it is as
+        strong as the carried frames it leads into rather than the carry
+        growing stronger than it over the next frames. Live mode, which passes
+        ``steps`` from its latency budget, skips that. Keyframed settings take
+        this frame's values.
+        """
+        v = self._values(index)
+        dreamer = self.dreamer_for(layers)
+        out = dreamer(
+            frame,
+            steps=v.get("steps") if steps is None else steps,
+            seed=self.setup.dream.seed + index,
+            octaves=v.get("octaves") if octaves is None else octaves,
+            gain=self._gain(frame),
+            step_size=work.get("step_size", v.get("step_size")),
+            weights=self._weights(index, layers),
+        )
         carry = self.setup.carry
-        if self.setup.flow and carry.anchor > 0 and work.get("steps_next", carry.steps_next) > 0:
+        steps_next = work.get("steps_next", v.get("steps_next", carry.steps_next))
+        carries = self.setup.flow and steps_next > 0
+        if carries and steps is None:
+            fresh = np.zeros(frame.shape[:2], np.float32)  # as where the flow is unreliable
+            for _ in range(SETTLE_PASSES):
+                out = self.next(frame, index, out, fresh, frame, layers=layers, **work)
+        if carries and v.get("anchor", carry.anchor) > 0:
             # Every carried frame ends anchored and then dreamt steps_next more steps;
             # so does the first one (and the first after a cut), or the colour
             # cast of its longer dream would pop away on the frame after it.
             still = np.ones(frame.shape[:2], np.float32)
-            out = self.next(frame, index, out, still, frame, **work)
+            out = self.next(frame, index, out, still, frame, layers=layers, **work)
         return out
 
-    def next(self, frame, index, warped_out, mask, warped_in, steps_next=None, **work):
-        """Dream ``frame`` from the carried dream; ``steps_next`` default: the setup's."""
-        carry = self.setup.carry
+    def next(
+        self,
+        frame,
+        index,
+        warped_out,
+        mask,
+        warped_in,
+        steps_next=None,
+        octaves_next=None,
+        layers=None,
+        step_size=None,
+        hold=False,
+        **work,
+    ):
+        """Dream ``frame`` from the carried dream.
+
+        ``steps_next`` and ``octaves_next`` default to the setup's (or this
+        frame's keyframed values); ``layers`` (an objective spec) to the setup's
+        objective; ``step_size`` too. With ``hold`` nothing is dreamt: the
+        carried dream's change (warped output minus warped input) is laid on
+        ``frame`` as it is, without the blend and anchor that would fade it a
+        little on every frame.
+        """
+        if hold:
+            change = warped_out.astype(np.int16) - warped_in.astype(np.int16)
+            return np.clip(frame + change, 0, 255).astype(np.uint8)
+        carry, v = self.setup.carry, self._values(index)
         start = temporal.dream_start(
             frame,
             warped_out,
             mask,
-            carry.blend,
+            v.get("blend", carry.blend),
             warped_prev_in=warped_in,
             mode=carry.mode,
-            anchor=carry.anchor,
+            anchor=v.get("anchor", carry.anchor),
         )
-        steps = carry.steps_next if steps_next is None else steps_next
-        return self.dreamer(
+        steps = v.get("steps_next", carry.steps_next) if steps_next is None else steps_next
+        regrow = v.get("regrow", carry.regrow)
+        if octaves_next is None:
+            octaves_next = v.get("octaves_next", carry.octaves_next)
+        return self.dreamer_for(layers)(
             frame,
             init=start,
             steps=steps,
             seed=self.setup.dream.seed + index,
-            octaves=carry.octaves_next,
-            gain=1.0 + carry.regrow * (1.0 - mask),  # regions that start afresh catch up
+            octaves=octaves_next,
+            gain=self._gain(frame, 1.0 + regrow * (1.0 - mask)),  # fresh regions catch up
+            step_size=v.get("step_size") if step_size is None else step_size,
+            weights=self._weights(index, layers),
         )
 
+    def grow(self, frame: np.ndarray, start: np.ndarray, index: int) -> np.ndarray:
+        """Dream ``frame`` a little further from ``start``: an animation's next frame.
 
-def _guide_term(backbone, picture: np.ndarray):
-    """A term that pulls the dream towards a guide picture's deepest features."""
-    from dreamstream.core.objectives import guide, guide_features
-
-    layer = backbone.layers[-1]
-    features = guide_features(backbone.model, backbone.layers, picture, layer)
-    return guide(layer, features)
+        ``start`` is the previous frame moved, float32 RGB 0-255; the carried
+        frame's steps and octaves apply (``steps_next``, ``octaves_next``).
+        """
+        carry, v = self.setup.carry, self._values(index)
+        return self.dreamer(
+            frame,
+            init=start,
+            steps=v.get("steps_next", carry.steps_next),
+            seed=self.setup.dream.seed + index,
+            octaves=v.get("octaves_next", carry.octaves_next),
+            gain=self._gain(frame),
+            step_size=v.get("step_size"),
+            weights=self._weights(index, None),
+        )
 
 
 def read_picture(path: str, what: str, max_pixels: int) -> np.ndarray:
@@ -174,16 +292,23 @@ class StyleProcessor:
     """Fast neural style, blended with the warped previous output where reliable."""
 
     uses_warped_input = False  # the blend reads the warped previous output only
+    # The blend holds texture where the flow says it is: at full resolution DIS
+    # follows it better (on samples/bikes.mp4, 640x272, excess warping error under
+    # an independent full-resolution DIS 0.34x the moving average's instead of
+    # 0.53x at half scale), for about 0.025 instead of 0.012 CPU-seconds a flow,
+    # next to the network's 0.13 (docs/coherence.md).
+    flow_scale = 1.0
 
     def __init__(self, setup: StyleSetup):
         from dreamstream.stream.runtimes import load_stylizer
         from dreamstream.stream.styleahead import ahead_for
 
         self.setup = setup
+        self.keyed = split_keyframes(setup.keyframes)
         picture = setup.style_image
         self.stylizer, self.runtime = load_stylizer(
             setup.style,
-            setup.strength,
+            1.0 if "strength" in self.keyed else setup.strength,
             setup.preserve_color,
             style_image=read_picture(picture, "style image", setup.max_pixels) if picture else None,
             runtime=setup.runtime,
@@ -198,22 +323,32 @@ class StyleProcessor:
     def _styled(self, frame: np.ndarray, index: int) -> np.ndarray:
         return self.ahead.result(frame, index) if self.ahead else self.stylizer(frame)
 
+    def _keyed(self, frame: np.ndarray, index: int) -> tuple[np.ndarray, float]:
+        """The styled frame at this frame's strength, and this frame's temporal weight."""
+        v = values_at(self.keyed, index, self.setup.fps) if self.keyed else {}
+        styled = self._styled(frame, index)
+        if "strength" in v:  # built at strength 1: each frame mixes its own share
+            s = v["strength"]
+            mixed = s * styled.astype(np.float32) + (1.0 - s) * frame.astype(np.float32)
+            styled = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+        return styled, v.get("temporal", self.setup.temporal)
+
     def first(self, frame: np.ndarray, index: int, **work) -> np.ndarray:
-        return self._styled(frame, index)
+        return self._keyed(frame, index)[0]
 
     def next(self, frame, index, warped_out, mask, warped_in, **work) -> np.ndarray:
-        return temporal.temporal_blend(
-            self._styled(frame, index), warped_out, mask, self.setup.temporal
-        )
+        styled, weight = self._keyed(frame, index)
+        return temporal.temporal_blend(styled, warped_out, mask, weight)
 
 
-def make_processor(mode: str, setup):
+def make_processor(mode: str, setup, layers: str | None = None):
     """The processor for ``mode`` ("dream" or "style") built from ``setup``.
 
     Args:
         mode: "dream" or "style".
         setup: ``Settings.setup(mode)``: a :class:`DreamSetup` for dreams, a
             :class:`StyleSetup` (fast style) or :class:`ArtSetup` (``--method optimize``).
+        layers: a dream's objective to build first (see :class:`DreamProcessor`).
     """
     from dreamstream.stream.machine import load_framework
 
@@ -230,4 +365,4 @@ def make_processor(mode: str, setup):
     if mode != "dream":  # the style runtime loads Keras only if it runs on Keras
         return StyleProcessor(setup)
     load_framework()
-    return DreamProcessor(setup)
+    return DreamProcessor(setup, layers)

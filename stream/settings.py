@@ -39,13 +39,18 @@ from dreamstream.core.params import (
     parse_style,
 )
 from dreamstream.stream.params import (
+    MASK_CHOICES,
+    REACT_CHOICES,
     ArtSetup,
     DreamSetup,
+    EffectsSetup,
     EncoderOptions,
     SourceOptions,
     StyleSetup,
 )
 from dreamstream.stream.runtimes import RUNTIMES
+from dreamstream.stream.saliency import MASKS
+from dreamstream.stream.schedules import SCHEDULABLE, join_keyframes, split_keyframes
 
 _DP = DreamParams()
 _AP = ArtParams()
@@ -173,6 +178,53 @@ class Settings:
     guide: str | None = field(
         default=None, metadata=_opt("guide image: dream towards its features", "dream")
     )
+    guide_weight: float = field(
+        default=1.0, metadata=_opt("weight of the guide's term in the objective", "dream")
+    )
+    classes: str | None = field(
+        default=None,
+        metadata=_opt(
+            "dream towards ImageNet classes: a name or index, several with weights "
+            "('golden retriever:1, 281:0.5'); needs --model inception_v3 or googlenet with "
+            "their classifier weights; alone or with --layers",
+            "dream",
+            metavar="CLASS",
+        ),
+    )
+    class_weight: float = field(
+        default=1.0, metadata=_opt("weight of the class scores in the objective", "dream")
+    )
+    labels: str | None = field(
+        default=None,
+        metadata=_opt(
+            "class names for --class: a text file (one a line) or Keras's JSON index; "
+            "default: the one beside the weights",
+            "dream",
+        ),
+    )
+    decay: float = field(
+        default=0.0,
+        metadata=_opt(
+            "L2 decay: share of each pixel's distance to grey removed per step (0-1; "
+            "class dreams: about 0.01)",
+            "dream",
+        ),
+    )
+    blur_every: int = field(
+        default=0,
+        metadata=_opt("blur the dream slightly every N steps (0: never; class dreams: 4)", "dream"),
+    )
+    mask: str | None = field(
+        default=None,
+        metadata=_opt(
+            "saliency: dream only where an ImageNet classifier looks (--class picks the "
+            "class, else the predicted one); person / background: process only the visitor "
+            "or only the room, with a soft edge carried along the flow (needs `dreamstream "
+            "fetch segmenter` once); none: no mask",
+            "effects",
+            choices=("none", *MASKS, *MASK_CHOICES[1:]),
+        ),
+    )
     blend: float = field(
         default=0.95,
         metadata=_opt("share of the carried dream in the next frame's start image (0-1)", "dream"),
@@ -214,11 +266,17 @@ class Settings:
         default=False,
         metadata=_opt("keep the input's colours, take luminance from the style", "style"),
     )
-    # 0.7: on camera-like footage (samples/street.mp4) a quarter of the flicker
-    # (excess warping error) of a plain 0.5 moving average, as sharp; 0.5 gave 0.55x.
+    # 0.8 (with the style's flow at full resolution): on samples/bikes.mp4, judged by
+    # an independent referee flow, 0.48x the excess warping error of a 0.5 moving
+    # average and at most 0.62x on each shot, as sharp and as strong; 0.7 gave 0.55x
+    # (0.70x on the traffic shot). Flow-free static flicker: 0.77x (docs/coherence.md).
     temporal: float = field(
-        default=0.7,
-        metadata=_opt("weight of the warped previous output in each styled frame (0-1)", "style"),
+        default=0.8,
+        metadata=_opt(
+            "weight of the warped previous output in each styled frame (0-1): higher is "
+            "steadier but holds texture longer where the flow is wrong",
+            "style",
+        ),
     )
     runtime: str = field(
         default="auto",
@@ -227,6 +285,49 @@ class Settings:
             "and for --style-image",
             "style",
             choices=RUNTIMES,
+        ),
+    )
+    # -- masks and a dream that reacts to motion (stream/effects.py), dream and style
+    mask_model: str | None = field(
+        default=None,
+        metadata=_opt(
+            "a local .tflite portrait segmenter for --mask instead of the cached MediaPipe one",
+            "effects",
+            metavar="PATH",
+        ),
+    )
+    react: str = field(
+        default="none",
+        metadata=_opt(
+            "motion: where the scene is still the dream deepens, where it moves the dream "
+            "gives way to the live picture (needs the flow)",
+            "effects",
+            choices=REACT_CHOICES,
+        ),
+    )
+    rise: float = field(
+        default=3.0,
+        metadata=_opt(
+            "--react: seconds a still region takes from the live picture to the full dream",
+            "effects",
+            metavar="SECONDS",
+        ),
+    )
+    fall: float = field(
+        default=0.5,
+        metadata=_opt(
+            "--react: seconds a moving region takes from the full dream to the live picture",
+            "effects",
+            metavar="SECONDS",
+        ),
+    )
+    attract: float | None = field(
+        default=None,
+        metadata=_opt(
+            "attract mode: after this many seconds with little motion, drift the dream slowly "
+            "(live: and move to the next look every as many seconds); default: off",
+            "effects",
+            metavar="SECONDS",
         ),
     )
     # -- segment rendering on Ray (stream/farm): where a render runs, and how it is cut
@@ -313,7 +414,27 @@ class Settings:
         metadata=_opt("size of the style picture relative to the output (brush size)", "optimize"),
     )
 
+    # -- animate: the move from one frame to the next (dreamstream animate)
+    zoom: float = field(
+        default=1.0, metadata=_opt("zoom per frame about the centre (1.02: 2 %% closer)", "animate")
+    )
+    rotate: float = field(
+        default=0.0, metadata=_opt("rotation per frame in degrees, counter-clockwise", "animate")
+    )
+    pan_x: float = field(
+        default=0.0, metadata=_opt("pan per frame in pixels, + moves the picture right", "animate")
+    )
+    pan_y: float = field(
+        default=0.0, metadata=_opt("pan per frame in pixels, + moves the picture down", "animate")
+    )
+
+    # Schedules of the keyframed settings, "name=text; name=text" (set from the
+    # schedulable fields themselves: --step-size "0:1, 120:3" puts 1.0 in step_size
+    # and "step_size=0:1, 120:3" here). Recorded in metadata, so a resume sees them.
+    keyframes: str = field(default="", metadata=_opt("keyframed settings", "keyframes"))
+
     def __post_init__(self):
+        self._take_schedules()
         for name in FIELDS:
             value = getattr(self, name)
             typed = typed_value(name, value, flag(name))
@@ -325,11 +446,13 @@ class Settings:
         _check_range("regrow", self.regrow, 0, None)
         _check_range("temporal", self.temporal, 0, 1)
         _check_range("strength", self.strength, 0, 1)
+        self._check_dream_extras()
         _check_range("crf", self.crf, 0, 51)
         _check_range("steps_next", self.steps_next, 0, None)
         if self.octaves_next is not None and self.octaves_next < 1:
             raise InputError(f"--octaves-next must be >= 1, got {self.octaves_next}")
         _check_range("warmup", self.warmup, 0, None)
+        self._check_effects()
         for name in ("workers", "segments"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise InputError(f"--{name} must be >= 1, got {getattr(self, name)}")
@@ -347,6 +470,7 @@ class Settings:
             ("precision", PRECISIONS),
             ("runtime", RUNTIMES),
             ("method", STYLE_METHODS),
+            ("react", REACT_CHOICES),
         ):
             if getattr(self, name) not in allowed:
                 raise InputError(
@@ -355,6 +479,55 @@ class Settings:
         check_style_text(self.style)
         temporal_frames(self.temporal_frames)
         self.art_params()  # validates the optimisation's settings early
+
+    def _check_effects(self) -> None:
+        for name in ("rise", "fall", "attract"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise InputError(f"{flag(name)} must be > 0 seconds, got {value}")
+        if self.react != "none" and not self.flow:
+            raise InputError("--react motion needs the flow: drop --no-flow")
+        if self.mask_model is not None and self.mask not in MASK_CHOICES[1:]:
+            raise InputError("--mask-model needs --mask person or --mask background")
+        if (self.workers or self.ray) and self.effects_setup().active:
+            raise InputError(
+                "--mask, --react and --attract do not run in segments (--workers, --ray)"
+            )
+
+    def _check_dream_extras(self) -> None:
+        """Class dreams, regularisers and masks: values and what they need."""
+        from dreamstream.core.params import CLASSIFIER_LAYERS
+
+        if not 0 <= self.decay < 1:
+            raise InputError(f"--decay must be at least 0 and below 1, got {self.decay}")
+        _check_range("blur_every", self.blur_every, 0, None)
+        if self.classes is not None and self.model not in CLASSIFIER_LAYERS:
+            raise InputError(
+                f"--class needs a model with an ImageNet classifier "
+                f"({', '.join(CLASSIFIER_LAYERS)}), not {self.model}"
+            )
+        masks = ("none", *MASKS, *MASK_CHOICES[1:])
+        if self.mask is not None and self.mask not in masks:
+            raise InputError(f"--mask must be one of {', '.join(masks)}, got {self.mask!r}")
+
+    def _take_schedules(self) -> None:
+        """Move schedule text out of the schedulable fields into ``keyframes``.
+
+        Each field keeps its value at frame 0, which every range check below sees;
+        interpolation never leaves the keys' span, and each key is checked too.
+        """
+        from dreamstream.stream.schedules import extract
+
+        given = {n: getattr(self, n) for n in SCHEDULABLE if n in FIELDS}
+        plain, schedules = extract(given)
+        kept = split_keyframes(self.keyframes)
+        for name, value in given.items():
+            if isinstance(value, str):
+                kept.pop(name, None)
+                if name in schedules:
+                    kept[name] = schedules[name]
+                object.__setattr__(self, name, plain[name])
+        object.__setattr__(self, "keyframes", join_keyframes(kept))
 
     # -- The typed parameters of each part, made here and only here: a new setting
     # goes into its part's type and into the one method below that fills it.
@@ -419,6 +592,14 @@ class Settings:
             flow=self.flow,
             dream=self.dream_params(),
             carry=self.carry_params(),
+            guide_weight=self.guide_weight,
+            classes=self.classes,
+            class_weight=self.class_weight,
+            labels=self.labels,
+            decay=self.decay,
+            blur_every=self.blur_every,
+            mask=self.mask if self.mask in MASKS else None,  # person/background: effects
+            keyframes=self.keyframes,
         )
 
     def style_setup(self) -> StyleSetup:
@@ -437,6 +618,7 @@ class Settings:
             temporal=self.temporal,
             runtime=self.runtime,
             max_pixels=self.max_pixels,
+            keyframes=self.keyframes,
         )
 
     def art_setup(self) -> ArtSetup:
@@ -451,15 +633,38 @@ class Settings:
             flow=self.flow_params(),
         )
 
-    def setup(self, mode: str) -> DreamSetup | StyleSetup | ArtSetup:
+    def setup(self, mode: str, fps=None) -> DreamSetup | StyleSetup | ArtSetup:
         """What the processor of ``mode`` ("dream" or "style", by ``method``) is built from.
 
+        Args:
+            mode: "dream" or "style".
+            fps: the source's frame rate, for keyframes given in seconds.
+
         Raises:
-            InputError: settings the chosen style method cannot use (see :meth:`style_setup`).
+            InputError: settings the chosen style method cannot use (see :meth:`style_setup`),
+                or keyframes the method cannot follow.
         """
+        rate = float(fps) if fps else None
         if mode == "dream":
-            return self.dream_setup()
-        return self.art_setup() if self.method == "optimize" else self.style_setup()
+            return dataclasses.replace(self.dream_setup(), fps=rate)
+        if self.method == "optimize":
+            if self.keyframes:
+                raise InputError(
+                    "style --method optimize takes no keyframed settings, got " + self.keyframes
+                )
+            return self.art_setup()
+        return dataclasses.replace(self.style_setup(), fps=rate)
+
+    def effects_setup(self) -> EffectsSetup:
+        """What the masks, the reactive dream and the attract mode are built from."""
+        return EffectsSetup(
+            mask=self.mask if self.mask in MASK_CHOICES[1:] else None,
+            mask_model=self.mask_model,
+            react=None if self.react == "none" else self.react,
+            rise_s=self.rise,
+            fall_s=self.fall,
+            attract_s=self.attract,
+        )
 
     def source_options(self) -> SourceOptions:
         """What ``open_source`` takes from these settings: the frame range, width and limit."""
@@ -515,6 +720,8 @@ def typed_value(name: str, value, label: str):
     declared = FIELDS[name].type
     if value is None and declared.endswith("| None"):
         return value
+    if name in SCHEDULABLE and isinstance(value, str):
+        return _schedule_text(name, value, label)
     kind = declared.split(" ")[0]
     also = _ALSO_ACCEPTED.get(name, ())
     what, fits = _KINDS[kind]
@@ -527,9 +734,33 @@ def typed_value(name: str, value, label: str):
     return str(value) if name in ("style", "temporal_frames") else value
 
 
+def _schedule_text(name: str, value: str, label: str) -> str:
+    """A schedulable setting's text, checked: a number, or keyframes (kept as text)."""
+    from dreamstream.stream.schedules import is_schedule_text, schedule_of
+
+    if not is_schedule_text(value):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise InputError(f"{label} must be a number or keyframes, got {value!r}")
+        return value
+    try:
+        schedule_of(name, value)
+    except InputError as error:
+        where = label.rpartition(": ")[0]  # "config file x.toml" before the key, if any
+        raise InputError(f"{where}: {error}" if where else str(error)) from None
+    return value
+
+
+# Settings whose option is not their name with dashes.
+_FLAGS = {"classes": "--class"}
+
+
 def flag(name: str) -> str:
     """The command-line option of a setting: ``steps_next`` -> ``--steps-next``."""
-    return "--" + name.replace("_", "-")
+    return _FLAGS.get(name) or "--" + name.replace("_", "-")
 
 
 def _check_range(name: str, value: float, low: float, high: float | None) -> None:

@@ -66,4 +66,5 @@ def test_wheel_has_no_top_level_core_or_stream(tmp_path):
     assert "dreamstream/core/__init__.py" in names
     assert "dreamstream/stream/cli.py" in names
     assert "dreamstream/presets/classic.toml" in names  # presets ship with the package
+    assert "dreamstream/stream/live/control.html" in names  # so does the control page
     assert not any(n.startswith(("core/", "stream/")) for n in names)

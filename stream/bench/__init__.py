@@ -16,7 +16,20 @@ import time
 from pathlib import Path
 
 SPEED_FLAGS = frozenset({"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"})
-SUBJECTS = ("demo", "dream", "style", "startup", "pipeline", "live", "artstyle", "farm", "temporal")
+SUBJECTS = (
+    "demo",
+    "dream",
+    "style",
+    "startup",
+    "pipeline",
+    "live",
+    "livespeed",
+    "artstyle",
+    "farm",
+    "temporal",
+    "animate",
+    "masks",
+)
 
 
 def machine() -> dict:

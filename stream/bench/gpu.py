@@ -97,16 +97,24 @@ def _processors(vgg: dict, style: dict):
     from dreamstream.core.params import parse_style
     from dreamstream.core.style import Stylizer
     from dreamstream.core.stylenets import StyleNet, build_multistyle26
+    from dreamstream.stream.dreamplan import FramePlan
     from dreamstream.stream.machine import dream_compute
     from dreamstream.stream.processors import DreamProcessor, StyleProcessor
 
     class KitDream(DreamProcessor):
         def __init__(self, settings):  # the parent's, with the backbone from the kit
-            self.setup = settings.dream_setup()
-            objective = make_objective(settings.layers, available_layers("vgg16"))
+            self.kit_settings = settings
+            super().__init__(settings.dream_setup())
+
+        def _build(self, layers):
+            settings = self.kit_settings
+            objective = make_objective(layers or settings.layers, available_layers("vgg16"))
             backbone = build_vgg16(vgg, tuple(objective.layers))
             compute = dream_compute(settings.precision)
-            self.dreamer = Dreamer(backbone, objective, _replace(settings, compute))
+            dreamer = Dreamer(backbone, objective, _replace(settings, compute))
+            if layers is None:
+                self.plan = FramePlan({}, None, dreamer.weights.copy(), {}, {})  # no keyframes
+            return dreamer
 
     class KitStyle(StyleProcessor):
         def __init__(self, settings):
@@ -114,6 +122,7 @@ def _processors(vgg: dict, style: dict):
             net = StyleNet.compile("multistyle26", build_multistyle26(style), xla=True)
             self.stylizer = Stylizer(net, parse_style(settings.style))
             self.ahead = None  # one frame at a time, as the GPU runs it
+            self.keyed = {}  # no keyframes
 
     return KitDream, KitStyle
 

@@ -31,7 +31,7 @@ from dreamstream.stream.io import open_sink, read_image
 from dreamstream.stream.io.camera import Grabber
 from dreamstream.stream.io.playback import FileCapture
 from dreamstream.stream.live.budget import Budget, make_levels
-from dreamstream.stream.live.command import DEFAULT_LATENCY_MS
+from dreamstream.stream.live.command import DEFAULT_LATENCY_MS, make_budget
 from dreamstream.stream.live.looks import Looks
 from dreamstream.stream.live.loop import LiveLoop
 from dreamstream.stream.live.recorder import Recorder
@@ -83,8 +83,9 @@ def _drive(opener, mode: str, settings: Settings, seconds: float, **kw) -> dict:
     level, so model compilation and the budget's first moves are left out.
     """
     grabber = Grabber(opener)
-    looks = Looks([(mode, settings)], lambda s: make_processor(mode, s.setup(mode)))
-    budget = Budget(make_levels(mode, settings), DEFAULT_LATENCY_MS[mode] / 1000)
+    budget = make_budget(mode, settings)  # the command's own: a dream starts light and climbs
+    first = budget.level.work(settings).get("layers")
+    looks = Looks([(mode, settings)], lambda s: make_processor(mode, s.setup(mode), first))
     shown: list[tuple[float, float]] = []
     counts: dict = {}  # the grabber's counters once warm: frames dropped while loading don't count
     settled = {"level": None, "outputs": 0}
@@ -114,7 +115,8 @@ def _drive(opener, mode: str, settings: Settings, seconds: float, **kw) -> dict:
 def _figures(shown: list, loop: LiveLoop, grabber: Grabber, warm: dict) -> dict:
     lat = sorted(1000 * latency for _, latency in shown[1:])
     span = shown[-1][0] - shown[0][0] if len(shown) > 1 else 0.0
-    level, base = loop.budget.level, loop.looks.looks[0][1]
+    base = loop.looks.looks[0][1]
+    work = loop.budget.level.work(base)
     return {
         "frames": len(shown) - 1,
         "fps": round((len(shown) - 1) / span, 2) if span > 0 else None,
@@ -127,7 +129,7 @@ def _figures(shown: list, loop: LiveLoop, grabber: Grabber, warm: dict) -> dict:
         ),
         "work": {
             "width": loop.size[0] if loop.size else None,
-            "steps": level.steps(base.steps_next) if level.steps_share is not None else None,
+            "steps": work.get("steps_next"),
         },
     }
 

@@ -37,6 +37,7 @@ from dreamstream.core import flow as F
 from dreamstream.core import measures
 from dreamstream.core.errors import InputError
 from dreamstream.core.temporal import is_scene_cut
+from dreamstream.stream.bench import referee as R
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -89,14 +90,14 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     return _video_frames(path)
 
 
-class _Totals:
-    """Running sums of the per-pair measures."""
+class _Judge:
+    """Running sums of the warping error of outputs and inputs under one flow."""
 
     def __init__(self) -> None:
-        self.out, self.floor, self.strength, self.reliable = [], [], [], []
-        self.frames = self.cuts = self.empty = 0
+        self.out, self.floor, self.reliable = [], [], []
+        self.empty = 0
 
-    def add_pair(self, ins, outs, flow, mask) -> None:
+    def add(self, ins, outs, flow, mask) -> None:
         out_err = measures.warping_error(outs, [flow], [mask])
         if np.isnan(out_err):
             self.empty += 1
@@ -104,6 +105,37 @@ class _Totals:
         self.out.append(out_err)
         self.floor.append(measures.warping_error(ins, [flow], [mask]))
         self.reliable.append(float(mask.mean()))
+
+    def report(self) -> dict:
+        out = float(np.mean(self.out)) if self.out else float("nan")
+        floor = float(np.mean(self.floor)) if self.floor else float("nan")
+        return {
+            "warping_error": out,
+            "input_warping_error": floor,
+            "excess_warping_error": out - floor,
+            "reliable_fraction": float(np.mean(self.reliable)) if self.reliable else 0.0,
+            "pairs": len(self.out),
+        }
+
+
+class _Totals:
+    """Running sums of every per-pair measure."""
+
+    def __init__(self) -> None:
+        self.referee, self.own = _Judge(), _Judge()
+        self.strength, self.moving = [], []
+        self.static_out, self.static_in, self.static_share = [], [], []
+        self.frames = self.cuts = 0
+
+    def add_flow_free(self, ins, outs) -> None:
+        """Static flicker and moving-region fidelity of one pair (no flow involved)."""
+        flicker = measures.static_flicker(outs, ins)
+        if flicker.pairs:
+            self.static_out.append(flicker.output)
+            self.static_in.append(flicker.input)
+        self.static_share.append(flicker.static_share)
+        region = measures.moving_pixels(ins[0], ins[1])
+        self.moving.append(measures.moving_fidelity(outs[1], ins[1], region))
 
 
 def _fit(output: np.ndarray, size: tuple[int, int], notes: list[str]) -> np.ndarray:
@@ -121,32 +153,91 @@ def _fit(output: np.ndarray, size: tuple[int, int], notes: list[str]) -> np.ndar
     return cv2.resize(output, (size[1], size[0]), interpolation=interp)
 
 
+def _input_pairs(path, max_frames, wanted=None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(t, previous, current) input pairs, only those t in ``wanted`` if given."""
+    prev = None
+    for t, frame in enumerate(itertools.islice(iter_frames(path), max_frames)):
+        if prev is not None and (wanted is None or t in wanted):
+            yield t, prev, frame
+        prev = frame
+
+
+def choose_referee(input_path, max_frames: int | None = None) -> tuple:
+    """The referee for a clip on disk: two passes over its input, frames in pairs.
+
+    The first pass finds the pairs that are not cuts by colour, the second
+    gathers an even sample of them, on which the candidates are scored
+    (:func:`dreamstream.stream.bench.referee.choose`).
+
+    Returns:
+        (chosen flow source, scores of every candidate, notes).
+    """
+    ok = [t for t, a, b in _input_pairs(input_path, max_frames) if R.same_shot(a, b)]
+    wanted = set(R.spread(ok))
+    pairs = [(b, a) for _, a, b in _input_pairs(input_path, max_frames, wanted)]
+    sources, notes = R.candidates()
+    if not pairs:
+        return sources[0], {}, notes
+    chosen, scores = R.choose(pairs, sources)
+    return chosen, scores, notes
+
+
+def _measure_chunk(chunk, referee, own, totals: _Totals, skip_cuts: bool) -> None:
+    """Judge a list of (prev_in, inp, prev_out, out) under the referee and the own flow."""
+    pairs = [(inp, prev_in) for prev_in, inp, _, _ in chunk]
+    ref_flows, own_flows = referee.flows(pairs), own.flows(pairs)
+    ref_masks, own_masks = R.masks(ref_flows), R.masks(own_flows)
+    for k, (prev_in, inp, prev_out, out) in enumerate(chunk):
+        if skip_cuts and is_scene_cut(prev_in, inp, ref_masks[k]):
+            totals.cuts += 1
+            continue
+        ins, outs = [prev_in, inp], [prev_out, out]
+        totals.referee.add(ins, outs, ref_flows[k][0], ref_masks[k])
+        totals.own.add(ins, outs, own_flows[k][0], own_masks[k])
+        totals.add_flow_free(ins, outs)
+
+
+CHUNK = 16  # pairs per batch of referee flows (an opencv-contrib referee runs per batch)
+
+
 def warp_error(
     input_path: str | Path,
     output_path: str | Path,
     *,
+    referee: str = "auto",
     method: str = "dis",
     preset: str = "medium",
     scale: float = F.DEFAULT_SCALE,
     max_frames: int | None = None,
     skip_cuts: bool = True,
 ) -> dict:
-    """Warping error of ``output_path`` measured with flow on ``input_path``.
+    """Temporal coherence of ``output_path`` measured on ``input_path``'s motion.
+
+    The warping error is measured with the *referee* flow (chosen per clip
+    for accuracy, or named), and beside it with the renderer's flow
+    (``method``, ``preset``, ``scale``; labelled as such: it flatters the warp
+    it judges). Static flicker and moving-region fidelity need no flow.
 
     Args:
         input_path, output_path: video files or folders of numbered images.
-        method, preset, scale: the flow estimator (see ``FlowEstimator``).
+        referee: "auto" or a name from ``referee.CANDIDATES``.
+        method, preset, scale: the renderer's flow (see ``FlowEstimator``).
         max_frames: stop after this many frames (None: all).
-        skip_cuts: leave out pairs that ``is_scene_cut`` flags (their mask is
-            nearly empty, so their error is noise).
+        skip_cuts: leave out pairs that ``is_scene_cut`` flags under the
+            referee (their mask is nearly empty, so their error is noise).
 
     Returns:
-        JSON-able dict: ``warping_error``, ``input_warping_error`` (the floor),
-        ``excess_warping_error``, ``dream_strength``, counts and ``notes``.
+        JSON-able dict: the referee's ``warping_error``, ``input_warping_error``
+        (the floor) and ``excess_warping_error``; ``renderer_flow`` with the
+        same under the renderer's flow; ``static_flicker``, ``moving_fidelity``,
+        ``dream_strength``, the referee's choice, counts and ``notes``.
     """
-    estimator = F.FlowEstimator(method, preset, scale)
-    notes: list[str] = []
-    totals = _Totals()
+    own = R.OwnFlow(F.FlowEstimator(method, preset, scale))
+    if referee == "auto":
+        judge, scores, skipped = choose_referee(input_path, max_frames)
+    else:
+        judge, scores, skipped = R.named(referee), {}, []
+    totals, chunk, notes = _Totals(), [], []
     prev_in = prev_out = None
     pairs = itertools.zip_longest(iter_frames(input_path), iter_frames(output_path))
     for inp, out in itertools.islice(pairs, max_frames):
@@ -158,34 +249,52 @@ def warp_error(
         totals.frames += 1
         totals.strength.append(measures.dream_strength([out], [inp]))
         if prev_in is not None:
-            flow, mask = estimator.flow_and_mask(inp, prev_in, soft=False)
-            if skip_cuts and is_scene_cut(prev_in, inp, mask):
-                totals.cuts += 1
-            else:
-                totals.add_pair([prev_in, inp], [prev_out, out], flow, mask)
+            chunk.append((prev_in, inp, prev_out, out))
+        if len(chunk) == CHUNK:
+            _measure_chunk(chunk, judge, own, totals, skip_cuts)
+            chunk = []
         prev_in, prev_out = inp, out
-    return _report(input_path, output_path, estimator, totals, notes)
+    if chunk:
+        _measure_chunk(chunk, judge, own, totals, skip_cuts)
+    return _report(input_path, output_path, (judge, scores, skipped, own), totals, notes)
 
 
-def _report(input_path, output_path, estimator, totals: _Totals, notes: list[str]) -> dict:
+def _mean(values) -> float:
+    values = [v for v in values if not np.isnan(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _report(input_path, output_path, flows, totals: _Totals, notes: list[str]) -> dict:
     if totals.frames < 2:
         raise InputError(f"{input_path} and {output_path}: need at least 2 frames in common")
-    if totals.empty:
-        notes.append(f"{totals.empty} pairs had an empty consistency mask and were left out")
-    out = float(np.mean(totals.out)) if totals.out else float("nan")
-    floor = float(np.mean(totals.floor)) if totals.floor else float("nan")
+    judge, scores, skipped, own = flows
+    if totals.referee.empty:
+        notes.append(
+            f"{totals.referee.empty} pairs had an empty consistency mask and were left out"
+        )
+    ref, mine = totals.referee.report(), totals.own.report()
+    est = own.estimator
+    static_out, static_in = _mean(totals.static_out), _mean(totals.static_in)
     return {
         "input": str(input_path),
         "output": str(output_path),
         "frames": totals.frames,
-        "pairs": len(totals.out),
         "scene_cuts": totals.cuts,
-        "warping_error": out,
-        "input_warping_error": floor,
-        "excess_warping_error": out - floor,
+        **ref,
+        "referee": {"flow": judge.name, "candidates": scores, "not_available": skipped},
+        "renderer_flow": {
+            "note": "the renderer's own flow: it flatters the warp it judges",
+            "flow": {"method": est.method, "preset": est.preset, "scale": est.scale},
+            **mine,
+        },
+        "static_flicker": {
+            "output": static_out,
+            "input": static_in,
+            "excess": static_out - static_in,
+            "static_share": _mean(totals.static_share),
+        },
+        "moving_fidelity": _mean(totals.moving),
         "dream_strength": float(np.mean(totals.strength)),
-        "reliable_fraction": float(np.mean(totals.reliable)) if totals.reliable else 0.0,
-        "flow": {"method": estimator.method, "preset": estimator.preset, "scale": estimator.scale},
         "notes": notes,
     }
 
@@ -262,7 +371,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dreamstream.stream.bench.warp_error")
     parser.add_argument("input", help="the input video file or frame folder")
     parser.add_argument("output", help="the processed video file or frame folder")
-    parser.add_argument("--flow", default="dis", choices=F.METHODS)
+    parser.add_argument(
+        "--referee",
+        default="auto",
+        choices=("auto", *R.CANDIDATES),
+        help="the flow that judges (default: the most accurate candidate on the clip)",
+    )
+    parser.add_argument(
+        "--flow", default="dis", choices=F.METHODS, help="the renderer's flow (second column)"
+    )
     parser.add_argument("--preset", default="medium", choices=F.PRESETS)
     parser.add_argument("--scale", type=float, default=F.DEFAULT_SCALE)
     parser.add_argument("--max-frames", type=int, default=None)
@@ -271,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         report = warp_error(
             args.input,
             args.output,
+            referee=args.referee,
             method=args.flow,
             preset=args.preset,
             scale=args.scale,

@@ -252,7 +252,7 @@ def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume, use_
         )
     if mode == "dream":
         check_dream_size(size)
-    setup = s.setup(mode)
+    setup = s.setup(mode, span.fps)
     check_pictures(mode, setup)
     input_path = Path(input_spec).resolve()
     key = planning.render_key(mode, planning.input_identity(_input_file(input_path)), s)

@@ -214,7 +214,11 @@ def open_sink(
     Args:
         spec: ``out.mp4``/``.mov``/``.mkv`` (H.264) or ``.webm`` (VP9); ``out/`` or
             ``out/%05d.png`` (image sequence); ``still.png`` (one image, replaced per
-            frame); ``window`` or ``window:fullscreen``; ``null``.
+            frame); ``window`` or ``window:fullscreen``; ``null``; ``vcam`` or
+            ``vcam:DEVICE`` (a virtual camera, :mod:`.vcam`); a stream URL,
+            ``udp://``, ``tcp://``, ``srt://`` (MPEG-TS) or ``rtmp://`` (FLV),
+            H.264 tuned for latency (:mod:`.netstream`; the crf/preset options
+            are the file's: a stream uses x264's veryfast at its own crf).
         input_spec: the input being processed (an output may not overwrite it).
         fps: frame rate of the output (default 25).
         time_base: unit of the frames' ``pts`` (default ``1 / fps``).
@@ -243,13 +247,21 @@ def open_sink(
         from dreamstream.stream.io.window import WindowSink
 
         return WindowSink(fullscreen=os.fspath(spec).lower().endswith("fullscreen"))
+    rate = Fraction(fps) if fps else Fraction(25)
+    if kind == "stream":
+        from dreamstream.stream.io.netstream import StreamSink
+
+        return StreamSink(os.fspath(spec), fps=rate, time_base=time_base, preset="veryfast")
+    if kind == "vcam":
+        from dreamstream.stream.io.vcam import VirtualCameraSink
+
+        return VirtualCameraSink(os.fspath(spec), fps=rate)
     if kind == "images":
         return ImageSequenceSink(path, metadata)
     if kind == "image":
         return ImageSink(path)
     from dreamstream.stream.io.video import VideoSink
 
-    rate = Fraction(fps) if fps else Fraction(25)
     return VideoSink(
         path,
         fps=rate,

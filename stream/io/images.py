@@ -309,7 +309,8 @@ def check_resume(spec, mode: str, settings: dict) -> None:
         was = recorded.get("settings", {})
         for name in sorted(set(now) - _PER_PART):
             if name in was and was[name] != now[name]:
+                what = "keyframes" if name == "keyframes" else "--" + name.replace("_", "-")
                 raise InputError(
-                    f"cannot resume: {sidecar.name} records --{name.replace('_', '-')} "
+                    f"cannot resume: {sidecar.name} records {what} "
                     f"{was[name]!r}, this render has {now[name]!r}"
                 )

@@ -3,7 +3,8 @@
 An input spec is a video file, a single image, a folder of numbered images or
 a ``frames/%05d.png`` pattern, ``camera:N`` or ``/dev/videoN``, or a network
 URL. An output spec is a video file, an image, a frame folder or pattern,
-``window`` or ``null``. This module classifies both (one place for each) and
+``window``, ``null``, ``vcam`` (a virtual camera) or a stream URL (``udp://``,
+``rtmp://``, ...). This module classifies both (one place for each) and
 :func:`check_output` refuses a bad output before a model loads or a file is
 made, so a bad output costs nothing and an existing file is never touched.
 """
@@ -88,6 +89,10 @@ def output_kind(spec: str | os.PathLike) -> tuple[str, Path | None]:
         return "null", None
     if text.lower() in ("window", "window:fullscreen"):
         return "window", None
+    if text.lower() == "vcam" or text.lower().startswith("vcam:"):
+        return "vcam", None
+    if "://" in text:
+        return "stream", None  # check_output says which schemes stream
     path = Path(text)
     check_name(path, text)  # before the file system is asked about it
     suffix = path.suffix.lower()
@@ -137,12 +142,22 @@ def check_output(
 
     Raises:
         InputError: unknown extension, output equal to the input or inside its
-            frame folder, output exists, the output folder is not writable, or
-            a window is asked for where none can open (no usable display).
+            frame folder, output exists, the output folder is not writable, a
+            window is asked for where none can open (no usable display), a
+            stream URL that cannot work (see ``netstream.check_stream``), or a
+            virtual camera without pyvirtualcam or a backend.
     """
     kind, path = output_kind(spec)
     if kind == "window":
         _check_display(spec)
+    if kind == "stream":
+        from dreamstream.stream.io.netstream import check_stream
+
+        check_stream(os.fspath(spec))
+    if kind == "vcam":
+        from dreamstream.stream.io.vcam import check_vcam
+
+        check_vcam(os.fspath(spec))
     if kind == "image" and count is not None and count > 1:
         raise InputError(f"output {spec} is one image but the input has {count} frames")
     if path is None:

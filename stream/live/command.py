@@ -32,7 +32,9 @@ from dreamstream.stream.io.camera import Grabber
 from dreamstream.stream.io.display import display_problem
 from dreamstream.stream.io.playback import capture_opener
 from dreamstream.stream.io.specs import is_camera
+from dreamstream.stream.live import remote
 from dreamstream.stream.live.budget import Budget, make_levels
+from dreamstream.stream.live.control import Control
 from dreamstream.stream.live.looks import Looks
 from dreamstream.stream.live.loop import LiveLoop
 from dreamstream.stream.live.preview import PreviewServer, is_loopback, parse_address
@@ -42,6 +44,9 @@ log = logging.getLogger("dreamstream.stream.live")
 
 MODES = ("dream", "style")
 DEFAULT_LATENCY_MS = {"dream": 1500.0, "style": 250.0}
+# The frame rate a dream keeps by lowering its work (width, octaves, depth); style
+# keeps to its latency budget alone.
+DEFAULT_MIN_FPS = {"dream": 8.0, "style": None}
 KEYS_HELP = (
     "keys: q/Esc quit, space pause, r reset the dream, o overlay, n/b next/previous "
     "look, 1-9 pick a look, c cycle on/off, f fullscreen"
@@ -63,6 +68,14 @@ def add_arguments(parser) -> None:
         metavar="MS",
         help="capture-to-display latency budget: fewer dream steps, then a smaller processing "
         "width while it is exceeded; 0 turns it off (default: 1500 dream, 250 style)",
+    )
+    add(
+        "--min-fps",
+        type=float,
+        metavar="FPS",
+        help="frame rate the budget keeps by lowering the work per frame (processing width, "
+        "octaves, layer depth, steps) and raises the work while it has headroom; 0 turns it "
+        "off (default: 8 dream, off for style)",
     )
     add("--fullscreen", action="store_true", help="open the window fullscreen")
     add("--no-window", action="store_true", help="no window (use --serve and/or -o)")
@@ -89,6 +102,7 @@ def add_arguments(parser) -> None:
         help="looks to move through, comma-separated: presets in dream mode (classic,deep), "
         "styles in style mode (3,7,3:0.5+12:0.5); default: every preset / style",
     )
+    remote.add_arguments(parser)  # --osc, --midi, --midi-map (the control page: --serve)
 
 
 def parse_period(text: str) -> float:
@@ -150,10 +164,14 @@ def _check(args) -> None:
         raise InputError(f"--mode must be dream or style, got {args.mode!r}")
     if args.max_latency_ms is not None and not 0 <= args.max_latency_ms < float("inf"):
         raise InputError(f"--max-latency-ms must be >= 0, got {args.max_latency_ms}")
+    min_fps = getattr(args, "min_fps", None)
+    if min_fps is not None and not 0 <= min_fps < float("inf"):
+        raise InputError(f"--min-fps must be >= 0, got {min_fps}")
     if args.serve_token is not None and not args.serve_token.strip():
         raise InputError("--serve-token must not be empty")
     if args.serve_token and not args.serve:
         raise InputError("--serve-token needs --serve HOST:PORT")
+    remote.check(args)
 
 
 def main(args, settings) -> int:
@@ -167,6 +185,7 @@ def main(args, settings) -> int:
     Raises:
         InputError: bad options, a missing input, or nowhere to show the output.
     """
+    from dreamstream.stream.effects import make_effects
     from dreamstream.stream.io import check_output
     from dreamstream.stream.pipeline import StopOnSignal
     from dreamstream.stream.processors import make_processor
@@ -195,13 +214,21 @@ def main(args, settings) -> int:
     grabber = Grabber(opener)
     try:
         parts.append(grabber)
-        # Each look's processor is built from its typed setup, made here from its settings.
-        looks = Looks(looks_list, lambda s: make_processor(args.mode, s.setup(args.mode)))
-        preview = PreviewServer(*address, token=args.serve_token) if address else None
+        budget = _make_budget(args, settings)
+        # The camera shows at once; each look's processor (and the framework) load
+        # meanwhile, built from its typed setup, first with the objective the budget's
+        # level asks for.
+        looks = Looks(looks_list, _builder(make_processor, args.mode, budget), background=True)
+        control = Control(args.mode) if remote.wanted(args) else None
+        preview = (
+            PreviewServer(*address, token=args.serve_token, control=control) if address else None
+        )
         if preview:
             parts.append(preview.start())
             need = " (requests need the token: ?token= or Authorization: Bearer)"
             _say(args, f"preview at {preview.url}" + (need if preview.token else ""))
+            _say(args, f"control page at {preview.url}control")
+        parts.extend(remote.start(args, control, lambda text: _say(args, text)))
         recorder = _open_recorder(args, source, first_capture, settings)
         if recorder:
             parts.append(recorder)
@@ -209,13 +236,15 @@ def main(args, settings) -> int:
             grabber,
             looks,
             settings,
-            budget=_make_budget(args, settings),
+            budget=budget,
             preview=preview,
             recorder=recorder,
             cycle_s=cycle,
             overlay=args.overlay,
             window=_open_window(args.fullscreen) if window else None,
             report=None if args.quiet or args.json else lambda t: _say(args, t),
+            control=control,
+            effects=make_effects(settings.effects_setup()),
         )
         if loop.window:
             parts.append(loop.window)
@@ -242,10 +271,37 @@ def main(args, settings) -> int:
     return 130 if stop.is_set() else 0
 
 
+def _builder(make_processor, mode: str, budget: Budget):
+    """Builds a look's processor from its setup, with the objective the budget asks for first."""
+
+    def build(settings):
+        layers = budget.level.work(settings).get("layers")  # the light one at a light level
+        first = {"layers": layers} if layers else {}
+        return make_processor(mode, settings.setup(mode), **first)
+
+    return build
+
+
 def _make_budget(args, settings) -> Budget:
-    """The latency budget: ``--max-latency-ms``, the mode's default, or none for 0."""
-    ms = args.max_latency_ms if args.max_latency_ms is not None else DEFAULT_LATENCY_MS[args.mode]
-    return Budget(make_levels(args.mode, settings), ms / 1000 if ms else None)
+    return make_budget(args.mode, settings, args.max_latency_ms, getattr(args, "min_fps", None))
+
+
+def make_budget(
+    mode: str, settings, max_latency_ms: float | None = None, min_fps: float | None = None
+) -> Budget:
+    """The budget: ``max_latency_ms`` and ``min_fps`` (None: the mode's defaults; 0: none).
+
+    A dream starts at the least work (the first dream shows soonest) and climbs.
+    """
+    ms = DEFAULT_LATENCY_MS[mode] if max_latency_ms is None else max_latency_ms
+    fps = DEFAULT_MIN_FPS[mode] if min_fps is None else min_fps
+    levels = make_levels(mode, settings)
+    return Budget(
+        levels,
+        ms / 1000 if ms else None,
+        frame_s=1 / fps if fps else None,
+        start=len(levels) - 1 if mode == "dream" and (ms or fps) else 0,
+    )
 
 
 def _open_recorder(args, source: str, capture, settings) -> Recorder | None:

@@ -18,19 +18,33 @@ class Looks:
     Args:
         looks: ``(label, settings)`` pairs; the first is built now (errors raise here).
         build: makes a processor from settings.
+        background: build the first look on a thread too, so the camera shows
+            while the framework loads: :attr:`processor` is ``None`` until it is
+            ready, and an error building it is kept in :attr:`fatal`.
     """
 
-    def __init__(self, looks: list[tuple[str, object]], build: Callable):
+    def __init__(self, looks: list[tuple[str, object]], build: Callable, background=False):
         self.looks, self.build = looks, build
         self.index = self._wanted = 0
-        self._ready = {0: build(looks[0][1])}
+        self._ready = {} if background else {0: build(looks[0][1])}
         self._loading = False
         self._failed: set[int] = set()  # looks that could not be built are skipped
         self.error: str | None = None
+        self._base = len(looks)  # looks after these are remote-control variants (one at most)
+        self.fatal: BaseException | None = None  # the first look could not be built
+        if background:
+            threading.Thread(target=self._first, daemon=True, name="look-loader").start()
+
+    def _first(self) -> None:
+        try:
+            self._ready[0] = self.build(self.looks[0][1])
+        except BaseException as exc:  # noqa: BLE001 -- handed to the loop, which raises it
+            self.fatal = exc
 
     @property
     def processor(self):
-        return self._ready[self.index]
+        """The current look's processor (``None`` while the first one loads)."""
+        return self._ready.get(self.index)
 
     @property
     def label(self) -> str:
@@ -59,6 +73,32 @@ class Looks:
             self._wanted = self.index
         finally:
             self._loading = False
+
+    def variant(self, label: str, settings) -> None:
+        """Ask for a look made by a remote control; it replaces the previous such look.
+
+        At most two variants are kept (the one running and the one asked for), so a
+        control moved back and forth cannot pile up models; each is built in the
+        background like any other look.
+
+        Raises:
+            InputError: a look is being built already.
+        """
+        from dreamstream.core.errors import InputError
+
+        if self._loading:
+            raise InputError("a look is being built; try again when it shows")
+        # Two slots taken in turn: the running variant stays until its successor is ready.
+        slot = self._base + 1 if self.index == self._base else self._base
+        for old in (self._base, self._base + 1):
+            if old != self.index:
+                self._ready.pop(old, None)
+        if slot < len(self.looks):
+            self.looks[slot] = (label, settings)
+        else:
+            self.looks.append((label, settings))
+        self._failed.discard(slot)
+        self.select(slot)
 
     def poll(self) -> bool:
         """Switch to the wanted look if it is ready; True when the look changed."""

@@ -2,8 +2,14 @@
 
 Images are ``uint8`` ``HxWx3`` **RGB**; the previous output is carried along
 the input's flow by the same :class:`~dreamstream.stream.carry.Carry` as in the
-file pipeline. The :class:`~.budget.Budget` chooses each frame's work (width,
-dream steps), which is passed to the processor per call.
+file pipeline. The :class:`~.budget.Budget` chooses each frame's work (width;
+dream steps, octaves and objective), which is passed to the processor per call.
+
+While the looks' first processor loads (the framework import takes seconds),
+the camera is shown as it is; the dream then starts at the budget's lightest
+level and grows in. A dream processed below the output size is shown as the
+full-size input plus the upscaled dream residual (what the dream changed), so
+the camera's own detail stays sharp.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 from dreamstream.stream.carry import Carry, MotionMeter
 from dreamstream.stream.io.frame import Frame
 from dreamstream.stream.live.budget import Budget, Level
+from dreamstream.stream.live.clock import process_age_s
 from dreamstream.stream.live.overlay import decorate
 
 log = logging.getLogger("dreamstream.stream.live")
@@ -29,6 +36,7 @@ log = logging.getLogger("dreamstream.stream.live")
 STALL_S = 2.0  # no frame for this long: show a notice on the last good output
 IDLE_REDRAW_S = 0.1  # how often a paused/stalled window is redrawn (keys stay live)
 REPORT_EVERY_S = 30.0
+MARKS = ("first_picture_s", "first_picture_cpu_s", "first_processed_s", "first_processed_cpu_s")
 KEYS = {
     ord("q"): "quit",
     27: "quit",
@@ -59,6 +67,31 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
+def _upscale(out: np.ndarray, small: np.ndarray, full: np.ndarray, residual: bool) -> np.ndarray:
+    """``out`` (processed from ``small``) at the size of ``full``, the full-size input.
+
+    With ``residual`` (dreams) the dream's change, ``out - small``, is upscaled
+    and added to the sharp full-size input instead of upscaling the blurred dream.
+    """
+    if out.shape == full.shape:
+        return out
+    if not residual:
+        return _resize(out, full.shape[1::-1])
+    change = out.astype(np.float32) - small.astype(np.float32)
+    change = cv2.resize(change, full.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    return np.clip(full + change, 0, 255).astype(np.uint8)
+
+
+def describe_work(work: dict, every: int = 1) -> str:
+    """A dream's work for the overlay: ", 1 step, 2 octaves, block3_conv3" ("" for styles)."""
+    if not work:
+        return ""
+    steps, octaves = work["steps_next"], work["octaves_next"]
+    text = f", {steps} step{'s' * (steps != 1)}, {octaves} octave{'s' * (octaves != 1)}"
+    text += f", {work['layers']}" if "layers" in work else ""
+    return text + (f", every {every} frames" if every > 1 else "")
+
+
 class LiveLoop:
     """Takes the newest frame, processes it with flow carried, shows it; until stopped.
 
@@ -75,7 +108,12 @@ class LiveLoop:
         crossfade_s: seconds over which a new look fades in.
         overlay: show the fps/latency overlay from the start.
         report: called with a status line now and then (``None``: silent).
-        on_output: called with each output (uint8 RGB, full size) and its latency (s).
+        on_output: called with each processed output (uint8 RGB, full size) and its
+            latency (s); :attr:`last_input` holds its input at the same size.
+        control: a :class:`~.control.Control` whose queued changes are applied once
+            per turn of the loop (page, OSC, MIDI), or ``None``.
+        effects: masks, ``--react``, ``--attract`` (``stream.effects.Effects``), or ``None``;
+            ``--attract`` also moves to the next look after each quiet period.
     """
 
     def __init__(
@@ -93,21 +131,26 @@ class LiveLoop:
         overlay: bool = False,
         report: Callable[[str], None] | None = None,
         on_output: Callable[[np.ndarray, float], None] | None = None,
+        control=None,
+        effects=None,
     ):
         self.grabber, self.looks, self.settings, self.budget = grabber, looks, settings, budget
         self.window, self.preview, self.recorder = window, preview, recorder
         self.cycle_s, self.crossfade_s, self.overlay = cycle_s, crossfade_s, overlay
-        self.report, self.on_output = report, on_output
+        self.report, self.on_output, self.control = report, on_output, control
         self.stats = LiveStats(grabber=grabber)
         self.meter = MotionMeter(settings.flow_method, settings.flow_preset, settings.flow)
-        self.carry = Carry()
+        self.carry = Carry(effects)
         self.quit = self.paused = self._reset = False
         self.cycling = cycle_s is not None
         self.full = self.size = None  # (w, h): output size, current processing size
         self._last: np.ndarray | None = None  # last output shown, full size
         self._sizes_seen: set = set()
+        self.last_input: np.ndarray | None = None  # the input of the last output, full size
         self._error: str | None = None  # the last processing error, shown as a notice
         self._fade_start = self._last_grab = self._shown_notice = None
+        self._fitted = None  # the look (Settings) the budget's levels are costed for
+        self._model_s: float | None = None  # the last frame's time in the processor
         self._next_cycle = self._next_report = self._last_idle = 0.0
 
     # ------------------------------------------------------------------ loop
@@ -118,8 +161,12 @@ class LiveLoop:
         self._next_cycle = now + (self.cycle_s or 0)
         self._next_report = now + REPORT_EVERY_S
         while not stop.is_set() and not self.quit:
+            if self.looks.fatal is not None:  # the first look could not be built
+                raise self.looks.fatal
             grab = self.grabber.latest(timeout=IDLE_REDRAW_S)
             now = time.monotonic()
+            if self.control is not None:  # remote changes land here, between frames
+                self.control.step(self, now)
             self._switch_looks(now)
             if grab is None or self.paused:
                 if grab is None and self.grabber.ended:
@@ -127,13 +174,25 @@ class LiveLoop:
                 self._idle(now)
                 continue
             self._last_grab = now
+            if self.looks.processor is None:  # still loading: show the camera as it is
+                self._raw(grab)
+                continue
             self._frame(grab)
             if self.settings.frames and self.stats.frames >= self.settings.frames:
                 break
             self._maybe_report(now)
         return self.stats
 
+    def _raw(self, grab) -> None:
+        rgb = grab.rgb
+        self.full = self.full or _even_size(rgb.shape[1], rgb.shape[0], self.settings.width)
+        self.stats.mark("first_picture_s")
+        self.stats.loading_frames += 1
+        self._last = _resize(rgb, self.full)
+        self._emit(self._last, time.monotonic(), "loading the model...", record=True)
+
     def _frame(self, grab) -> None:
+        began = time.monotonic()
         try:
             display, warmup = self._process(grab)
         except Exception as exc:  # noqa: BLE001 -- an installation keeps running
@@ -149,8 +208,10 @@ class LiveLoop:
         self.stats.frames += 1
         self.stats.latencies.append(latency)
         self.stats.shown_at.append(now)
-        if not warmup:  # the first frame at a size includes compiling the model for it
-            self.budget.update(latency)
+        if not warmup:  # the first frame at a level includes compiling the model for it
+            self.budget.update(latency, now - began, self._model_s)
+        self.stats.mark("first_picture_s")
+        self.stats.mark("first_processed_s")
         self._last = display
         self._emit(display, now, None, record=True)
         if self.on_output:
@@ -161,28 +222,30 @@ class LiveLoop:
     def _process(self, grab) -> tuple[np.ndarray, bool]:
         """The frame processed at the budget's level; output at full size, warm-up flag."""
         rgb = grab.rgb
-        self.full = self.full or _even_size(rgb.shape[1], rgb.shape[0], self.settings.width)
+        look = self.looks.looks[self.looks.index][1]
+        if self._fitted is not look:  # the first frame, or another look: cost the levels
+            self.full = self.full or _even_size(rgb.shape[1], rgb.shape[0], self.settings.width)
+            self._fitted = look
+            self.budget.fit(self.full, look)
         level = self.budget.level
-        self.size = _even_size(*self.full, round(self.full[0] * level.scale))
-        warmup = self.size not in self._sizes_seen
-        self._sizes_seen.add(self.size)
-        out = self._step(_resize(rgb, self.size), self._work(level))
-        return _resize(out, self.full), warmup
+        self.size = level.size(self.full)
+        work = self._work(level)
+        warmup = (self.size, level) not in self._sizes_seen
+        self._sizes_seen.add((self.size, level))
+        small = _resize(rgb, self.size)
+        out = self._step(small, work, grab.time)
+        self.last_input = _resize(rgb, self.full)
+        return _upscale(out, small, self.last_input, bool(work)), warmup
 
     def _work(self, level: Level) -> dict:
-        """The current look's dream steps at ``level`` (styles: no per-call work)."""
-        if level.steps_share is None:
-            return {}
-        look = self.looks.looks[self.looks.index][1]
-        steps_next = level.steps(look.steps_next)
-        full = steps_next == look.steps_next
-        return {
-            "steps": look.steps if full else min(look.steps, 2 * steps_next),
-            "steps_next": steps_next,
-        }
+        """The current look's work at ``level`` (styles: no per-call work)."""
+        work = level.work(self.looks.looks[self.looks.index][1])
+        if work and self.stats.frames % level.every:
+            work.update(steps_next=0, hold=True)  # between dreams: the dream carried along
+        return work
 
-    def _step(self, frame: np.ndarray, work: dict) -> np.ndarray:
-        """Process ``frame`` carrying the previous output along the flow; keeps the state."""
+    def _step(self, frame: np.ndarray, work: dict, time_s: float | None = None) -> np.ndarray:
+        """Process ``frame`` (captured at ``time_s``), carrying the previous output; keeps state."""
         carry = self.carry
         if carry.prev_in is not None and carry.prev_in.shape != frame.shape:  # the budget moved
             carry.restore(_resize(carry.prev_in, self.size), _resize(carry.prev_out, self.size))
@@ -192,12 +255,16 @@ class LiveLoop:
             self.meter.reset()
         previous = carry.prev_out
         motion = self.meter(frame)
-        out = carry.step(self.looks.processor, frame, self.stats.frames, motion, **work)
+        began = time.monotonic()
+        out = carry.step(
+            self.looks.processor, frame, self.stats.frames, motion, time_s=time_s, **work
+        )
+        self._model_s = time.monotonic() - began
         base = carry.warped if carry.warped is not None else previous
         out = self._crossfade(out, None if self._reset else base)
         carry.prev_out = out
         self._reset = False
-        return out
+        return carry.shown(out)
 
     def _crossfade(self, out: np.ndarray, base: np.ndarray | None) -> np.ndarray:
         if self._fade_start is None or base is None:
@@ -251,12 +318,8 @@ class LiveLoop:
 
     def _overlay_lines(self) -> list[str]:
         fps, lat = self.stats.fps(), self.stats.latencies
-        level, size = self.budget.level, self.size or (0, 0)
-        steps = (
-            f", {level.steps(self.looks.looks[self.looks.index][1].steps_next)} steps"
-            if level.steps_share is not None
-            else ""
-        )
+        size = self.size or (0, 0)
+        steps = self._describe()
         return [
             f"{fps or 0:.1f} fps  latency {1000 * (lat[-1] if lat else 0):.0f} ms  "
             f"dropped {self.grabber.dropped}",
@@ -272,7 +335,13 @@ class LiveLoop:
         self.report(
             f"{self.stats.fps() or 0:.1f} fps, latency {s['latency_ms_p50']} ms, "
             f"{s['dropped']} dropped, {self.looks.label} at {self.size[0]}px wide"
+            + self._describe()
         )
+
+    def _describe(self) -> str:
+        """The budget's current work for the overlay and the reports ("" for styles)."""
+        level = self.budget.level
+        return describe_work(level.work(self.looks.looks[self.looks.index][1]), level.every)
 
     # ------------------------------------------------------------- controls
 
@@ -308,6 +377,9 @@ class LiveLoop:
         if self.cycling and now >= self._next_cycle:
             self._next_cycle = now + self.cycle_s
             self.looks.select(self.looks.index + 1)
+        effects = self.carry.effects
+        if effects is not None and effects.take_cycle():  # --attract: the room is empty
+            self.looks.select(self.looks.index + 1)
         if self.looks.poll():
             self._fade_start = now
 
@@ -322,11 +394,23 @@ class LiveStats:
     """What the live loop has done; ``latencies`` holds the last seconds, capture to display."""
 
     frames: int = 0
+    loading_frames: int = 0  # shown as captured while the first look loaded
     errors: int = 0
     started: float = field(default_factory=time.monotonic)
     latencies: collections.deque = field(default_factory=lambda: collections.deque(maxlen=300))
     shown_at: collections.deque = field(default_factory=lambda: collections.deque(maxlen=30))
     grabber: object = None
+    marks: dict = field(default_factory=lambda: dict.fromkeys(MARKS))
+
+    def mark(self, name: str) -> None:
+        """Note the first time ``name`` happened, as seconds since the process started.
+
+        With it, the process's CPU seconds so far (``name`` with ``_cpu``): on a
+        shared machine the wall clock waits for other work, the CPU seconds do not.
+        """
+        if self.marks.get(name) is None:
+            self.marks[name] = round(process_age_s(), 3)
+            self.marks[name.removesuffix("_s") + "_cpu_s"] = round(time.process_time(), 3)
 
     def fps(self) -> float | None:
         """Output frames per second over the last (up to) 30 frames."""
@@ -345,6 +429,7 @@ class LiveStats:
         g = self.grabber
         return {
             "frames": self.frames,
+            "loading_frames": self.loading_frames,
             "captured": getattr(g, "captured", 0),
             "dropped": getattr(g, "dropped", 0),
             "reconnects": getattr(g, "reconnects", 0),
@@ -353,4 +438,5 @@ class LiveStats:
             "fps": round(self.frames / seconds, 3) if seconds > 0 and self.frames else None,
             "latency_ms_p50": pick(0.5) if lat else None,
             "latency_ms_p95": pick(0.95) if lat else None,
+            **self.marks,
         }

@@ -43,6 +43,7 @@ import cv2
 import numpy as np
 
 from dreamstream.core.errors import InputError
+from dreamstream.stream.live import controlpage
 from dreamstream.stream.live.serving import Limits, Server, Server6, Slots
 
 log = logging.getLogger("dreamstream.stream.live")
@@ -126,6 +127,8 @@ class PreviewServer:
         host: address to bind; anything but loopback needs ``token``.
         port: port to bind (0: any free port; see ``port`` after construction).
         token: secret that every request must carry, or ``None``.
+        control: a :class:`~.control.Control`: serves the control page and its
+            JSON routes (:mod:`.controlpage`) too; ``None``: the preview only.
 
     Attributes:
         url: the page's address (with the token's query when one is set).
@@ -141,11 +144,13 @@ class PreviewServer:
         port: int = 8080,
         token: str | None = None,
         limits: Limits = Limits(),  # noqa: B008 -- frozen, so one shared default is safe
+        control=None,
     ):
         if not is_loopback(host) and not token:
             raise InputError(f"--serve {host}:{port} is not loopback: it needs --serve-token")
         self.token, self.loopback, self.limits = token or None, is_loopback(host), limits
         self.latest = _Latest()
+        self.control = control
         self.closing = threading.Event()
         self.streams = Slots(limits.streams, limits.streams_per_client)
         self.dropped = 0  # stream viewers dropped for not reading
@@ -237,6 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
             "/frame.jpg": self._frame,
             "/stream.mjpg": self._stream,
         }.get(parts.path)
+        if route is None and controlpage.handle(self, parts, "GET"):
+            return
         if route is None:
             self.send_error(404)
             return
@@ -244,9 +251,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         self.server.request_read(self.request)
+        parts = urlsplit(self.path)
+        if self.preview.control is None or parts.path != "/api/control":
+            self.send_error(405)
+        elif not self.preview.allowed(parts.query, self.headers):
+            self.send_error(403, "a valid token is needed")
+        elif not self.server.admit(self.request, self.client_address[0]):
+            self.send_error(503, "too many connections")
+        else:
+            controlpage.handle(self, parts, "POST")  # a change for the control (controlpage)
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self.server.request_read(self.request)
         self.send_error(405)
 
-    do_PUT = do_DELETE = do_POST
+    do_DELETE = do_PUT
 
     def _page(self, query: str) -> None:
         token = self.preview.token

