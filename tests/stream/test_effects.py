@@ -213,6 +213,7 @@ class TwoLooks:
 
     def __init__(self, processor):
         self.processor, self.index, self.label = processor, 0, "test"
+        self.fatal = None  # the first look built (live mode checks this)
         self.looks = [("a", Settings()), ("b", Settings())]
         self.asked: list[int] = []
 
