@@ -128,6 +128,34 @@ def remove_temporaries(folder: Path, belongs: Callable[[str], bool]) -> list[Pat
     return gone
 
 
+def make_folders(folder: Path) -> list[Path]:
+    """Make ``folder`` and its missing parents; returns those made, deepest first.
+
+    Raises:
+        InputError: the folder cannot be made (it names the folder and why); the
+            folders made before the failure are removed again.
+    """
+    missing, probe = [], folder
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        drop_empty([p for p in missing if p.is_dir()])
+        raise output_error(error, folder) from None
+    return missing
+
+
+def drop_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty; stop at the first that is not."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # it holds something (the output): keep it and its parents
+
+
 def output_error(error: OSError, target, kept: str = "") -> InputError:
     """A one-line error for an OS error on the output side.
 

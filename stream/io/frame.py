@@ -19,7 +19,7 @@ import numpy as np
 
 from dreamstream.core.errors import InputError
 from dreamstream.core.params import MAX_PIXELS
-from dreamstream.stream.io.files import output_error
+from dreamstream.stream.io.files import drop_empty, make_folders
 from dreamstream.stream.io.positions import Window, index_of
 
 log = logging.getLogger("dreamstream.stream.io")
@@ -236,23 +236,10 @@ class Sink:
         Raises:
             InputError: the folder cannot be made (it names the folder and why).
         """
-        missing, probe = [], folder
-        while not probe.exists() and probe != probe.parent:
-            missing.append(probe)
-            probe = probe.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            self._created = [p for p in missing if p.is_dir()] + self._created
-            raise output_error(error, folder) from None
-        self._created = missing + self._created
+        self._created = make_folders(folder) + self._created
 
     def _drop_empty_folders(self) -> None:
-        for folder in self._created:
-            try:
-                folder.rmdir()
-            except OSError:
-                return  # it holds output (or was refilled): keep it and its parents
+        drop_empty(self._created)
         self._created = []
 
     def write(self, frame: Frame) -> None:

@@ -33,7 +33,13 @@ import threading
 from pathlib import Path
 
 from dreamstream.core.errors import InputError
-from dreamstream.stream.io.files import NAME_MAX, output_error, remove_temporaries
+from dreamstream.stream.io.files import (
+    NAME_MAX,
+    drop_empty,
+    make_folders,
+    output_error,
+    remove_temporaries,
+)
 from dreamstream.stream.io.specs import pattern_regex
 
 log = logging.getLogger(__name__)
@@ -84,12 +90,12 @@ class OutputLock:
         self.range = frames if kind == "images" else EVERYTHING
         self.held = False
         with _guard:
-            made = _make_folders(self.file.parent, spec)
+            made = make_folders(self.file.parent)
             try:
                 self._entry = _take(self.file, self.range, spec)
             except _Unlockable:
                 self.file.unlink(missing_ok=True)
-                _drop_empty(made)
+                drop_empty(made)
                 log.warning(
                     "%s: this file system has no locks; a second render of it "
                     "at the same time would not be refused",
@@ -97,7 +103,7 @@ class OutputLock:
                 )
                 return
             except BaseException:
-                _drop_empty(made)
+                drop_empty(made)
                 raise
             self._entry.made += made
         self.held = True
@@ -197,7 +203,7 @@ def _give_back(entry: _LockFile, frames: tuple[int, int | None]) -> None:
         return  # another render holds part of it and deletes it later
     finally:
         os.close(entry.fd)  # drops this process's locks on it
-    _drop_empty(entry.made)
+    drop_empty(entry.made)
 
 
 def _span(frames: tuple[int, int | None]) -> tuple[int, int]:
@@ -214,28 +220,6 @@ def _overlap(a: tuple[int, int | None], b: tuple[int, int | None]) -> bool:
 
 def _busy(spec, file: Path) -> InputError:
     return InputError(f"another dreamstream render is writing {spec} (lock {file})")
-
-
-def _make_folders(folder: Path, spec) -> list[Path]:
-    """Make ``folder`` and its missing parents; returns those made, deepest first."""
-    missing, probe = [], folder
-    while not probe.exists() and probe != probe.parent:
-        missing.append(probe)
-        probe = probe.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        _drop_empty([p for p in missing if p.is_dir()])
-        raise output_error(error, folder) from None
-    return missing
-
-
-def _drop_empty(folders: list[Path]) -> None:
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            return  # it holds something (the output): keep it and its parents
 
 
 def lock_output(spec, frames: tuple[int, int | None] = EVERYTHING) -> OutputLock | None:

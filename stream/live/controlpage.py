@@ -47,9 +47,9 @@ def handle(handler, parts, method: str) -> bool:
     elif not preview.allowed(parts.query, handler.headers):
         handler.send_error(403, "a valid token is needed")
     elif parts.path == "/control":
-        _answer(handler, 200, "text/html; charset=utf-8", page(preview.token))
+        respond(handler, 200, "text/html; charset=utf-8", page(preview.token))
     elif parts.path == "/api/state":
-        _answer(handler, 200, "application/json", state_body(preview.control))
+        respond(handler, 200, "application/json", state_body(preview.control))
     else:
         _change(handler, parts.query, method)
     return True
@@ -65,7 +65,7 @@ def _change(handler, query: str, method: str) -> None:
             return
         body = _read_body(handler, int(length), handler.preview.limits.request_timeout)
     status, answer = submit(handler.preview.control, method, query, handler.headers, body)
-    _answer(handler, status, "application/json", answer)
+    respond(handler, status, "application/json", answer)
 
 
 def _read_body(handler, size: int, seconds: float) -> bytes:
@@ -84,7 +84,8 @@ def _read_body(handler, size: int, seconds: float) -> bytes:
     return b"".join(parts)
 
 
-def _answer(handler, status: int, kind: str, body: bytes) -> None:
+def respond(handler, status: int, kind: str, body: bytes) -> None:
+    """Send ``body`` as a whole, uncached response (the preview's routes answer alike)."""
     handler.send_response(status)
     handler.send_header("Content-Type", kind)
     handler.send_header("Content-Length", str(len(body)))

@@ -270,22 +270,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _page(self, query: str) -> None:
         token = self.preview.token
         suffix = "?token=" + html.escape(token, quote=True) if token else ""
-        self._send(200, "text/html; charset=utf-8", PAGE.format(query=suffix).encode())
+        page = PAGE.format(query=suffix).encode()
+        controlpage.respond(self, 200, "text/html; charset=utf-8", page)
 
     def _frame(self, query: str) -> None:
         _, data = self.preview.latest.jpeg()
         if data is None:
             self.send_error(503, "no frame yet")
             return
-        self._send(200, "image/jpeg", data)
-
-    def _send(self, status: int, kind: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
+        controlpage.respond(self, 200, "image/jpeg", data)
 
     def _stream(self, query: str) -> None:
         client, slots = self.client_address[0], self.preview.streams
