@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +18,7 @@ from dreamstream.stream.effects import Effects, make_effects
 from dreamstream.stream.io import Frame
 from dreamstream.stream.params import EffectsSetup
 from dreamstream.stream.settings import Settings
+from tests.stream.test_live import run_until_done
 from tests.stream.test_segmenter import tiny_tflite  # noqa: F401 -- a fixture
 
 H, W = 48, 64
@@ -241,14 +241,7 @@ def test_live_mode_reacts_and_attracts_with_the_same_effects():
         on_output=lambda img, lat: shown.append(img),
         effects=Effects(EffectsSetup(react="motion", rise_s=0.15, attract_s=0.1)),
     )
-    stop = threading.Event()
-    timer = threading.Timer(30, stop.set)
-    timer.start()
-    try:
-        loop.run(stop)
-    finally:
-        timer.cancel()
-        grabber.stop()
+    run_until_done(loop, grabber)
     room = scene(0).astype(int)
     assert np.array_equal(shown[0], scene(0))  # a fresh start: the live picture
     assert np.abs(shown[-1].astype(int) - (255 - room)).mean() < 2  # still: fully processed

@@ -76,6 +76,18 @@ class Looks:
         return False
 
 
+def run_until_done(loop, grabber, seconds: float = 30) -> None:
+    """Run ``loop`` to its end; a broken loop fails the test after ``seconds``, never hangs."""
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)
+    timer.start()
+    try:
+        loop.run(stop)
+    finally:
+        timer.cancel()
+        grabber.stop()
+
+
 def run_loop(opener, processor, *, frames, budget=None, settings=None, **kw):
     grabber = Grabber(opener, backoff=0.05, backoff_max=0.2).start()
     outputs = []
@@ -87,14 +99,7 @@ def run_loop(opener, processor, *, frames, budget=None, settings=None, **kw):
         on_output=lambda img, lat: outputs.append((img, lat)),
         **kw,
     )
-    stop = threading.Event()
-    timer = threading.Timer(30, stop.set)  # a broken loop fails the test instead of hanging
-    timer.start()
-    try:
-        loop.run(stop)
-    finally:
-        timer.cancel()
-        grabber.stop()
+    run_until_done(loop, grabber)
     return loop, grabber, outputs
 
 

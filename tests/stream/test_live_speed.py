@@ -14,7 +14,7 @@ from dreamstream.stream.live.budget import Budget, Level, make_levels
 from dreamstream.stream.live.looks import Looks
 from dreamstream.stream.live.loop import LiveLoop
 from dreamstream.stream.settings import Settings
-from tests.stream.test_live import SyntheticCamera
+from tests.stream.test_live import SyntheticCamera, run_until_done
 
 
 class Preview:
@@ -36,14 +36,7 @@ def run(looks, *, frames, budget=None, preview=None, settings=None):
         preview=preview,
         on_output=lambda image, latency: outputs.append((image, loop.last_input.copy())),
     )
-    stop = threading.Event()
-    timer = threading.Timer(30, stop.set)
-    timer.start()
-    try:
-        loop.run(stop)
-    finally:
-        timer.cancel()
-        grabber.stop()
+    run_until_done(loop, grabber)
     return loop, outputs
 
 
