@@ -145,7 +145,10 @@ class Settings:
     steps_next: int = field(
         default=2,
         metadata=_opt(
-            "ascent steps per octave for frames that start from the carried dream", "dream"
+            "ascent steps per octave for frames that start from the carried dream: more "
+            "dreams each frame harder (and costs time per frame); the carry then settles "
+            "stronger than a fresh dream of the same --step-size",
+            "dream",
         ),
     )
     octaves_next: int | None = field(
@@ -227,14 +230,18 @@ class Settings:
     )
     blend: float = field(
         default=0.95,
-        metadata=_opt("share of the carried dream in the next frame's start image (0-1)", "dream"),
+        metadata=_opt(
+            "share of the carried dream in the next frame's start image (0-1): higher is "
+            "steadier, lower follows each frame more closely and flickers more",
+            "dream",
+        ),
     )
     anchor: float = field(
         default=0.25,
         metadata=_opt(
             "share of each frame's own low frequencies (light, shade, colour) put back "
             "into the carried dream's start, so the scene cannot erode (0-1; 1 where the "
-            "flow is unreliable)",
+            "flow is unreliable): higher keeps the scene and its colours, at a weaker dream",
             "dream",
         ),
     )
@@ -242,7 +249,8 @@ class Settings:
         default=2.0,
         metadata=_opt(
             "extra step where the flow is unreliable (occlusions, blur): the dream grows "
-            "1 + this times as fast there, since it starts afresh (>= 0)",
+            "1 + this times as fast there, since it starts afresh (>= 0): lower leaves "
+            "a weaker dream where things appear, higher fills them in sooner and more abruptly",
             "dream",
         ),
     )
