@@ -144,8 +144,10 @@ class Carry:
             and self.prev_out.shape == image.shape
         )
         self.warped = None
+        painted = image  # what the processor is given (a style's attract mode drifts it)
         if self.effects is not None:
             self.effects.observe(image, motion, time_s)
+            painted = self.effects.framed(image, getattr(processor, "grows", False))
         if carried:
             # A processor whose output is carried for many frames may ask for a sharp warp.
             cubic = getattr(processor, "cubic_carry", False)
@@ -157,10 +159,10 @@ class Carry:
             if self.effects is not None:
                 live = image if warped_in is None else warped_in
                 start = self.effects.carried(start, live, getattr(processor, "grows", False))
-            out = processor.next(image, index, start, motion.mask, warped_in, **work)
+            out = processor.next(painted, index, start, motion.mask, warped_in, **work)
         else:
             self.cuts += int(motion is not None and motion.cut)
-            out = processor.first(image, index, **work)
+            out = processor.first(painted, index, **work)
         self.prev_in, self.prev_out = image, out
         return out
 

@@ -40,6 +40,7 @@ import threading
 import time
 
 from dreamstream.core.errors import InputError
+from dreamstream.stream.live.effectcontrol import MaskSwitch, effects_state, retune
 
 log = logging.getLogger("dreamstream.stream.live")
 
@@ -144,6 +145,7 @@ class Control:
         self._next_publish = 0.0
         self.received = 0  # requests (batches of changes) accepted
         self.error: str | None = None  # why the last change could not be applied
+        self.masks = MaskSwitch()  # a mask's segmenter loads off the loop's thread
 
     # ------------------------------------------------------ any thread
 
@@ -188,6 +190,7 @@ class Control:
                 except Exception as exc:  # noqa: BLE001 -- a bad change must not stop the show
                     log.exception("applying %s=%r failed", name, value)
                     self.error = f"{name}: {exc}"
+        self.masks.poll(loop.carry)
         if batches or now >= self._next_publish:
             self._next_publish = now + PUBLISH_S
             state = snapshot(loop, self.mode)
@@ -218,9 +221,8 @@ def apply_change(loop, name: str, value, now: float) -> None:
             loop._next_cycle = now + loop.cycle_s
         loop.cycling = on
     elif name in EFFECTS:
-        from dreamstream.stream.effects import retune
-
-        retune(loop.carry, name, value)
+        full = getattr(loop, "full", None)  # (w, h) once a frame was seen
+        retune(loop.carry, name, value, loop.control.masks, full is None or full[0] >= full[1])
     elif name == "period":
         loop.cycle_s = value
         loop._next_cycle = min(loop._next_cycle, now + value) if loop.cycling else loop._next_cycle
@@ -232,7 +234,6 @@ def apply_change(loop, name: str, value, now: float) -> None:
 
 def snapshot(loop, mode: str) -> dict:
     """What the page shows: looks, toggles, the current look's sliders and the readouts."""
-    from dreamstream.stream.effects import effects_state
     from dreamstream.stream.live.tuning import sliders
 
     stats, looks = loop.stats.summary(), loop.looks
@@ -250,7 +251,7 @@ def snapshot(loop, mode: str) -> dict:
         "overlay": loop.overlay,
         "window": loop.window is not None,
         "settings": sliders(loop, mode),
-        "effects": effects_state(loop.carry.effects),
+        "effects": effects_state(loop.carry.effects, loop.control.masks if loop.control else None),
         "fps": round(fps, 2) if fps else None,
         "latency_ms_p50": stats["latency_ms_p50"],
         "latency_ms_p95": stats["latency_ms_p95"],
