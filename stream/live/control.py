@@ -25,7 +25,7 @@ Changes are named as on the page and in the OSC address space:
 ``style`` (text)        style: a built-in style 0-25 or a blend ``3:0.5,12:0.5``
 ``strength`` (0-1)      style: strength of the style
 ``temporal`` (0-1)      style: weight of the warped previous output
-``mask`` (text)         none, person or background (see docs/masks.md)
+``mask`` (text)         none, person, background (see docs/masks.md) or saliency (dreams)
 ``react`` (bool)        the dream reacts to motion (no value: toggle)
 ``rise`` / ``fall`` (s) --react's rise and fall times, 0.05-60 seconds
 ``attract`` (s)         attract mode after this many quiet seconds; 0 turns it off
@@ -108,8 +108,8 @@ def check_change(name: str, value=None):
         return _number(name, value, 0, 3600)
     if name == "mask":
         text = str(value if value is not None else "").strip().lower()
-        if text not in ("none", "person", "background"):
-            raise InputError(f"mask must be none, person or background, got {value!r}")
+        if text not in ("none", "person", "background", "saliency"):
+            raise InputError(f"mask must be none, person, background or saliency, got {value!r}")
         return text
     if name in ("layers", "style"):
         text = str(value if value is not None else "").strip()
@@ -221,6 +221,11 @@ def apply_change(loop, name: str, value, now: float) -> None:
             loop._next_cycle = now + loop.cycle_s
         loop.cycling = on
     elif name in EFFECTS:
+        if name == "mask":  # a dream's classifier mask is part of its network
+            from dreamstream.stream.live.tuning import saliency
+
+            saliency(loop, value == "saliency")
+            value = "none" if value == "saliency" else value
         full = getattr(loop, "full", None)  # (w, h) once a frame was seen
         retune(loop.carry, name, value, loop.control.masks, full is None or full[0] >= full[1])
     elif name == "period":
@@ -237,6 +242,9 @@ def snapshot(loop, mode: str) -> dict:
     from dreamstream.stream.live.tuning import sliders
 
     stats, looks = loop.stats.summary(), loop.looks
+    effects = effects_state(loop.carry.effects, loop.control.masks if loop.control else None)
+    if looks.looks[looks.index][1].mask == "saliency":  # a dream's own mask, in its network
+        effects["mask"] = "saliency"
     fps = loop.stats.fps()
     return {
         "mode": mode,
@@ -251,7 +259,7 @@ def snapshot(loop, mode: str) -> dict:
         "overlay": loop.overlay,
         "window": loop.window is not None,
         "settings": sliders(loop, mode),
-        "effects": effects_state(loop.carry.effects, loop.control.masks if loop.control else None),
+        "effects": effects,
         "fps": round(fps, 2) if fps else None,
         "latency_ms_p50": stats["latency_ms_p50"],
         "latency_ms_p95": stats["latency_ms_p95"],

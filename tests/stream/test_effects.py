@@ -282,8 +282,11 @@ def test_live_controls_steer_react_attract_and_the_mask(tmp_path, monkeypatch, t
     from dreamstream.stream.live.control import Control, apply_change, check_change
     from dreamstream.stream.live.effectcontrol import effects_state
 
+    class Looks:
+        looks, index = [("style 3", Settings(style="3"))], 0
+
     class Loop:  # what control.apply_change touches for these names
-        carry, control, full = Carry(), Control("style"), (W, H)
+        carry, control, full, looks = Carry(), Control("style"), (W, H), Looks()
 
     loop = Loop()
     apply_change(loop, "react", check_change("react", "on"), 0.0)
@@ -294,10 +297,12 @@ def test_live_controls_steer_react_attract_and_the_mask(tmp_path, monkeypatch, t
     apply_change(loop, "attract", 0.0, 0.0)
     apply_change(loop, "react", None, 0.0)  # toggle: off
     assert not loop.carry.effects.setup.active
-    with pytest.raises(InputError, match="mask must be none, person or background"):
+    with pytest.raises(InputError, match="mask must be none, person, background or saliency"):
         check_change("mask", "sky")
     with pytest.raises(InputError, match="rise must be a number between 0.05 and 60"):
         check_change("rise", 0)
+    with pytest.raises(InputError, match="the saliency mask applies to dreams; this is style"):
+        apply_change(loop, "mask", "saliency", 0.0)
     monkeypatch.setenv("DREAMSTREAM_CACHE", str(tmp_path))  # no segmenter: one line, no change
     with pytest.raises(InputError, match="run `dreamstream fetch segmenter` there once"):
         apply_change(loop, "mask", "person", 0.0)
