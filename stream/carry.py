@@ -23,7 +23,8 @@ optimisation keeps a short history of painted frames for its long-term loss).
 
 A :class:`Carry` may hold an ``effects`` object (masks, ``--react``,
 ``--attract``: :class:`dreamstream.stream.effects.Effects`): ``step`` lets it
-observe each frame and shape the warped output a dream starts from, and
+observe each frame, shape the warped output a dream starts from and the
+frame a style paints (attract mode's drifting view), and
 :meth:`Carry.shown` mixes the output with the live frame for showing; the
 carry itself keeps the unmixed output.
 """
