@@ -83,12 +83,15 @@ class Effects:
         self._cycles = 0  # looks moved on during this quiet spell
         self.swing = 0.0  # how much of the style's attract swing shows, 0-1
         self._swing_s = 0.0  # seconds into the swing's cycle
+        self._views = (None, None)  # the previous and this frame's view (2x3 affine, or None)
+        self._size: tuple | None = None  # the size of the frame the last view was for
 
     def reset(self) -> None:
         """Forget everything (a new clip, or the live loop's reset key)."""
         self.person = self.stillness = self._time = None
         self.quiet_s, self._cycles = 0.0, 0
         self.swing, self._swing_s = 0.0, 0.0
+        self._views = (None, None)
 
     @property
     def attracting(self) -> bool:
@@ -118,6 +121,7 @@ class Effects:
         if cut:  # a new scene starts from the live picture
             self.stillness, self.quiet_s, self._cycles = None, 0.0, 0
             self.swing, self._swing_s = 0.0, 0.0
+            self._views = (None, None)
         if self.setup.react and self.stillness is None:
             self.stillness = np.zeros(shape, np.float32)
         if carried:  # no motion (live mode's new size, a reset): the maps stay as they were
@@ -169,18 +173,43 @@ class Effects:
         Returns:
             ``image`` itself, or a zoomed and turned copy (uint8 HxWx3 RGB, same size).
         """
-        if grows or self.swing <= 0:
+        view = None if grows else self._view(image.shape[1], image.shape[0])
+        size, self._size = self._size, image.shape[:2]
+        # A new size (live mode's budget) has no previous view to follow from.
+        self._views = (self._views[1] if size == self._size else view, view)
+        if view is None:
             return image
+        return cv2.warpAffine(
+            image, view, image.shape[1::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+
+    def _view(self, w: int, h: int) -> np.ndarray | None:
+        """The swing's view now: a 2x3 affine from the frame to the view, or None (no swing)."""
+        if self.swing <= 0:
+            return None
         phase = 2.0 * np.pi * self._swing_s / STYLE_SWING_S
         scale = 1.0 + STYLE_ZOOM * self.swing * (1.0 - np.cos(phase)) / 2.0
         degrees = STYLE_TURN * self.swing * np.sin(phase)
-        h, w = image.shape[:2]
         turn = abs(np.radians(degrees))  # closer by what keeps a turned view's corners filled
         scale *= np.cos(turn) + max(w / h, h / w) * np.sin(turn)
-        matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), float(degrees), float(scale))
+        return cv2.getRotationMatrix2D((w / 2.0, h / 2.0), float(degrees), float(scale))
+
+    def _follow_view(self, warped_out: np.ndarray) -> np.ndarray:
+        """The previous output moved from the previous frame's view to this one's.
+
+        A style blends its output with the previous one: painted in another view,
+        that one would trail behind the swing (and linger when a visitor ends it).
+        """
+        before, now = self._views
+        if before is None and now is None:
+            return warped_out
+        identity = np.eye(3)[:2]
+        full = [np.vstack([identity if m is None else m, [0.0, 0.0, 1.0]]) for m in (before, now)]
+        move = (full[1] @ np.linalg.inv(full[0]))[:2]
         return cv2.warpAffine(
-            image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
+            warped_out, move, warped_out.shape[1::-1], flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )  # fmt: skip
 
     def carried(self, warped_out: np.ndarray, live: np.ndarray, grows: bool) -> np.ndarray:
         """The warped previous output a processor starts from this frame.
@@ -196,7 +225,7 @@ class Effects:
             uint8 HxWx3 RGB.
         """
         if not grows:
-            return warped_out
+            return self._follow_view(warped_out)
         out = warped_out
         if self.setup.react and self.stillness is not None:
             # The dream is carried in full once a quarter of the rise is past, so it

@@ -359,3 +359,27 @@ def test_attract_keeps_a_style_moving_and_gives_way_to_a_visitor():
     back = 60 + int(STYLE_EASE_OUT_S * 5) + 1
     assert not fx.attracting and fx.swing == 0
     assert all(np.array_equal(out[k], plain[k]) for k in range(back, 70))
+
+
+def test_a_styles_previous_output_follows_the_swinging_view():
+    fx = Effects(EffectsSetup(attract_s=0.2))
+    texture = np.random.default_rng(1).integers(0, 256, (4 * H, 4 * W, 3), dtype=np.uint8)
+    frame = cv2.GaussianBlur(texture, (0, 0), 2.0)
+    fx.observe(frame, None, 0.0)
+    painted = []
+    for k in range(1, 20):  # a still room, one frame a second (the view moves well per frame)
+        fx.observe(frame, None if k == 1 else Motion(*still_motion(frame)), float(k))
+        painted.append(fx.framed(frame, grows=False))
+        moved = fx.carried(painted[-2], frame, grows=False) if k > 1 else None
+    assert fx.swing == 1.0
+    # The style's previous output, painted in the previous view, is moved into this one:
+    # it then lines up with this frame's view, so the temporal blend leaves no trail.
+    trail = np.abs(painted[-2].astype(int) - painted[-1]).mean()
+    aligned = np.abs(moved.astype(int) - painted[-1])[8:-8, 8:-8].mean()
+    assert trail > 1 and aligned < 0.2 * trail
+
+
+def still_motion(frame: np.ndarray) -> tuple:
+    """A still scene's flow, reliability and no cut, at ``frame``'s size."""
+    h, w = frame.shape[:2]
+    return np.zeros((h, w, 2), np.float32), np.ones((h, w), np.float32), False
