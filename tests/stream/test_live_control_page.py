@@ -274,6 +274,12 @@ def test_the_page_steers_masks_react_and_attract(live, browser, tmp_path, tiny_t
     browser.get(live.url("/control"))
     wait_for(lambda: _page_ready(browser), 20, "the page on a phone-sized window")
     note = browser.find_element("id", "mask-note")
+    inner = browser.execute_script("return window.innerWidth")
+    for widget in ("mask", "react", "rise", "fall", "attract", "attract-s"):  # a finger's targets
+        box = browser.find_element("id", widget).rect
+        assert box["x"] >= 0 and box["x"] + box["width"] <= inner and box["height"] >= 30
+    for button in ("react", "attract"):
+        assert browser.find_element("id", button).rect["height"] >= 40
     # No segmenter on the machine: one line on the page, the loop goes on without a mask.
     Select(browser.find_element("id", "mask")).select_by_value("person")
     wait_for(lambda: "fetch segmenter" in note.text, 20, "the missing model's line")
