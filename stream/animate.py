@@ -93,6 +93,8 @@ def animate(
     write: Callable[[Frame], None],
     resume: tuple[int, np.ndarray] | None = None,
     on_frame: Callable[[int, np.ndarray], None] | None = None,
+    begin: int = 0,
+    end: int | None = None,
 ) -> int:
     """Render the animation, frame by frame, into ``write``.
 
@@ -106,18 +108,22 @@ def animate(
         resume: ``(index, frame)``: frame ``index - 1`` is already written and is
             ``frame``; rendering continues at ``index``.
         on_frame: called with each frame's index and image after it is written.
+        begin: without ``resume``, the frame ``start`` is dreamt in full as
+            (a farm segment starts part-way, from the still already moved there).
+        end: the frame to stop before (default: ``plan.frames``).
 
     Returns:
         How many frames were written by this call.
     """
+    end = plan.frames if end is None else end
     if resume is None:
-        index, image = 0, None
+        index, image = begin, None
     else:
         index, image = resume
         if not 0 < index <= plan.frames:
             raise InputError(f"cannot resume at frame {index} of {plan.frames}")
     written = 0
-    while index < plan.frames:
+    while index < end:
         if image is None:
             image = dream_first(start, index)
         else:
@@ -180,6 +186,8 @@ def render_animation(
     resume: bool = False,
     software: str = "dreamstream",
     on_frame: Callable[[int, np.ndarray], None] | None = None,
+    progress: bool = False,
+    stop=None,
 ) -> dict:
     """Animate a still (or a video's last frame) into ``output_spec``.
 
@@ -191,6 +199,8 @@ def render_animation(
         fps: frames per second of the output.
         audio: a file whose audio track goes into a video output.
         overwrite, resume: as for a render.
+        progress, stop: with ``--workers``/``--ray`` (segments on Ray): one progress
+            line on stderr, and an event that stops the render (finished segments kept).
 
     Returns:
         A summary: output, frames written, seconds, fps, settings.
@@ -201,8 +211,24 @@ def render_animation(
     from dreamstream.stream.io import check_resume, check_sink, open_sink, read_image
     from dreamstream.stream.processors import DreamProcessor
 
-    if settings.workers or settings.ray:
-        raise InputError("animate renders frame after frame; --workers and --ray do not apply")
+    if settings.workers or settings.ray:  # segments on Ray: Ray is imported only here
+        import os
+
+        from dreamstream.stream.farm.animation import render_animation_segmented
+
+        return render_animation_segmented(
+            input_spec,
+            output_spec,
+            settings,
+            fps=fps,
+            audio=audio,
+            software=software,
+            overwrite=overwrite,
+            resume=resume,
+            progress=progress,
+            stop=stop,
+            use_gpu=os.environ.get("CUDA_VISIBLE_DEVICES") != "-1",  # --device cpu
+        )
     plan = plan_from(settings, fps)
     start = last_frame(input_spec, settings.width, settings.max_pixels)
     h, w = start.shape[:2]

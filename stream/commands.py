@@ -11,6 +11,8 @@ import json
 
 from dreamstream.core.errors import InputError
 
+EXIT_INTERRUPTED = 130  # the CLI's status for a render that was stopped (cli.EXIT_INTERRUPTED)
+
 SALIENCY_EXAMPLES = """examples:
   dreamstream saliency samples/chelsea.jpg -o out/cat-heat.jpg
   dreamstream saliency dog.jpg -o out/dog-heat.jpg --model inception_v3 \
@@ -114,7 +116,7 @@ def add_animate_command(sub, helpers: dict) -> None:
     run.add_argument(
         "--pan", metavar="X,Y", help="pan per frame in pixels, both at once (--pan-x, --pan-y)"
     )
-    helpers["add_settings_groups"](cmd, ("dream", "animate"))
+    helpers["add_settings_groups"](cmd, ("dream", "animate", "farm"))
     cmd.set_defaults(run=helpers["run_animate"])
 
 
@@ -146,9 +148,11 @@ def run_animate(args: argparse.Namespace, settings, software: str) -> int:
         overwrite=args.overwrite,
         resume=args.resume,
         software=software,
+        progress=not args.quiet and not args.json,
     )
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
-    elif not args.quiet:
-        print(f"wrote {summary['output']} ({summary['frames']} frames, {summary['fps']} fps)")
-    return 0
+    elif not args.quiet:  # a message: a segmented animation that stopped
+        wrote = f"wrote {summary['output']} ({summary['frames']} frames, {summary['fps']} fps)"
+        print(summary.get("message") or wrote)
+    return EXIT_INTERRUPTED if summary.get("interrupted") else 0
