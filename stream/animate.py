@@ -186,8 +186,6 @@ def render_animation(
     resume: bool = False,
     software: str = "dreamstream",
     on_frame: Callable[[int, np.ndarray], None] | None = None,
-    progress: bool = False,
-    stop=None,
 ) -> dict:
     """Animate a still (or a video's last frame) into ``output_spec``.
 
@@ -199,8 +197,6 @@ def render_animation(
         fps: frames per second of the output.
         audio: a file whose audio track goes into a video output.
         overwrite, resume: as for a render.
-        progress, stop: with ``--workers``/``--ray`` (segments on Ray): one progress
-            line on stderr, and an event that stops the render (finished segments kept).
 
     Returns:
         A summary: output, frames written, seconds, fps, settings.
@@ -211,23 +207,10 @@ def render_animation(
     from dreamstream.stream.io import check_resume, check_sink, open_sink, read_image
     from dreamstream.stream.processors import DreamProcessor
 
-    if settings.workers or settings.ray:  # segments on Ray: Ray is imported only here
-        import os
-
-        from dreamstream.stream.farm.animation import render_animation_segmented
-
-        return render_animation_segmented(
-            input_spec,
-            output_spec,
-            settings,
-            fps=fps,
-            audio=audio,
-            software=software,
-            overwrite=overwrite,
-            resume=resume,
-            progress=progress,
-            stop=stop,
-            use_gpu=os.environ.get("CUDA_VISIBLE_DEVICES") != "-1",  # --device cpu
+    if settings.workers or settings.ray:  # the front sends those to the farm
+        raise InputError(
+            "render_animation renders in one process; --workers/--ray animations go through "
+            "dreamstream.stream.jobs.render_animation_file"
         )
     plan = plan_from(settings, fps)
     start = last_frame(input_spec, settings.width, settings.max_pixels)

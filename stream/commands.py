@@ -129,17 +129,19 @@ def pan_flags(args: argparse.Namespace) -> None:
     args.pan_x, args.pan_y = parse_pan(args.pan)
 
 
-def run_animate(args: argparse.Namespace, settings, software: str) -> int:
-    """Render an animation from parsed arguments and their settings."""
-    from dreamstream.stream.animate import render_animation
+def run_animate(args: argparse.Namespace, settings, software: str, render) -> int:
+    """Render an animation from parsed arguments and their settings.
 
+    ``render`` is :func:`dreamstream.stream.jobs.render_animation_file`: in one
+    process, or in segments (``--workers``, ``--ray``), which the front decides.
+    """
     if not args.input:
         raise InputError("a PICTURE is required")
     if not args.output:
         raise InputError("an output is required: -o OUTPUT")
     if not args.fps > 0:
         raise InputError(f"--fps must be > 0, got {args.fps}")
-    summary = render_animation(
+    summary = render(
         args.input,
         args.output,
         settings,

@@ -16,9 +16,9 @@ import pytest
 
 from dreamstream.core.animate import Motion, move, move_many, sharpness
 from dreamstream.core.errors import InputError
-from dreamstream.stream.animate import render_animation
 from dreamstream.stream.farm.seams import crossfade
 from dreamstream.stream.io import read_image
+from dreamstream.stream.jobs import render_animation_file as render_animation
 
 ray = pytest.importorskip("ray")
 
@@ -167,7 +167,7 @@ def test_a_video_with_audio_and_a_stopped_folder_resumed(cluster, tiny_vgg, tmp_
     watcher.join()
     done = first["segments_rendered"]
     assert first["interrupted"] and 1 <= len(done) < SEGMENTS
-    with pytest.raises(InputError, match="--resume"):  # kept, and not silently replaced
+    with pytest.raises(InputError, match="resume"):  # kept, and not silently replaced
         render_animation(still, f"{folder}/", _farm())
     second = render_animation(still, f"{folder}/", _farm(), resume=True)
     assert second["segments_reused"] == done
