@@ -76,8 +76,9 @@ def seam_ratio(changes: list[float], segments) -> dict:
     }
 
 
-def run(quick: bool = False) -> dict:
-    """The benchmark; ``quick`` renders a few tiny frames (a smoke run)."""
+def run(quick: bool = False, frames: int | None = None, width: int | None = None) -> dict:
+    """The benchmark; ``quick`` renders a few tiny frames (a smoke run); ``frames`` and
+    ``width`` override the size."""
     try:
         import ray  # noqa: F401
     except ImportError:
@@ -86,7 +87,8 @@ def run(quick: bool = False) -> dict:
     from dreamstream.stream.io import read_image
     from dreamstream.stream.jobs import render_animation_file as render_animation
 
-    frames, width = (16, 64) if quick else (64, 160)
+    size = (16, 64) if quick else (64, 160)
+    frames, width = frames or size[0], width or size[1]
     settings = _settings(frames, width)
     still = str(SAMPLES / "chelsea.jpg")
     runs = {}
@@ -155,4 +157,6 @@ def _table(results: dict) -> str:
 
 
 if __name__ == "__main__":
-    print(run()["table"])
+    import sys
+
+    print(run(False, *(int(a) for a in sys.argv[1:3]))["table"])

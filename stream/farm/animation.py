@@ -143,7 +143,7 @@ def render_animation_segmented(
     output_spec: str,
     settings,
     *,
-    fps: float,
+    fps: float = 25.0,
     audio: str | None = None,
     software: str = "dreamstream",
     overwrite: bool = False,
@@ -188,6 +188,8 @@ def _prepare(input_spec, output_spec, s, fps, audio, metadata, overwrite, resume
     from dreamstream.stream.processors import check_dream_size
 
     plan = plan_from(s, fps)
+    if s.segments:  # refused before any cluster starts
+        planning.plan_segments(0, plan.frames, s.segments, s.warmup)
     still = last_frame(input_spec, s.width, s.max_pixels)
     size = (still.shape[1], still.shape[0])
     if audio and not Path(audio).is_file():

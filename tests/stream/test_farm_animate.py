@@ -78,7 +78,7 @@ def _settings(**kw):
 
 
 def _farm(**kw):
-    return _settings(workers=2, segments=SEGMENTS, **kw)
+    return _settings(**{"workers": 2, "segments": SEGMENTS, **kw})
 
 
 def _frames(folder: Path) -> list[np.ndarray]:
@@ -178,8 +178,10 @@ def test_a_video_with_audio_and_a_stopped_folder_resumed(cluster, tiny_vgg, tmp_
 
 def test_bad_combinations_are_one_line(tmp_path, samples):
     still = str(samples / "coffee.jpg")
-    with pytest.raises(InputError, match="writes a video file or a frame folder"):
+    with pytest.raises(InputError, match="is one image but the input has 12 frames"):
         render_animation(still, str(tmp_path / "one.png"), _farm())
+    with pytest.raises(InputError, match="writes a video file or a frame folder, got: null"):
+        render_animation(still, "null", _farm())
     with pytest.raises(InputError, match="--segments must be from 1 to the 12 frames"):
         render_animation(still, str(tmp_path / "o.mp4"), _farm(segments=13))
     with pytest.raises(InputError, match="audio file not found"):
