@@ -192,3 +192,13 @@ def test_bad_combinations_are_one_line(tmp_path, samples):
 def test_crossfade_weights_step_evenly():
     a, b = [np.zeros((2, 2, 3), np.uint8)] * 3, [np.full((2, 2, 3), 200, np.uint8)] * 3
     assert [int(f[0, 0, 0]) for f in crossfade(a, b)] == [50, 100, 150]
+
+
+def test_cli_bad_farm_animation_is_one_line(capsys, samples):
+    from dreamstream.stream import cli
+
+    still = str(samples / "coffee.jpg")
+    code = cli.main(["animate", still, "-o", "null", "--workers", "2", "--frames", "4"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "writes a video file or a frame folder, got: null" in err
