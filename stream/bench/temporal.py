@@ -198,12 +198,13 @@ def static_goal(quick: bool) -> dict:
 def _referee_lines(result: dict) -> list[str]:
     chosen = result["referee"]
     floors = ", ".join(
-        f"{name} {v['floor']:.2e}{'' if v['eligible'] else ' (mask too small)'}"
-        for name, v in sorted(result["candidates"].items(), key=lambda kv: kv[1]["floor"])
+        f"{name} {v['common']:.2e}{'' if v['eligible'] else ' (mask too small)'}"
+        for name, v in sorted(result["candidates"].items(), key=lambda kv: kv[1]["common"])
     )
     return [
         f"{result['clip']} ({result['frames']} frames): referee **{chosen}**, chosen by the "
-        f"input's own error (floor) on a sample of pairs: {floors}; renderer's own flow floor "
+        f"input's own error (floor) on the pixels every candidate finds reliable, on a sample "
+        f"of pairs: {floors}; renderer's own flow floor "
         f"{result['floor_own_flow']:.2e} over the clip, the referee's {result['floor']:.2e}."
     ]
 
