@@ -29,6 +29,7 @@ SUBJECTS = (
     "temporal",
     "animate",
     "masks",
+    "stylefade",
 )
 
 
