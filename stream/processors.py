@@ -310,6 +310,7 @@ class StyleProcessor:
     # 0.53x at half scale), for about 0.025 instead of 0.012 CPU-seconds a flow,
     # next to the network's 0.13 (docs/coherence.md).
     flow_scale = 1.0
+    track = None  # a style schedule's StyleTrack (set when built; None: one style)
 
     def __init__(self, setup: StyleSetup):
         from dreamstream.stream.runtimes import load_stylizer
