@@ -508,9 +508,12 @@ class Settings:
             raise InputError("--react motion needs the flow: drop --no-flow")
         if self.mask_model is not None and self.mask not in MASK_CHOICES[1:]:
             raise InputError("--mask-model needs --mask person or --mask background")
-        if (self.workers or self.ray) and self.effects_setup().active:
+        if (self.workers or self.ray) and self.attract is not None:
+            # Its trigger is the quiet time since the last motion, which may lie anywhere
+            # before a segment; its drift then builds on itself: no warm-up can know either.
             raise InputError(
-                "--mask, --react and --attract do not run in segments (--workers, --ray)"
+                "--attract does not run in segments (--workers, --ray): it counts quiet "
+                "seconds over the whole clip"
             )
 
     def _check_dream_extras(self) -> None:

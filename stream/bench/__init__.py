@@ -26,6 +26,7 @@ SUBJECTS = (
     "livespeed",
     "artstyle",
     "farm",
+    "animfarm",
     "temporal",
     "animate",
     "masks",
