@@ -38,6 +38,7 @@ from dreamstream.core.params import (
     is_builtin_style,
     parse_style,
 )
+from dreamstream.core.stylekeys import is_style_schedule, parse_style_keys
 from dreamstream.stream.params import (
     MASK_CHOICES,
     REACT_CHOICES,
@@ -264,7 +265,12 @@ class Settings:
     )
     # -- style
     style: str = field(
-        default="0", metadata=_opt("built-in style 0-25 or a blend such as 3:0.5,12:0.5", "style")
+        default="0",
+        metadata=_opt(
+            "built-in style 0-25 or a blend such as 3:0.5,12:0.5; or styles that cross-fade "
+            "along time: 0:(3), 120:(7), 10s:(picture.jpg)",
+            "style",
+        ),
     )
     style_image: str | None = field(
         default=None, metadata=_opt("any picture as the style (arbitrary style network)", "style")
@@ -484,9 +490,22 @@ class Settings:
                 raise InputError(
                     f"{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
-        check_style_text(self.style)
+        self._check_style()
         temporal_frames(self.temporal_frames)
         self.art_params()  # validates the optimisation's settings early
+
+    def _check_style(self) -> None:
+        """The style, a schedule's text made canonical; a schedule beside a picture refused."""
+        object.__setattr__(self, "style", style_text(self.style))
+        if not is_style_schedule(self.style):
+            return
+        if self.method == "optimize":
+            raise InputError("style --method optimize takes no keyframed --style")
+        if self.style_image is not None:
+            raise InputError(
+                "--style keyframes and --style-image: put the pictures among the keyframes, "
+                "--style '0:(a.jpg), 120:(b.jpg)'"
+            )
 
     def _check_effects(self) -> None:
         for name in ("rise", "fall", "attract"):
@@ -784,10 +803,28 @@ def check_style_text(text: str) -> None:
     """Reject a style that is not an index 0-25 or an ``index:weight`` blend."""
     if not is_builtin_style(text):
         raise InputError(
-            f"--style must be an index 0-{NUM_STYLES - 1} or a blend such as "
-            f"3:0.5,12:0.5, got {str(text)!r}"
+            f"--style must be an index 0-{NUM_STYLES - 1}, a blend such as "
+            f"3:0.5,12:0.5 or keyframes such as 0:(3), 120:(7), got {str(text)!r}"
         )
-    parse_style(str(text))
+    try:
+        parse_style(str(text))
+    except InputError as error:
+        if ":" not in str(text):
+            raise
+        # "0:3, 120:7" reads as a blend: say how a schedule is written
+        raise InputError(f"{error}; keyframed styles go in parentheses: 0:(3), 120:(7)") from None
+
+
+def style_text(text: str) -> str:
+    """The ``--style`` of a render, checked: one style, a blend, or keyframed styles.
+
+    Returns:
+        The text, a schedule's in its canonical form (what metadata and resume compare).
+    """
+    if is_style_schedule(text):
+        return parse_style_keys(text).text()
+    check_style_text(text)
+    return str(text)
 
 
 # The history the long-term loss keeps is this many frames (inputs and outputs):

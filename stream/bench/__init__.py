@@ -30,6 +30,7 @@ SUBJECTS = (
     "temporal",
     "animate",
     "masks",
+    "stylefade",
 )
 
 
