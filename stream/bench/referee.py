@@ -276,7 +276,8 @@ def choose(pairs: Sequence[Pair], sources: Sequence) -> tuple[object, dict]:
     if not sources:
         raise RuntimeError("no referee flow can run here")
     scores = {s.name: score(s, pairs) for s in sources}
-    shared = [np.prod(ms, axis=0) for ms in zip(*(v["_masks"] for v in scores.values()))]
+    per_pair = zip(*(v["_masks"] for v in scores.values()), strict=True)
+    shared = [np.prod(ms, axis=0) for ms in per_pair]  # reliable under every candidate
     best_share = max(v["reliable"] for v in scores.values())
     for v in scores.values():
         v["common"] = _floor(pairs, [fwd for fwd, _ in v.pop("_flows")], shared)
