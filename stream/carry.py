@@ -13,7 +13,9 @@ calls the processor:
   with the previous output and input warped to the current frame (``warped_in``
   is None for a processor whose ``uses_warped_input`` is False; both are
   warped bicubically for a processor whose ``cubic_carry`` is True; flow is
-  measured at the processor's ``flow_scale``, default ``FlowEstimator``'s).
+  measured at the processor's ``flow_scale``, default ``FlowEstimator``'s;
+  a processor whose ``holds_still`` is True also gets ``previous``, the
+  previous input and output unwarped, to hold still parts of the picture).
 
 Images are ``uint8`` ``HxWx3`` **RGB**; flow ``HxWx2`` float32 (x, y) pixels,
 current -> previous; masks ``HxW`` float32 in [0, 1], 1 = reliable. ``work``
@@ -157,6 +159,8 @@ class Carry:
             if self.effects is not None:
                 live = image if warped_in is None else warped_in
                 start = self.effects.carried(start, live, getattr(processor, "grows", False))
+            if getattr(processor, "holds_still", False):  # it compares with the unwarped ones
+                work["previous"] = (self.prev_in, self.prev_out)
             out = processor.next(image, index, start, motion.mask, warped_in, **work)
         else:
             self.cuts += int(motion is not None and motion.cut)
