@@ -345,7 +345,7 @@ class StyleProcessor:
         With ``previous`` (the previous input and output, uint8 HxWx3 RGB, as
         the carry passes them) and ``warped_in``, the texture is held where the
         scene stands still (:func:`dreamstream.core.temporal.held_blend`; on
-        samples/bikes.mp4 it cut static flicker from 0.77x to 0.3x a moving
+        samples/bikes.mp4 it cut static flicker from 0.77x to 0.27x a moving
         average's, docs/coherence.md); without them, the plain blend.
         """
         styled, weight = self._keyed(frame, index)
