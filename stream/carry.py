@@ -25,7 +25,8 @@ optimisation keeps a short history of painted frames for its long-term loss).
 
 A :class:`Carry` may hold an ``effects`` object (masks, ``--react``,
 ``--attract``: :class:`dreamstream.stream.effects.Effects`): ``step`` lets it
-observe each frame and shape the warped output a dream starts from, and
+observe each frame, shape the warped output a dream starts from and the
+frame a style paints (attract mode's drifting view), and
 :meth:`Carry.shown` mixes the output with the live frame for showing; the
 carry itself keeps the unmixed output.
 """
@@ -146,25 +147,28 @@ class Carry:
             and self.prev_out.shape == image.shape
         )
         self.warped = None
+        painted = image  # what the processor is given (a style's attract mode drifts it)
         if self.effects is not None:
             self.effects.observe(image, motion, time_s)
+            painted = self.effects.framed(image, getattr(processor, "grows", False))
         if carried:
             # A processor whose output is carried for many frames may ask for a sharp warp.
             cubic = getattr(processor, "cubic_carry", False)
             self.warped = warp(self.prev_out, motion.flow, cubic)
-            # Style blends never read the warped previous input: skip a warp per frame.
+            # A processor that never reads the warped previous input skips a warp per frame.
             wants_in = getattr(processor, "uses_warped_input", True)
             warped_in = warp(self.prev_in, motion.flow, cubic) if wants_in else None
             start = self.warped
             if self.effects is not None:
                 live = image if warped_in is None else warped_in
                 start = self.effects.carried(start, live, getattr(processor, "grows", False))
-            if getattr(processor, "holds_still", False):  # it compares with the unwarped ones
+            if getattr(processor, "holds_still", False) and painted is image:
+                # It compares with the unwarped ones; a drifted frame (attract) is never held.
                 work["previous"] = (self.prev_in, self.prev_out)
-            out = processor.next(image, index, start, motion.mask, warped_in, **work)
+            out = processor.next(painted, index, start, motion.mask, warped_in, **work)
         else:
             self.cuts += int(motion is not None and motion.cut)
-            out = processor.first(image, index, **work)
+            out = processor.first(painted, index, **work)
         self.prev_in, self.prev_out = image, out
         return out
 

@@ -24,8 +24,6 @@ file and a live run of the same clip agree.
 
 from __future__ import annotations
 
-import dataclasses
-
 import cv2
 import numpy as np
 
@@ -45,6 +43,16 @@ QUIET_SHARE = 0.02
 # Attract mode's drift of the carried dream: 3 % zoom and 1 degree a second.
 ATTRACT_ZOOM_PER_S = 0.03
 ATTRACT_TURN_PER_S = 1.0
+# Attract mode for styles: the view a style paints swings slowly closer (up to 12 %)
+# and turns (3 degrees either way) over a 40 s cycle. A style has no carried dream
+# to drift (its temporal blend would smear one), and the same camera frame styled
+# the same way is a frozen picture. The swing fades in over 3 s and, when someone
+# moves, back out over 1 s, so neither the start nor a visitor's arrival jumps.
+STYLE_SWING_S = 40.0
+STYLE_ZOOM = 0.12
+STYLE_TURN = 3.0
+STYLE_EASE_IN_S = 3.0
+STYLE_EASE_OUT_S = 1.0
 
 
 def _fit(values: np.ndarray | None, shape: tuple) -> np.ndarray | None:
@@ -73,11 +81,17 @@ class Effects:
         self._time: float | None = None
         self._dt = DEFAULT_FRAME_S
         self._cycles = 0  # looks moved on during this quiet spell
+        self.swing = 0.0  # how much of the style's attract swing shows, 0-1
+        self._swing_s = 0.0  # seconds into the swing's cycle
+        self._views = (None, None)  # the previous and this frame's view (2x3 affine, or None)
+        self._size: tuple | None = None  # the size of the frame the last view was for
 
     def reset(self) -> None:
         """Forget everything (a new clip, or the live loop's reset key)."""
         self.person = self.stillness = self._time = None
         self.quiet_s, self._cycles = 0.0, 0
+        self.swing, self._swing_s = 0.0, 0.0
+        self._views = (None, None)
 
     @property
     def attracting(self) -> bool:
@@ -106,10 +120,13 @@ class Effects:
             self.person = masks.carry_mask(fresh, previous, flow, reliable)
         if cut:  # a new scene starts from the live picture
             self.stillness, self.quiet_s, self._cycles = None, 0.0, 0
+            self.swing, self._swing_s = 0.0, 0.0
+            self._views = (None, None)
         if self.setup.react and self.stillness is None:
             self.stillness = np.zeros(shape, np.float32)
         if carried:  # no motion (live mode's new size, a reset): the maps stay as they were
             self._react(motion)
+            self._ease_swing()
 
     def _step_seconds(self, time_s: float | None) -> float:
         """Seconds since the previous frame (the default frame time without timestamps)."""
@@ -133,6 +150,67 @@ class Effects:
                 before, amount, self._dt, self.setup.rise_s, self.setup.fall_s
             )
 
+    def _ease_swing(self) -> None:
+        """Fade the style's attract swing in while the room is empty, out when it is not."""
+        if not self.setup.attract_s:
+            self.swing, self._swing_s = 0.0, 0.0
+            return
+        if self.attracting:
+            self.swing = min(1.0, self.swing + self._dt / STYLE_EASE_IN_S)
+            self._swing_s += self._dt
+        else:  # the swing's phase holds while it fades, so it shrinks back on its own path
+            self.swing = max(0.0, self.swing - self._dt / STYLE_EASE_OUT_S)
+            self._swing_s = self._swing_s if self.swing > 0 else 0.0
+
+    def framed(self, image: np.ndarray, grows: bool) -> np.ndarray:
+        """The frame a processor paints: for a style in attract mode, the drifting view.
+
+        Args:
+            image: the input frame, uint8 HxWx3 RGB.
+            grows: the processor dreams on its carried output (a dream drifts that
+                instead, in :meth:`carried`).
+
+        Returns:
+            ``image`` itself, or a zoomed and turned copy (uint8 HxWx3 RGB, same size).
+        """
+        view = None if grows else self._view(image.shape[1], image.shape[0])
+        size, self._size = self._size, image.shape[:2]
+        # A new size (live mode's budget) has no previous view to follow from.
+        self._views = (self._views[1] if size == self._size else view, view)
+        if view is None:
+            return image
+        return cv2.warpAffine(
+            image, view, image.shape[1::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+
+    def _view(self, w: int, h: int) -> np.ndarray | None:
+        """The swing's view now: a 2x3 affine from the frame to the view, or None (no swing)."""
+        if self.swing <= 0:
+            return None
+        phase = 2.0 * np.pi * self._swing_s / STYLE_SWING_S
+        scale = 1.0 + STYLE_ZOOM * self.swing * (1.0 - np.cos(phase)) / 2.0
+        degrees = STYLE_TURN * self.swing * np.sin(phase)
+        turn = abs(np.radians(degrees))  # closer by what keeps a turned view's corners filled
+        scale *= np.cos(turn) + max(w / h, h / w) * np.sin(turn)
+        return cv2.getRotationMatrix2D((w / 2.0, h / 2.0), float(degrees), float(scale))
+
+    def _follow_view(self, warped_out: np.ndarray) -> np.ndarray:
+        """The previous output moved from the previous frame's view to this one's.
+
+        A style blends its output with the previous one: painted in another view,
+        that one would trail behind the swing (and linger when a visitor ends it).
+        """
+        before, now = self._views
+        if before is None and now is None:
+            return warped_out
+        identity = np.eye(3)[:2]
+        full = [np.vstack([identity if m is None else m, [0.0, 0.0, 1.0]]) for m in (before, now)]
+        move = (full[1] @ np.linalg.inv(full[0]))[:2]
+        return cv2.warpAffine(
+            warped_out, move, warped_out.shape[1::-1], flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )  # fmt: skip
+
     def carried(self, warped_out: np.ndarray, live: np.ndarray, grows: bool) -> np.ndarray:
         """The warped previous output a processor starts from this frame.
 
@@ -147,7 +225,7 @@ class Effects:
             uint8 HxWx3 RGB.
         """
         if not grows:
-            return warped_out
+            return self._follow_view(warped_out)
         out = warped_out
         if self.setup.react and self.stillness is not None:
             # The dream is carried in full once a quarter of the rise is past, so it
@@ -199,55 +277,24 @@ def make_effects(setup: EffectsSetup, size: tuple[int, int] | None = None) -> Ef
         return None
     segmenter = None
     if setup.mask:
-        from dreamstream.stream.machine import load_framework, native_quiet
-        from dreamstream.stream.weights.segmenter import Segmenter, find_model
+        from dreamstream.stream.weights.segmenter import find_model
 
         path = find_model(setup.mask_model, landscape=size is None or size[0] >= size[1])
-        load_framework()  # TensorFlow without its start-up chatter; TF Lite runs the model
-        with native_quiet():  # TF Lite announces its CPU delegate on the first run
-            segmenter = Segmenter(path)
-            segmenter(np.zeros((64, 64, 3), np.uint8))
+        segmenter = load_segmenter(path)
     return Effects(setup, segmenter)
 
 
-def retune(carry, name: str, value) -> None:
-    """Apply one live control change (``react``, ``rise``, ``fall``, ``attract``, ``mask``).
-
-    Args:
-        carry: the live loop's :class:`~dreamstream.stream.carry.Carry`; it gains
-            an :class:`Effects` if it had none.
-        name: the control's name; ``value`` as checked by ``live.control.check_change``
-            (``react``: True/False/None to toggle; ``attract``: 0 turns it off;
-            ``mask``: "none", "person" or "background").
+def load_segmenter(path):
+    """The segmenter in the ``.tflite`` file ``path``, run once (seconds: TensorFlow loads).
 
     Raises:
-        InputError: ``mask`` asked for while the segmenter is missing (loaded here once).
+        InputError: the file is not a model the segmenter can run.
     """
-    fx = carry.effects if carry.effects is not None else Effects(EffectsSetup())
-    s = fx.setup
-    if name == "react":
-        on = (not s.react) if value is None else value
-        change = {"react": "motion" if on else None}
-    elif name in ("rise", "fall"):
-        change = {f"{name}_s": float(value)}
-    elif name == "attract":
-        change = {"attract_s": float(value) or None}
-    else:  # mask
-        target = None if value == "none" else value
-        if target and fx.segmenter is None:
-            fx.segmenter = make_effects(EffectsSetup(mask=target)).segmenter
-        change = {"mask": target}
-    fx.setup = dataclasses.replace(s, **change)
-    carry.effects = fx
+    from dreamstream.stream.machine import load_framework, native_quiet
+    from dreamstream.stream.weights.segmenter import Segmenter
 
-
-def effects_state(effects: Effects | None) -> dict:
-    """The effects' settings as the control page and OSC name them."""
-    s = effects.setup if effects is not None else EffectsSetup()
-    return {
-        "mask": s.mask or "none",
-        "react": bool(s.react),
-        "rise": s.rise_s,
-        "fall": s.fall_s,
-        "attract": s.attract_s or 0.0,
-    }
+    load_framework()  # TensorFlow without its start-up chatter; TF Lite runs the model
+    with native_quiet():  # TF Lite announces its CPU delegate on the first run
+        segmenter = Segmenter(path)
+        segmenter(np.zeros((64, 64, 3), np.uint8))
+    return segmenter

@@ -191,7 +191,8 @@ def render(
                 meter.reset(frame.image)
                 item = FlowItem(frame, skip=True)
             else:
-                if prepare is not None:
+                # Attract mode's swing gives a style another view to paint: not this frame.
+                if prepare is not None and not (effects is not None and effects.swing > 0):
                     prepare(frame.image, frame.index)
                 item = FlowItem(frame, meter(frame.image))
             stats.stage_seconds["flow"] += time.perf_counter() - begin

@@ -25,7 +25,8 @@ Run ``python -m dreamstream.stream.bench.livespeed [--quick] [--precision P]``
 (``--style``/``--dream``, ``--320x240``/``--640x480`` pick runs; ``--no-reference``
 leaves out the file renderer);
 for plain-AVX2 figures set ``ONEDNN_MAX_CPU_ISA=AVX2`` and ``--precision
-float32`` (a real AVX2 CPU is about 2.5x slower than that capped figure).
+float32`` (a real AVX2 CPU takes about 1.2x the capped time on this project's
+Intel Xeon, about 2.5x on a Zen 5, whose capped oneDNN is faster).
 Wall-clock figures on a shared machine are pessimistic: the machine's load
 average is recorded with each.
 """

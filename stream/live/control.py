@@ -25,7 +25,7 @@ Changes are named as on the page and in the OSC address space:
 ``style`` (text)        style: a built-in style 0-25 or a blend ``3:0.5,12:0.5``
 ``strength`` (0-1)      style: strength of the style
 ``temporal`` (0-1)      style: weight of the warped previous output
-``mask`` (text)         none, person or background (see docs/masks.md)
+``mask`` (text)         none, person, background (see docs/masks.md) or saliency (dreams)
 ``react`` (bool)        the dream reacts to motion (no value: toggle)
 ``rise`` / ``fall`` (s) --react's rise and fall times, 0.05-60 seconds
 ``attract`` (s)         attract mode after this many quiet seconds; 0 turns it off
@@ -40,6 +40,7 @@ import threading
 import time
 
 from dreamstream.core.errors import InputError
+from dreamstream.stream.live.effectcontrol import MaskSwitch, effects_state, retune
 
 log = logging.getLogger("dreamstream.stream.live")
 
@@ -107,8 +108,8 @@ def check_change(name: str, value=None):
         return _number(name, value, 0, 3600)
     if name == "mask":
         text = str(value if value is not None else "").strip().lower()
-        if text not in ("none", "person", "background"):
-            raise InputError(f"mask must be none, person or background, got {value!r}")
+        if text not in ("none", "person", "background", "saliency"):
+            raise InputError(f"mask must be none, person, background or saliency, got {value!r}")
         return text
     if name in ("layers", "style"):
         text = str(value if value is not None else "").strip()
@@ -144,6 +145,7 @@ class Control:
         self._next_publish = 0.0
         self.received = 0  # requests (batches of changes) accepted
         self.error: str | None = None  # why the last change could not be applied
+        self.masks = MaskSwitch()  # a mask's segmenter loads off the loop's thread
 
     # ------------------------------------------------------ any thread
 
@@ -188,6 +190,7 @@ class Control:
                 except Exception as exc:  # noqa: BLE001 -- a bad change must not stop the show
                     log.exception("applying %s=%r failed", name, value)
                     self.error = f"{name}: {exc}"
+        self.masks.poll(loop.carry)
         if batches or now >= self._next_publish:
             self._next_publish = now + PUBLISH_S
             state = snapshot(loop, self.mode)
@@ -218,9 +221,13 @@ def apply_change(loop, name: str, value, now: float) -> None:
             loop._next_cycle = now + loop.cycle_s
         loop.cycling = on
     elif name in EFFECTS:
-        from dreamstream.stream.effects import retune
+        if name == "mask":  # a dream's classifier mask is part of its network
+            from dreamstream.stream.live.tuning import saliency
 
-        retune(loop.carry, name, value)
+            saliency(loop, value == "saliency")
+            value = "none" if value == "saliency" else value
+        full = getattr(loop, "full", None)  # (w, h) once a frame was seen
+        retune(loop.carry, name, value, loop.control.masks, full is None or full[0] >= full[1])
     elif name == "period":
         loop.cycle_s = value
         loop._next_cycle = min(loop._next_cycle, now + value) if loop.cycling else loop._next_cycle
@@ -232,10 +239,12 @@ def apply_change(loop, name: str, value, now: float) -> None:
 
 def snapshot(loop, mode: str) -> dict:
     """What the page shows: looks, toggles, the current look's sliders and the readouts."""
-    from dreamstream.stream.effects import effects_state
     from dreamstream.stream.live.tuning import sliders
 
     stats, looks = loop.stats.summary(), loop.looks
+    effects = effects_state(loop.carry.effects, loop.control.masks if loop.control else None)
+    if looks.looks[looks.index][1].mask == "saliency":  # a dream's own mask, in its network
+        effects["mask"] = "saliency"
     fps = loop.stats.fps()
     return {
         "mode": mode,
@@ -250,7 +259,7 @@ def snapshot(loop, mode: str) -> dict:
         "overlay": loop.overlay,
         "window": loop.window is not None,
         "settings": sliders(loop, mode),
-        "effects": effects_state(loop.carry.effects),
+        "effects": effects,
         "fps": round(fps, 2) if fps else None,
         "latency_ms_p50": stats["latency_ms_p50"],
         "latency_ms_p95": stats["latency_ms_p95"],

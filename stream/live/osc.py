@@ -18,6 +18,10 @@ value; the address space mirrors the page:
 ``/style s|i``         style: 0-25 or a blend ``3:0.5,12:0.5``
 ``/strength f``        style: strength 0-1
 ``/temporal f``        style: temporal weight 0-1
+``/mask s``            ``none``, ``person``, ``background`` or (dreams) ``saliency``
+``/react [0|1]``       react to motion off / on (no argument: toggle)
+``/rise f``, ``/fall f``  react's rise and fall times, 0.05-60 s
+``/attract f``         attract mode after f quiet seconds; 0: off
 =====================  ==============================================
 
 Every address also answers under ``/dreamstream`` (``/dreamstream/next``), for

@@ -93,6 +93,38 @@ def _layers(loop, preset: str) -> None:
     looks.variant(f"{base} @ {preset} layers", settings.replace(layers=presets[preset]))
 
 
+def saliency(loop, on: bool) -> None:
+    """Dream only where a classifier looks (``on``), or everywhere again.
+
+    The classifier's mask is part of a dream's processor, so the look with or
+    without it is built in the background (as a layers change is) while the
+    current one keeps running. Nothing to do when the look already agrees.
+
+    Raises:
+        InputError: ``on`` in style mode; a look is being built already.
+    """
+    looks = loop.looks
+    label, settings = looks.looks[looks.index]
+    if on == (settings.mask == "saliency"):
+        return
+    mode = loop.control.mode if getattr(loop, "control", None) else None
+    if on and mode != "dream":
+        raise InputError("the saliency mask applies to dreams; this is style mode")
+    if on:
+        from dreamstream.core.params import CLASSIFIER_LAYERS
+
+        if settings.model not in CLASSIFIER_LAYERS:  # the dream's own classifier looks
+            raise InputError(
+                f"the saliency mask needs a dream model with an ImageNet classifier "
+                f"({', '.join(CLASSIFIER_LAYERS)}), not {settings.model}"
+            )
+    base = label.split(" @ ")[0]
+    looks.variant(
+        f"{base} @ saliency" if on else f"{base} @ unmasked",
+        settings.replace(mask="saliency" if on else None),
+    )
+
+
 def _style(loop, name: str, value) -> None:
     """Style mix and strength: values the stylizer reads on every frame."""
     from dreamstream.core.style import check_strength, parse_style

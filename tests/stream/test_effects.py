@@ -244,7 +244,10 @@ def test_live_mode_reacts_and_attracts_with_the_same_effects():
     run_until_done(loop, grabber)
     room = scene(0).astype(int)
     assert np.array_equal(shown[0], scene(0))  # a fresh start: the live picture
-    assert np.abs(shown[-1].astype(int) - (255 - room)).mean() < 2  # still: fully processed
+    # Still: fully processed, its view drifting a little (attract mode for a style).
+    processed = np.abs(shown[-1].astype(int) - (255 - room)).mean()
+    assert processed < 0.1 * np.abs(shown[-1].astype(int) - room).mean()
+    assert loop.carry.effects.swing > 0
     assert looks.asked and looks.asked[0] == 1  # the empty room moved on to the next look
 
 
@@ -271,13 +274,19 @@ def test_cli_fetch_checks_the_hash_and_a_missing_model_is_one_line(tmp_path):
     )
 
 
-def test_live_controls_steer_react_attract_and_the_mask(tmp_path, monkeypatch):
+def test_live_controls_steer_react_attract_and_the_mask(tmp_path, monkeypatch, tiny_tflite):  # noqa: F811
+    import dataclasses
+
     from dreamstream.core.errors import InputError
     from dreamstream.stream.carry import Carry
-    from dreamstream.stream.live.control import apply_change, check_change
+    from dreamstream.stream.live.control import Control, apply_change, check_change
+    from dreamstream.stream.live.effectcontrol import effects_state
+
+    class Looks:
+        looks, index = [("style 3", Settings(style="3"))], 0
 
     class Loop:  # what control.apply_change touches for these names
-        carry = Carry()
+        carry, control, full, looks = Carry(), Control("style"), (W, H), Looks()
 
     loop = Loop()
     apply_change(loop, "react", check_change("react", "on"), 0.0)
@@ -288,11 +297,89 @@ def test_live_controls_steer_react_attract_and_the_mask(tmp_path, monkeypatch):
     apply_change(loop, "attract", 0.0, 0.0)
     apply_change(loop, "react", None, 0.0)  # toggle: off
     assert not loop.carry.effects.setup.active
-    with pytest.raises(InputError, match="mask must be none, person or background"):
+    with pytest.raises(InputError, match="mask must be none, person, background or saliency"):
         check_change("mask", "sky")
     with pytest.raises(InputError, match="rise must be a number between 0.05 and 60"):
         check_change("rise", 0)
+    with pytest.raises(InputError, match="the saliency mask applies to dreams; this is style"):
+        apply_change(loop, "mask", "saliency", 0.0)
     monkeypatch.setenv("DREAMSTREAM_CACHE", str(tmp_path))  # no segmenter: one line, no change
-    with pytest.raises(InputError, match="dreamstream fetch segmenter"):
+    with pytest.raises(InputError, match="run `dreamstream fetch segmenter` there once"):
         apply_change(loop, "mask", "person", 0.0)
-    assert loop.carry.effects.setup.mask is None
+    switch = loop.control.masks
+    assert loop.carry.effects.setup.mask is None and "\n" not in switch.note
+    assert switch.note.startswith("mask person needs the selfie segmenter")
+    # With a model, the segmenter loads on a thread: the change returns at once, and the
+    # first turn of the loop after it is ready turns the mask on.
+    fx = loop.carry.effects
+    fx.setup = dataclasses.replace(fx.setup, mask_model=str(tiny_tflite))
+    apply_change(loop, "mask", "background", 0.0)
+    assert fx.setup.mask is None and switch.wanted == "background"
+    assert switch.note == "mask background: loading the segmenter..."
+    deadline = time.monotonic() + 60
+    while fx.setup.mask is None and time.monotonic() < deadline:
+        switch.poll(loop.carry)
+        time.sleep(0.02)
+    assert fx.setup.mask == "background" and switch.note is None
+    red_left = np.zeros((H, W, 3), np.uint8)
+    red_left[:, : W // 2, 0] = 255  # the tiny model's "person"
+    fx.observe(red_left, None, 0.0)
+    shown = fx.present(np.full((H, W, 3), 200, np.uint8), red_left)
+    assert (shown[:, W - 8 :] == 200).all() and (shown[:, :8] == red_left[:, :8]).all()
+    apply_change(loop, "mask", "none", 0.0)
+    state = effects_state(loop.carry.effects, switch)
+    assert fx.setup.mask is None and state["mask"] == "none" and state["mask_note"] is None
+
+
+def quiet_room(k: int) -> np.ndarray:
+    """The still room of :func:`scene`; from frame 60 on, a bright bar sweeps across it."""
+    room = scene(0)
+    if k >= 60:
+        x = (3 * (k - 60)) % (W - 8)
+        room[:, x : x + 8] = 220
+    return room
+
+
+def test_attract_keeps_a_style_moving_and_gives_way_to_a_visitor():
+    from dreamstream.stream.carry import Stateless
+    from dreamstream.stream.effects import STYLE_EASE_OUT_S
+
+    # A stand-in style (a style does not dream on its carried output); 5 frames a second.
+    frames = [Frame(quiet_room(k), k, k, Fraction(1, 5)) for k in range(70)]
+    fx = make_effects(EffectsSetup(attract_s=2.0))
+    style = Stateless(lambda f: 255 - f)
+    out = [f.image.astype(int) for f in pipeline.render(frames, style, effects=fx)]
+    plain = [255 - f.image.astype(int) for f in frames]
+    change = [np.abs(out[k] - out[k - 1]).mean() for k in range(1, 60)]
+    # Still for 2 s (10 frames): the camera's picture, styled, does not change at all...
+    assert max(change[:10]) == 0 and np.array_equal(out[10], plain[10])
+    # ...then the view the style paints drifts: the picture changes on every frame.
+    assert min(change[12:]) > 0.05 and np.abs(out[59] - plain[59]).mean() > 2
+    # A visitor: within the ease-out time the style paints the camera's view again.
+    back = 60 + int(STYLE_EASE_OUT_S * 5) + 1
+    assert not fx.attracting and fx.swing == 0
+    assert all(np.array_equal(out[k], plain[k]) for k in range(back, 70))
+
+
+def test_a_styles_previous_output_follows_the_swinging_view():
+    fx = Effects(EffectsSetup(attract_s=0.2))
+    texture = np.random.default_rng(1).integers(0, 256, (4 * H, 4 * W, 3), dtype=np.uint8)
+    frame = cv2.GaussianBlur(texture, (0, 0), 2.0)
+    fx.observe(frame, None, 0.0)
+    painted = []
+    for k in range(1, 20):  # a still room, one frame a second (the view moves well per frame)
+        fx.observe(frame, None if k == 1 else Motion(*still_motion(frame)), float(k))
+        painted.append(fx.framed(frame, grows=False))
+        moved = fx.carried(painted[-2], frame, grows=False) if k > 1 else None
+    assert fx.swing == 1.0
+    # The style's previous output, painted in the previous view, is moved into this one:
+    # it then lines up with this frame's view, so the temporal blend leaves no trail.
+    trail = np.abs(painted[-2].astype(int) - painted[-1]).mean()
+    aligned = np.abs(moved.astype(int) - painted[-1])[8:-8, 8:-8].mean()
+    assert trail > 1 and aligned < 0.2 * trail
+
+
+def still_motion(frame: np.ndarray) -> tuple:
+    """A still scene's flow, reliability and no cut, at ``frame``'s size."""
+    h, w = frame.shape[:2]
+    return np.zeros((h, w, 2), np.float32), np.ones((h, w), np.float32), False

@@ -21,7 +21,7 @@ from dreamstream.stream.io.camera import Grabber
 from dreamstream.stream.live.budget import Budget, make_levels
 from dreamstream.stream.live.control import Control, check_change
 from dreamstream.stream.live.looks import Looks
-from dreamstream.stream.live.loop import LiveLoop
+from dreamstream.stream.live.loop import LiveLoop, LiveStats
 from dreamstream.stream.live.preview import PreviewServer
 from dreamstream.stream.processors import make_processor
 from dreamstream.stream.settings import Settings
@@ -229,6 +229,10 @@ def test_dream_sliders_and_layers(monkeypatch):
         assert state["label"] == "light @ classic layers" and state["look"] == 1
         assert run.looks.processor.setup.layers == presets["classic"]
         assert run.looks.processor.setup.carry.blend == 0.5  # the slider's value stays
+        run.control.submit({"mask": "saliency"})  # VGG16 has no classifier to look with
+        state = run.settled(lambda s: s["error"], "the saliency mask's refusal")
+        assert state["error"].startswith("the saliency mask needs a dream model with an Image")
+        assert state["effects"]["mask"] == "none" and run.loop.stats.errors == 0
         assert run.control.state()["frames"] > 0 and run.loop.stats.errors == 0
     finally:
         run.close()
@@ -307,3 +311,32 @@ def test_a_trickled_body_cannot_hold_a_thread():
         assert preview.control.state()["received"] == 0
     finally:
         preview.close()
+
+
+def test_the_saliency_mask_switches_a_dream_look_in_the_background():
+    from dreamstream.stream.carry import Carry
+    from dreamstream.stream.live.control import apply_change, snapshot
+
+    built = []
+
+    def build(settings):
+        built.append(settings.mask)
+        return object()
+
+    class Loop:  # what apply_change and snapshot read
+        carry, control, full, cycling, cycle_s, paused, overlay, window = (
+            Carry(), Control("dream"), (64, 48), False, None, False, False, None
+        )  # fmt: skip
+        looks = Looks([("eff", Settings(model="efficientnet_lite0"))], build)
+        stats = LiveStats()
+
+    loop = Loop()
+    apply_change(loop, "mask", "saliency", 0.0)
+    wait_for(loop.looks.poll, what="the look with the mask")
+    assert built == [None, "saliency"] and loop.looks.label == "eff @ saliency"
+    assert snapshot(loop, "dream")["effects"]["mask"] == "saliency"
+    apply_change(loop, "mask", "saliency", 0.0)  # already so: nothing is built
+    apply_change(loop, "mask", "none", 0.0)
+    wait_for(loop.looks.poll, what="the look without it")
+    assert built == [None, "saliency", None] and loop.looks.label == "eff @ unmasked"
+    assert snapshot(loop, "dream")["effects"]["mask"] == "none"

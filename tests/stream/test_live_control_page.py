@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import pytest
 
 from dreamstream.stream.bench.soak import free_port
 from tests.stream.test_live_control import wait_for
+from tests.stream.test_segmenter import tiny_tflite  # noqa: F401 -- a fixture
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "t0ken-for-the-test"
@@ -48,6 +50,7 @@ class Live:
     """``dreamstream live`` in a child process, with its page, JSON routes and OSC port."""
 
     def __init__(self, tmp: Path):
+        self.cache = tmp / "cache"  # its own cache: no segmenter until a test puts one there
         self.port, self.osc_port = free_port(), free_port(__import__("socket").SOCK_DGRAM)
         command = [
             sys.executable, "-m", "dreamstream.stream.cli", "live", str(REPO / "samples/clip.mp4"),
@@ -56,7 +59,8 @@ class Live:
             "--osc", f"127.0.0.1:{self.osc_port}",
         ]  # fmt: skip
         self.log = open(tmp / "live.log", "w+")
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        env = {**os.environ, "DREAMSTREAM_CACHE": str(self.cache)}
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.base = f"http://127.0.0.1:{self.port}"
         wait_for(self._ready, 60, "the first frame of dreamstream live")
 
@@ -87,7 +91,7 @@ class Live:
     def streamed_pictures(self, count: int) -> list[np.ndarray]:
         """The next ``count`` pictures of the MJPEG stream, decoded (RGB)."""
         pictures, buffer = [], b""
-        with urllib.request.urlopen(self.url("/stream.mjpg"), timeout=10) as stream:
+        with wait_for(self._stream, 20, "a place among the stream's viewers") as stream:
             while len(pictures) < count:
                 buffer += stream.read1(65536)
                 start, end = buffer.find(b"\xff\xd8"), buffer.find(b"\xff\xd9")
@@ -96,6 +100,15 @@ class Live:
                     bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
                     pictures.append(bgr[:, :, ::-1])
         return pictures
+
+    def _stream(self):
+        """The MJPEG stream, or None while an earlier reader's place is not yet freed."""
+        try:
+            return urllib.request.urlopen(self.url("/stream.mjpg"), timeout=10)
+        except urllib.error.HTTPError as exc:  # 503: the server frees a place at its next write
+            if exc.code != 503:
+                raise
+            return None
 
     def close(self) -> None:
         self.process.terminate()
@@ -234,4 +247,84 @@ def test_the_control_page_fits_a_phone(live, browser, tmp_path):
     assert button["height"] >= 40  # a finger's target
     slider.send_keys(Keys.END)
     settle(live, lambda s: s["settings"]["strength"] == 1.0, "strength 1 from the phone")
+
+
+def _loading_states(live: Live, mask: str) -> list[dict]:
+    """The states served while ``mask`` waits for its segmenter, until it shows."""
+    seen = []
+
+    def shown() -> bool:
+        state = live.state()
+        if state["effects"]["mask_note"] == f"mask {mask}: loading the segmenter...":
+            seen.append(state)
+        return state["effects"]["mask"] == mask
+
+    wait_for(shown, 120, f"mask {mask} after its segmenter loaded")
+    return seen
+
+
+def test_the_page_steers_masks_react_and_attract(live, browser, tmp_path, tiny_tflite):  # noqa: F811
+    from pythonosc.udp_client import SimpleUDPClient
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    from dreamstream.stream.weights.segmenter import model_path
+
+    browser.set_window_size(390, 844)
+    browser.get(live.url("/control"))
+    wait_for(lambda: _page_ready(browser), 20, "the page on a phone-sized window")
+    note = browser.find_element("id", "mask-note")
+    inner = browser.execute_script("return window.innerWidth")
+    for widget in ("mask", "react", "rise", "fall", "attract", "attract-s"):  # a finger's targets
+        box = browser.find_element("id", widget).rect
+        assert box["x"] >= 0 and box["x"] + box["width"] <= inner and box["height"] >= 30
+    for button in ("react", "attract"):
+        assert browser.find_element("id", button).rect["height"] >= 40
+    # No segmenter on the machine: one line on the page, the loop goes on without a mask.
+    Select(browser.find_element("id", "mask")).select_by_value("person")
+    wait_for(lambda: "fetch segmenter" in note.text, 20, "the missing model's line")
+    assert note.text == (
+        "mask person needs the selfie segmenter, which is not on this machine: "
+        "run `dreamstream fetch segmenter` there once"
+    )
+    before = live.state()
+    assert before["effects"]["mask"] == "none" and before["errors"] == 0
+    settle(live, lambda s: s["frames"] > before["frames"] + 3, "frames after the refusal")
+    # With a model in the cache, the page's choice loads it while the picture keeps moving.
+    live.cache.mkdir(exist_ok=True)
+    shutil.copy(tiny_tflite, live.cache / model_path("landscape").name)
+    Select(browser.find_element("id", "mask")).select_by_value("background")
+    loading = _loading_states(live, "background")
+    assert loading and loading[-1]["frames"] > loading[0]["frames"]  # the loop was not held
+    wait_for(lambda: not note.text, 20, "the note gone once the mask shows")
+    # React and attract from the widgets: the loop's settings change at its next frame.
+    browser.find_element("id", "react").click()
+    settle(live, lambda s: s["effects"]["react"], "react on from the page")
+    browser.find_element("id", "rise").send_keys(Keys.END)
+    browser.find_element("id", "fall").send_keys(Keys.HOME)
+    state = settle(live, lambda s: s["effects"]["fall"] == 0.1, "rise and fall from the page")
+    assert state["effects"]["rise"] == 30.0
+    seconds = browser.find_element("id", "attract-s")
+    seconds.clear()
+    seconds.send_keys("5")
+    browser.find_element("id", "attract").click()
+    settle(live, lambda s: s["effects"]["attract"] == 5.0, "attract after 5 s from the page")
+    motion, attract = (
+        browser.find_element("id", "r-motion"),
+        browser.find_element("id", "r-attract"),
+    )
+    wait_for(lambda: "% moving" in motion.text, 20, "the motion readout")
+    wait_for(lambda: attract.text.startswith(("waiting", "on")), 20, "the attract readout")
+    # The new widgets and the readouts below them, as a phone shows them scrolled down.
+    browser.execute_script("window.scrollTo(0, document.getElementById('effects').offsetTop - 8)")
     _screenshot(browser, tmp_path, "control_page_phone.png")
+    # OSC changes show on the page at its next poll.
+    client = SimpleUDPClient("127.0.0.1", live.osc_port)
+    client.send_message("/attract", 12.0)
+    client.send_message("/react", 0)
+    client.send_message("/mask", "none")
+    settle(live, lambda s: s["effects"]["mask"] == "none", "the OSC changes")
+    wait_for(lambda: seconds.get_attribute("value") == "12", 20, "attract 12 s on the page")
+    assert "on" not in browser.find_element("id", "react").get_attribute("class")
+    assert Select(browser.find_element("id", "mask")).first_selected_option.text == "none"
+    assert live.state()["errors"] == 0
