@@ -137,15 +137,23 @@ class Schedule:
         return self.text()
 
 
+def eased(u: float, how: str) -> float:
+    """The share ``u`` (0-1 between two keys) as interpolation ``how`` uses it."""
+    if how == "hold":
+        return 0.0
+    if how == "smooth":
+        return u * u * (3.0 - 2.0 * u)
+    return u
+
+
 def _between(va: float, vb: float, u: float, how: str) -> float:
     if how == "hold":
         return va
-    if how == "smooth":
-        u = u * u * (3.0 - 2.0 * u)
-    return va + u * (vb - va)
+    return va + eased(u, how) * (vb - va)
 
 
-def _parse_key(text: str, item: str, name: str) -> tuple[float, bool]:
+def parse_key(text: str, item: str, name: str) -> tuple[float, bool]:
+    """A key's position and whether it is in seconds; InputError naming ``item`` if bad."""
     m = _KEY.match(text.strip())
     if not m:
         raise InputError(
@@ -205,7 +213,7 @@ def parse_schedule(text, name: str = "value") -> Schedule:
                 f"{name}: bad keyframe {item!r}; expected key:value (120:3.0, 2.5s:3.0) "
                 f"or one of {', '.join(INTERPOLATIONS)}"
             )
-        at, seconds = _parse_key(key, item, name)
+        at, seconds = parse_key(key, item, name)
         keys.append(Key(at, seconds, _parse_value(value, item, name)))
     schedule = Schedule(tuple(keys), how, name)
     if not schedule.needs_fps:

@@ -143,24 +143,27 @@ class Stylizer:
         predictor: StyleNet | None = None,
     ):
         strength = check_strength(strength)
-        style = np.asarray(style, np.float32).reshape(-1)
-        if style.shape != (net.style_dim,):
-            want = f"{net.kind} needs a style of {net.style_dim} values"
-            raise InputError(f"{want}, got {style.size}")
+        style = _style_row(net, style)
         if net.kind == "transformer" and strength < 1.0 and predictor is None:
             raise InputError("a picture style with strength below 1 needs the style predictor")
         self.net, self.style, self.strength = net, style, strength
         self.preserve_color, self.predictor = bool(preserve_color), predictor
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        """One uint8 HxWx3 RGB frame in, its stylised uint8 HxWx3 RGB frame out."""
-        return self.batch([frame])[0]
+    def __call__(self, frame: np.ndarray, style: np.ndarray | None = None) -> np.ndarray:
+        """One uint8 HxWx3 RGB frame in, its stylised uint8 HxWx3 RGB frame out.
 
-    def batch(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        ``style`` (a style vector like the one given at construction) replaces
+        this stylizer's style for this frame: a cross-fade's frame between two
+        keys passes the keys' vectors interpolated.
+        """
+        return self.batch([frame], style)[0]
+
+    def batch(self, frames: list[np.ndarray], style: np.ndarray | None = None) -> list[np.ndarray]:
         """Several frames in one forward pass per distinct frame size.
 
         Args:
             frames: uint8 HxWx3 RGB arrays (one size per video is fastest).
+            style: a style vector for these frames instead of the stylizer's own.
 
         Returns:
             uint8 HxWx3 RGB arrays, same sizes and order.
@@ -169,30 +172,40 @@ class Stylizer:
             check_frame(frame)
         if self.strength == 0.0:
             return [frame.copy() for frame in frames]
+        style = self.style if style is None else _style_row(self.net, style)
         out: list[np.ndarray | None] = [None] * len(frames)
         for shape in dict.fromkeys(f.shape for f in frames):
             where = [i for i, f in enumerate(frames) if f.shape == shape]
-            for i, result in zip(where, self._same_size([frames[i] for i in where]), strict=True):
+            same = self._same_size([frames[i] for i in where], style)
+            for i, result in zip(where, same, strict=True):
                 out[i] = result
         return out
 
-    def _styles(self, frames: list[np.ndarray]) -> np.ndarray:
-        """One style row per frame: the fixed style, or its blend with the frame's own."""
-        rows = np.repeat(self.style[None], len(frames), axis=0)
+    def _styles(self, frames: list[np.ndarray], style: np.ndarray) -> np.ndarray:
+        """One style row per frame: ``style``, or its blend with the frame's own."""
+        rows = np.repeat(style[None], len(frames), axis=0)
         if self.net.kind == "transformer" and self.strength < 1.0:
             own = self.predictor(np.stack([predictor_input(f) for f in frames]))
             rows = self.strength * rows + (1.0 - self.strength) * own
         return rows
 
-    def _same_size(self, frames: list[np.ndarray]) -> np.ndarray:
+    def _same_size(self, frames: list[np.ndarray], style: np.ndarray) -> np.ndarray:
         """Stylises frames of one size; returns a uint8 (B, H, W, 3) array."""
         images = np.stack(frames).astype(np.float32) * np.float32(1.0 / 255.0)
-        out = run_network(self.net, images, self._styles(frames))
+        out = run_network(self.net, images, self._styles(frames, style))
         if self.preserve_color:
             out = keep_colors(out, images)
         if self.net.kind != "transformer" and self.strength < 1.0:
             out = self.strength * out + (1.0 - self.strength) * images
         return to_uint8(out)
+
+
+def _style_row(net: StyleNet, style) -> np.ndarray:
+    """``style`` as the float32 vector ``net`` takes; InputError if its length is wrong."""
+    row = np.asarray(style, np.float32).reshape(-1)
+    if row.shape != (net.style_dim,):
+        raise InputError(f"{net.kind} needs a style of {net.style_dim} values, got {row.size}")
+    return row
 
 
 def _thumbnail(image: np.ndarray, tile: int) -> np.ndarray:

@@ -93,6 +93,8 @@ def animate(
     write: Callable[[Frame], None],
     resume: tuple[int, np.ndarray] | None = None,
     on_frame: Callable[[int, np.ndarray], None] | None = None,
+    begin: int = 0,
+    end: int | None = None,
 ) -> int:
     """Render the animation, frame by frame, into ``write``.
 
@@ -106,18 +108,22 @@ def animate(
         resume: ``(index, frame)``: frame ``index - 1`` is already written and is
             ``frame``; rendering continues at ``index``.
         on_frame: called with each frame's index and image after it is written.
+        begin: without ``resume``, the frame ``start`` is dreamt in full as
+            (a farm segment starts part-way, from the still already moved there).
+        end: the frame to stop before (default: ``plan.frames``).
 
     Returns:
         How many frames were written by this call.
     """
+    end = plan.frames if end is None else end
     if resume is None:
-        index, image = 0, None
+        index, image = begin, None
     else:
         index, image = resume
         if not 0 < index <= plan.frames:
             raise InputError(f"cannot resume at frame {index} of {plan.frames}")
     written = 0
-    while index < plan.frames:
+    while index < end:
         if image is None:
             image = dream_first(start, index)
         else:
@@ -201,8 +207,11 @@ def render_animation(
     from dreamstream.stream.io import check_resume, check_sink, open_sink, read_image
     from dreamstream.stream.processors import DreamProcessor
 
-    if settings.workers or settings.ray:
-        raise InputError("animate renders frame after frame; --workers and --ray do not apply")
+    if settings.workers or settings.ray:  # the front sends those to the farm
+        raise InputError(
+            "render_animation renders in one process; --workers/--ray animations go through "
+            "dreamstream.stream.jobs.render_animation_file"
+        )
     plan = plan_from(settings, fps)
     start = last_frame(input_spec, settings.width, settings.max_pixels)
     h, w = start.shape[:2]

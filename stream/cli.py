@@ -265,7 +265,9 @@ def _cmd_animate(args: argparse.Namespace) -> int:
     from dreamstream.stream.machine import load_framework
 
     load_framework()
-    return commands.run_animate(args, settings, software())
+    from dreamstream.stream.jobs import render_animation_file
+
+    return commands.run_animate(args, settings, software(), render_animation_file)
 
 
 def _cmd_live(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ import json
 
 from dreamstream.core.errors import InputError
 
+EXIT_INTERRUPTED = 130  # the CLI's status for a render that was stopped (cli.EXIT_INTERRUPTED)
+
 SALIENCY_EXAMPLES = """examples:
   dreamstream saliency samples/chelsea.jpg -o out/cat-heat.jpg
   dreamstream saliency dog.jpg -o out/dog-heat.jpg --model inception_v3 \
@@ -114,7 +116,7 @@ def add_animate_command(sub, helpers: dict) -> None:
     run.add_argument(
         "--pan", metavar="X,Y", help="pan per frame in pixels, both at once (--pan-x, --pan-y)"
     )
-    helpers["add_settings_groups"](cmd, ("dream", "animate"))
+    helpers["add_settings_groups"](cmd, ("dream", "animate", "farm"))
     cmd.set_defaults(run=helpers["run_animate"])
 
 
@@ -127,17 +129,19 @@ def pan_flags(args: argparse.Namespace) -> None:
     args.pan_x, args.pan_y = parse_pan(args.pan)
 
 
-def run_animate(args: argparse.Namespace, settings, software: str) -> int:
-    """Render an animation from parsed arguments and their settings."""
-    from dreamstream.stream.animate import render_animation
+def run_animate(args: argparse.Namespace, settings, software: str, render) -> int:
+    """Render an animation from parsed arguments and their settings.
 
+    ``render`` is :func:`dreamstream.stream.jobs.render_animation_file`: in one
+    process, or in segments (``--workers``, ``--ray``), which the front decides.
+    """
     if not args.input:
         raise InputError("a PICTURE is required")
     if not args.output:
         raise InputError("an output is required: -o OUTPUT")
     if not args.fps > 0:
         raise InputError(f"--fps must be > 0, got {args.fps}")
-    summary = render_animation(
+    summary = render(
         args.input,
         args.output,
         settings,
@@ -146,9 +150,11 @@ def run_animate(args: argparse.Namespace, settings, software: str) -> int:
         overwrite=args.overwrite,
         resume=args.resume,
         software=software,
+        progress=not args.quiet and not args.json,
     )
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
-    elif not args.quiet:
-        print(f"wrote {summary['output']} ({summary['frames']} frames, {summary['fps']} fps)")
-    return 0
+    elif not args.quiet:  # a message: a segmented animation that stopped
+        wrote = f"wrote {summary['output']} ({summary['frames']} frames, {summary['fps']} fps)"
+        print(summary.get("message") or wrote)
+    return EXIT_INTERRUPTED if summary.get("interrupted") else 0

@@ -251,6 +251,32 @@ class Effects:
         weight = self.weight()
         return out if weight is None else masks.composite(out, image, weight)
 
+    def unmix(self, shown: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """The processor's output recovered from what :meth:`present` showed (a resume).
+
+        Where the weight w > 0, ``image + (shown - image) / w``: its rounding
+        error is at most 0.5 / w levels, and ``--react`` carries only
+        ``min(4 w, 1)`` of it into the next start, so at most 2 levels there.
+        Where w = 0 nothing of the output was shown, and the live picture
+        stands in (``--react``: the next start is the live picture there anyway;
+        under a mask the hidden dream regrows from the frame).
+
+        Args:
+            shown: the frame written, uint8 HxWx3 RGB.
+            image: the input frame it was mixed with, uint8 HxWx3 RGB.
+
+        Returns:
+            uint8 HxWx3 RGB.
+        """
+        weight = self.weight()
+        if weight is None or weight.shape != shown.shape[:2]:
+            return shown
+        w = weight[..., None].astype(np.float32)
+        live = image.astype(np.float32)
+        safe = np.where(w > 0, w, 1.0)
+        out = np.where(w > 0, live + (shown.astype(np.float32) - live) / safe, live)
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
     def take_cycle(self) -> bool:
         """True once per attract period of quiet: live mode moves to the next look then."""
         if not self.attracting:

@@ -147,6 +147,43 @@ def render_file(
     return summary
 
 
+def render_animation_file(
+    input_spec: str,
+    output_spec: str,
+    settings,
+    *,
+    progress: bool = False,
+    stop: threading.Event | None = None,
+    **options,
+) -> dict:
+    """An animation (``dreamstream animate``): in one process, or in segments on Ray.
+
+    Args:
+        input_spec, output_spec, settings: as
+            :func:`~dreamstream.stream.animate.render_animation`; with ``workers``
+            or ``ray`` set the animation is cut into segments
+            (:func:`~dreamstream.stream.farm.animation.render_animation_segmented`).
+        progress, stop: segments only: one progress line on stderr, and an event
+            that stops the render (finished segments are kept for ``resume``).
+        **options: ``fps``, ``audio``, ``overwrite``, ``resume``, ``software``.
+    """
+    if settings.workers or settings.ray:  # segments on Ray: Ray is imported only here
+        from dreamstream.stream.farm.animation import render_animation_segmented
+
+        return render_animation_segmented(
+            input_spec,
+            output_spec,
+            settings,
+            progress=progress,
+            stop=stop,
+            use_gpu=os.environ.get("CUDA_VISIBLE_DEVICES") != "-1",  # --device cpu
+            **options,
+        )
+    from dreamstream.stream.animate import render_animation
+
+    return render_animation(input_spec, output_spec, settings, **options)
+
+
 def _frames_of(source) -> tuple[int, int | None]:
     """The frame range ``[first, last)`` a render of ``source`` covers (``last`` None: open)."""
     window = source.window

@@ -84,7 +84,9 @@ class StyleSetup:
     """Everything :class:`~dreamstream.stream.processors.StyleProcessor` is built from.
 
     Attributes:
-        style: a built-in style or blend as text (``"7"``, ``"3:0.5,12:0.5"``).
+        style: a built-in style or blend as text (``"7"``, ``"3:0.5,12:0.5"``), or
+            styles keyed along time (``"0:(3), 120:(7)"``, pictures too; see
+            ``core.stylekeys``), cross-faded per frame by the processor.
         style_image: a picture's path as the style instead, or ``None``.
         strength: 0-1, the styled share of each frame.
         preserve_color: keep the input's colours.

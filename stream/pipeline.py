@@ -183,13 +183,19 @@ def render(
                 return
 
     prepare = getattr(processor, "prepare", None)  # work that needs no previous output
+    # A resumed render replays its effects (mask, stillness) over the frames on disk,
+    # from the flow alone, so they continue as an uninterrupted render's would.
+    replay = effects is not None and resume is not None
 
     def measure(put):
         for frame in _consume(decoded):
             begin = time.perf_counter()
             if frame.index < skip_below:  # already on disk: its input is the next one's previous
-                meter.reset(frame.image)
-                item = FlowItem(frame, skip=True)
+                if replay:  # the effects' state is rebuilt from these frames' motion
+                    item = FlowItem(frame, meter(frame.image), skip=True)
+                else:
+                    meter.reset(frame.image)
+                    item = FlowItem(frame, skip=True)
             else:
                 # Attract mode's swing gives a style another view to paint: not this frame.
                 if prepare is not None and not (effects is not None and effects.swing > 0):
@@ -226,7 +232,12 @@ def _model_loop(
         if item.skip:
             stats.skipped += 1
             last = resume is not None and frame.index == resume.next_index - 1
-            carry.restore(frame.image, resume.last_output if last else None)
+            if effects is not None:
+                effects.observe(frame.image, item.motion, frame.time)
+            out = resume.last_output if last else None
+            if out is not None and effects is not None:  # on disk it is mixed with the frame
+                out = effects.unmix(out, frame.image)
+            carry.restore(frame.image, out)
             continue
         begin = time.perf_counter()
         out = carry.step(processor, frame.image, frame.index, item.motion, time_s=frame.time)

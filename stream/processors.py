@@ -248,6 +248,12 @@ def _pictures(setup) -> list[tuple[str, str]]:
     """The pictures a setup names: (path, what messages call it)."""
     if isinstance(setup, DreamSetup):
         return [(setup.guide, "guide image")] if setup.guide else []
+    if isinstance(setup, StyleSetup):
+        from dreamstream.stream.styletrack import schedule_pictures
+
+        keyed = [(path, "style image") for path in schedule_pictures(setup)]
+        if keyed:
+            return keyed
     return [(setup.style_image, "style image")] if setup.style_image else []
 
 
@@ -289,7 +295,13 @@ def check_dream_size(size: tuple[int, int]) -> None:
 
 
 class StyleProcessor:
-    """Fast neural style, blended with the warped previous output where reliable."""
+    """Fast neural style, blended with the warped previous output where reliable.
+
+    With a style schedule (``--style "0:(3), 120:(7)"``) each frame is styled
+    with its own style vector, the keys' vectors interpolated: a cross-fade
+    costs one network pass a frame. A ``hold`` schedule's switch frame starts
+    the new look afresh, without the old look carried onto it.
+    """
 
     # The still-scene hold compares the warped previous input with the unwarped
     # one (core.temporal.stillness), so the carry passes both, and the previous output.
@@ -301,30 +313,40 @@ class StyleProcessor:
     # 0.53x at half scale), for about 0.025 instead of 0.012 CPU-seconds a flow,
     # next to the network's 0.13 (docs/coherence.md).
     flow_scale = 1.0
+    track = None  # a style schedule's StyleTrack (set when built; None: one style)
 
     def __init__(self, setup: StyleSetup):
         from dreamstream.stream.runtimes import load_stylizer
         from dreamstream.stream.styleahead import ahead_for
+        from dreamstream.stream.styletrack import first_style, make_track
 
         self.setup = setup
         self.keyed = split_keyframes(setup.keyframes)
-        picture = setup.style_image
+        style, picture = first_style(setup)
         self.stylizer, self.runtime = load_stylizer(
-            setup.style,
+            style,
             1.0 if "strength" in self.keyed else setup.strength,
             setup.preserve_color,
             style_image=read_picture(picture, "style image", setup.max_pixels) if picture else None,
             runtime=setup.runtime,
         )
+        self.track = make_track(setup, read_picture)
         self.ahead = ahead_for(self.stylizer, self.runtime.runtime)
+
+    def _style(self, index: int) -> np.ndarray | None:
+        """Frame ``index``'s style vector when the style is keyed, else None (the stylizer's)."""
+        return self.track.vector(index) if self.track is not None else None
 
     def prepare(self, frame: np.ndarray, index: int) -> None:
         """Start styling a frame early (the pipeline calls this as frames are decoded)."""
         if self.ahead is not None:
-            self.ahead.submit(frame, index)
+            self.ahead.submit(frame, index, self._style(index))
 
     def _styled(self, frame: np.ndarray, index: int) -> np.ndarray:
-        return self.ahead.result(frame, index) if self.ahead else self.stylizer(frame)
+        style = self._style(index)
+        if self.ahead is not None:
+            return self.ahead.result(frame, index, style)
+        return self.stylizer(frame, style)
 
     def _keyed(self, frame: np.ndarray, index: int) -> tuple[np.ndarray, float]:
         """The styled frame at this frame's strength, and this frame's temporal weight."""
@@ -349,6 +371,8 @@ class StyleProcessor:
         average's, docs/coherence.md); without them, the plain blend.
         """
         styled, weight = self._keyed(frame, index)
+        if self.track is not None and self.track.switches_at(index):
+            return styled  # a hard switch: the old look is not carried into the new one
         if previous is None or warped_in is None or weight <= 0.0:
             return temporal.temporal_blend(styled, warped_out, mask, weight)
         prev_in, prev_out = previous

@@ -38,6 +38,7 @@ from dreamstream.core.params import (
     is_builtin_style,
     parse_style,
 )
+from dreamstream.core.stylekeys import is_style_schedule, parse_style_keys
 from dreamstream.stream.params import (
     MASK_CHOICES,
     REACT_CHOICES,
@@ -145,7 +146,10 @@ class Settings:
     steps_next: int = field(
         default=2,
         metadata=_opt(
-            "ascent steps per octave for frames that start from the carried dream", "dream"
+            "ascent steps per octave for frames that start from the carried dream: more "
+            "dreams each frame harder (and costs time per frame); the carry then settles "
+            "stronger than a fresh dream of the same --step-size",
+            "dream",
         ),
     )
     octaves_next: int | None = field(
@@ -227,14 +231,18 @@ class Settings:
     )
     blend: float = field(
         default=0.95,
-        metadata=_opt("share of the carried dream in the next frame's start image (0-1)", "dream"),
+        metadata=_opt(
+            "share of the carried dream in the next frame's start image (0-1): higher is "
+            "steadier, lower follows each frame more closely and flickers more",
+            "dream",
+        ),
     )
     anchor: float = field(
         default=0.25,
         metadata=_opt(
             "share of each frame's own low frequencies (light, shade, colour) put back "
             "into the carried dream's start, so the scene cannot erode (0-1; 1 where the "
-            "flow is unreliable)",
+            "flow is unreliable): higher keeps the scene and its colours, at a weaker dream",
             "dream",
         ),
     )
@@ -242,7 +250,8 @@ class Settings:
         default=2.0,
         metadata=_opt(
             "extra step where the flow is unreliable (occlusions, blur): the dream grows "
-            "1 + this times as fast there, since it starts afresh (>= 0)",
+            "1 + this times as fast there, since it starts afresh (>= 0): lower leaves "
+            "a weaker dream where things appear, higher fills them in sooner and more abruptly",
             "dream",
         ),
     )
@@ -256,7 +265,12 @@ class Settings:
     )
     # -- style
     style: str = field(
-        default="0", metadata=_opt("built-in style 0-25 or a blend such as 3:0.5,12:0.5", "style")
+        default="0",
+        metadata=_opt(
+            "built-in style 0-25 or a blend such as 3:0.5,12:0.5; or styles that cross-fade "
+            "along time: 0:(3), 120:(7), 10s:(picture.jpg)",
+            "style",
+        ),
     )
     style_image: str | None = field(
         default=None, metadata=_opt("any picture as the style (arbitrary style network)", "style")
@@ -480,9 +494,22 @@ class Settings:
                 raise InputError(
                     f"{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
-        check_style_text(self.style)
+        self._check_style()
         temporal_frames(self.temporal_frames)
         self.art_params()  # validates the optimisation's settings early
+
+    def _check_style(self) -> None:
+        """The style, a schedule's text made canonical; a schedule beside a picture refused."""
+        object.__setattr__(self, "style", style_text(self.style))
+        if not is_style_schedule(self.style):
+            return
+        if self.method == "optimize":
+            raise InputError("style --method optimize takes no keyframed --style")
+        if self.style_image is not None:
+            raise InputError(
+                "--style keyframes and --style-image: put the pictures among the keyframes, "
+                "--style '0:(a.jpg), 120:(b.jpg)'"
+            )
 
     def _check_effects(self) -> None:
         for name in ("rise", "fall", "attract"):
@@ -493,9 +520,12 @@ class Settings:
             raise InputError("--react motion needs the flow: drop --no-flow")
         if self.mask_model is not None and self.mask not in MASK_CHOICES[1:]:
             raise InputError("--mask-model needs --mask person or --mask background")
-        if (self.workers or self.ray) and self.effects_setup().active:
+        if (self.workers or self.ray) and self.attract is not None:
+            # Its trigger is the quiet time since the last motion, which may lie anywhere
+            # before a segment; its drift then builds on itself: no warm-up can know either.
             raise InputError(
-                "--mask, --react and --attract do not run in segments (--workers, --ray)"
+                "--attract does not run in segments (--workers, --ray): it counts quiet "
+                "seconds over the whole clip"
             )
 
     def _check_dream_extras(self) -> None:
@@ -777,10 +807,28 @@ def check_style_text(text: str) -> None:
     """Reject a style that is not an index 0-25 or an ``index:weight`` blend."""
     if not is_builtin_style(text):
         raise InputError(
-            f"--style must be an index 0-{NUM_STYLES - 1} or a blend such as "
-            f"3:0.5,12:0.5, got {str(text)!r}"
+            f"--style must be an index 0-{NUM_STYLES - 1}, a blend such as "
+            f"3:0.5,12:0.5 or keyframes such as 0:(3), 120:(7), got {str(text)!r}"
         )
-    parse_style(str(text))
+    try:
+        parse_style(str(text))
+    except InputError as error:
+        if ":" not in str(text):
+            raise
+        # "0:3, 120:7" reads as a blend: say how a schedule is written
+        raise InputError(f"{error}; keyframed styles go in parentheses: 0:(3), 120:(7)") from None
+
+
+def style_text(text: str) -> str:
+    """The ``--style`` of a render, checked: one style, a blend, or keyframed styles.
+
+    Returns:
+        The text, a schedule's in its canonical form (what metadata and resume compare).
+    """
+    if is_style_schedule(text):
+        return parse_style_keys(text).text()
+    check_style_text(text)
+    return str(text)
 
 
 # The history the long-term loss keeps is this many frames (inputs and outputs):

@@ -49,22 +49,28 @@ class Ahead:
         # Queued frames of an abandoned render must not keep the pool busy at exit.
         weakref.finalize(self, self.pool.shutdown, wait=False, cancel_futures=True)
 
-    def submit(self, frame: np.ndarray, index: int) -> None:
-        """Start styling ``frame`` (the input frame of source index ``index``)."""
-        future = self.pool.submit(self.lane_stylizer, frame)
+    def submit(self, frame: np.ndarray, index: int, style: np.ndarray | None = None) -> None:
+        """Start styling ``frame`` (the input frame of source index ``index``).
+
+        ``style``: this frame's style vector (a cross-fade's), None for the stylizer's own.
+        """
+        future = self.pool.submit(self.lane_stylizer, frame, style)
         with self.lock:
             self.pending[index] = (frame, future)
             while len(self.pending) > MAX_PENDING:
                 _, (_, dropped) = self.pending.popitem(last=False)
                 dropped.cancel()
 
-    def result(self, frame: np.ndarray, index: int) -> np.ndarray:
-        """The styled ``frame``: from its submitted run, or computed now if none matches."""
+    def result(self, frame: np.ndarray, index: int, style: np.ndarray | None = None) -> np.ndarray:
+        """The styled ``frame``: from its submitted run, or computed now if none matches.
+
+        ``style`` as given to :meth:`submit` (the same index gives the same vector).
+        """
         with self.lock:
             entry = self.pending.pop(index, None)
         if entry is not None and entry[0] is frame:
             return entry[1].result()
-        return self.stylizer(frame)
+        return self.stylizer(frame, style)
 
 
 def ahead_for(stylizer, runtime: str) -> Ahead | None:

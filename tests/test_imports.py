@@ -158,6 +158,7 @@ def test_sinks_never_import_sources_and_parts_never_see_settings():
         "dreamstream.stream.artstyle",
         "dreamstream.stream.carry",
         "dreamstream.stream.styleahead",
+        "dreamstream.stream.styletrack",
         "dreamstream.stream.pipeline",
         "dreamstream.stream.farm.task",
         "dreamstream.stream.farm.seams",

@@ -26,9 +26,11 @@ SUBJECTS = (
     "livespeed",
     "artstyle",
     "farm",
+    "animfarm",
     "temporal",
     "animate",
     "masks",
+    "stylefade",
 )
 
 

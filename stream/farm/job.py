@@ -17,10 +17,12 @@ segments; both go once the seams are written.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -56,6 +58,11 @@ class _Render:
     size: tuple[int, int]  # (width, height) of the rendered frames
     span: FrameRange  # the frames rendered, with their times
     use_gpu: bool  # let tasks ask the cluster for GPUs
+    audio_from: Path | None = None  # whose audio the joined video gets
+    effects: object = None  # EffectsSetup: masks and --react, warmed up with the carry
+    animation: object = None  # an animation's plan (mode "animate")
+    task: Callable = render_segment  # what a worker runs for one segment
+    seam: Callable | None = None  # what makes a seam (None: seams.make_seam)
 
     @property
     def work(self) -> Path:
@@ -84,6 +91,8 @@ class _Render:
             self.flow,
             self.metadata,
             str(self.seams),
+            self.effects,
+            self.animation,
         )
 
     def reusable(self, manifest: planning.Manifest, g: planning.Segment) -> bool:
@@ -170,19 +179,18 @@ def render_segmented(
     # The whole output is locked, a frame folder too: its manifest and seams are shared.
     lock = lock_output(output_spec)
     try:
-        r, span, has_audio = _prepare(*args)  # again under the lock: the output may exist now
-        run = (overwrite, resume, progress, stop)
-        return _render_locked(r, settings, span, has_audio, output_spec, *run)
+        r = _prepare(*args)  # again under the lock: the output may exist now
+        return render_locked(r, settings, output_spec, overwrite, resume, progress, stop)
     finally:
         lock.release()
 
 
-def _render_locked(
-    r: _Render, s: Settings, span, has_audio, output_spec, overwrite, resume, progress, stop
-):
-    """The rest of :func:`render_segmented`, run while it holds the output's lock."""
+def render_locked(r: _Render, s: Settings, output_spec, overwrite, resume, progress, stop):
+    """The rest of :func:`render_segmented` (and of an animation's), run while it holds
+    the output's lock."""
     from dreamstream.stream.farm import cluster as clusters
 
+    span = r.span
     try:
         manifest = r.open_manifest(overwrite, resume)
     except OSError as error:
@@ -200,13 +208,14 @@ def _render_locked(
             r.work.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise output_error(error, r.work) from None
-        cluster.check_shared([_input_file(r.input_path)], r.work)
+        inputs = [_input_file(r.input_path)] + ([r.audio_from] if r.audio_from else [])
+        cluster.check_shared(inputs, r.work)
         todo = [g for g in segments if not r.reusable(manifest, g)]
         results = _run(cluster, r, manifest, todo, progress, stop)
     complete = len(results) == len(todo)
     if complete:
         try:
-            _finish(r, manifest, segments, span, has_audio)
+            _finish(r, manifest, segments, span)
         except OSError as error:  # a full disk at the join: the segments stay for --resume
             target = error.filename or r.out_path
             raise output_error(error, target, _kept(manifest, r.work)) from None
@@ -244,7 +253,7 @@ def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume, use_
         if resume:
             check_resume(output_spec, mode, metadata["settings"])
         span = frame_range(src)
-        size, has_audio = src.size, src.has_audio
+        size, audio = src.size, (Path(input_spec).resolve() if src.has_audio else None)
     kind, out_path = output_kind(output_spec)
     if kind not in ("video", "images"):
         raise InputError(
@@ -258,7 +267,7 @@ def _prepare(mode, input_spec, output_spec, s, metadata, overwrite, resume, use_
     key = planning.render_key(mode, planning.input_identity(_input_file(input_path)), s)
     parts = (setup, source, encoder, s.flow_params())
     r = _Render(mode, input_path, kind, out_path, *parts, metadata, key, size, span, use_gpu)
-    return r, span, has_audio
+    return dataclasses.replace(r, audio_from=audio, effects=s.effects_setup())
 
 
 def _run(cluster, r: _Render, manifest, todo, progress: bool, stop) -> dict[int, dict]:
@@ -281,7 +290,7 @@ def _run(cluster, r: _Render, manifest, todo, progress: bool, stop) -> dict[int,
     with StopOnSignal(stop):
         jobs = [r.job(g) for g in todo]
         try:
-            run_tasks(cluster, render_segment, jobs, on_done=finished, on_progress=bar, stop=stop)
+            run_tasks(cluster, r.task, jobs, on_done=finished, on_progress=bar, stop=stop)
         except OSError as error:  # the manifest could not be saved
             raise output_error(error, manifest.path, _kept(manifest, r.work)) from None
         except InputError as error:  # bad input or output: say what is kept for --resume
@@ -293,7 +302,7 @@ def _run(cluster, r: _Render, manifest, todo, progress: bool, stop) -> dict[int,
     return results
 
 
-def _finish(r: _Render, manifest, segments, span: FrameRange, has_audio: bool) -> None:
+def _finish(r: _Render, manifest, segments, span: FrameRange) -> None:
     """Cross-fade the seams (a few frames each, here), then join a video or tidy a folder."""
     from dreamstream.stream.farm.seams import make_seam
 
@@ -301,10 +310,9 @@ def _finish(r: _Render, manifest, segments, span: FrameRange, has_audio: bool) -
     for g in segments:
         if g.fade:
             job = r.job(g, part="seam")
-            seams[g.number] = {**make_seam(job, r.seams), "output": job.output}
+            seams[g.number] = {**(r.seam or make_seam)(job, r.seams), "output": job.output}
     if r.kind == "video":
-        audio = r.input_path if has_audio else None
-        _join(segments, manifest, seams, r.out_path, audio, span, r.metadata)
+        _join(segments, manifest, seams, r.out_path, r.audio_from, span, r.metadata)
         shutil.rmtree(r.work, ignore_errors=True)
     else:  # the frames are all in place: only the bookkeeping goes
         shutil.rmtree(r.seams, ignore_errors=True)

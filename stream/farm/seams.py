@@ -65,6 +65,16 @@ def save_raw(path: Path, image: np.ndarray) -> None:
         raise files.output_error(error, path) from None
 
 
+def faded_frames(g, folder: Path) -> dict[int, np.ndarray]:
+    """Frame index -> the cross-faded frame of the seam before segment ``g``."""
+    from dreamstream.stream.io import read_image
+
+    indices = range(g.first, g.first + g.fade)
+    lead_out = [read_image(raw_file(folder, g.number, LEAD_OUT, i)) for i in indices]
+    head = [read_image(raw_file(folder, g.number, HEAD, i)) for i in indices]
+    return dict(zip(indices, crossfade(lead_out, head), strict=True))
+
+
 def make_seam(job, folder: Path) -> dict:
     """Cross-fade the seam before ``job.segment`` and write it to ``job.output``.
 
@@ -77,13 +87,10 @@ def make_seam(job, folder: Path) -> dict:
         ``frames`` written and ``start_time`` of the first (see ``render_segment``).
     """
     from dreamstream.stream.farm.parts import first_time, open_part
-    from dreamstream.stream.io import open_source, read_image
+    from dreamstream.stream.io import open_source
 
     g = job.segment
-    indices = range(g.first, g.first + g.fade)
-    lead_out = [read_image(raw_file(folder, g.number, LEAD_OUT, i)) for i in indices]
-    head = [read_image(raw_file(folder, g.number, HEAD, i)) for i in indices]
-    faded = dict(zip(indices, crossfade(lead_out, head), strict=True))
+    faded = faded_frames(g, folder)
     # The input is read again for the frames' own timestamps and the same encoder set-up.
     window = job.source.window(g.first, g.first + g.fade)
     with open_source(job.input, **window.kwargs()) as source:

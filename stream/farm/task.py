@@ -22,6 +22,7 @@ from dreamstream.stream.io.frame import Sink
 from dreamstream.stream.params import (
     ArtSetup,
     DreamSetup,
+    EffectsSetup,
     EncoderOptions,
     SourceOptions,
     StyleSetup,
@@ -30,6 +31,7 @@ from dreamstream.stream.params import (
 __all__ = ["SegmentJob", "first_time", "open_part", "processor_for", "render_segment"]
 
 _cached: dict = {}  # (mode, setup) -> processor: one, the models are large
+_segmenters: dict = {}  # (effects setup, landscape) -> segmenter: loaded once per worker
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class SegmentJob:
         metadata: written into the segment's file (video) or sidecar (frames);
             it records the whole ``Settings.as_dict()``.
         seams: the folder where head and lead-out frames wait for their seams.
+        effects: masks and ``--react`` (their state warms up with the carry), or None.
+        animation: an animation's plan (:class:`~dreamstream.stream.animate.AnimationPlan`)
+            for ``mode="animate"``, else None.
     """
 
     mode: str
@@ -61,6 +66,8 @@ class SegmentJob:
     flow: FlowParams
     metadata: dict
     seams: str = ""
+    effects: EffectsSetup | None = None
+    animation: object = None
 
 
 class _Router(Sink):
@@ -114,6 +121,23 @@ def processor_for(mode: str, setup):
     return _cached[key]
 
 
+def effects_for(setup: EffectsSetup | None, size: tuple[int, int]):
+    """Fresh :class:`~dreamstream.stream.effects.Effects` for one segment (None: none on).
+
+    The state starts empty, like an uninterrupted render's at its first frame;
+    the segment's warm-up frames grow it. The segmenter is loaded once per worker.
+    """
+    from dreamstream.stream.effects import Effects, make_effects
+
+    if setup is None or not setup.active:
+        return None
+    key = (setup, size[0] >= size[1])
+    if key not in _segmenters:
+        _segmenters.clear()
+        _segmenters[key] = make_effects(setup, size).segmenter
+    return Effects(setup, _segmenters[key])
+
+
 def render_segment(job: SegmentJob, tally=None) -> dict:
     """Render one segment: warm-up (discarded), head, own frames and lead-out.
 
@@ -136,6 +160,7 @@ def render_segment(job: SegmentJob, tally=None) -> dict:
         sink = open_part(job, source)
         router = _Router(sink, g, Path(job.seams), tally)
         options = {"flow_method": flow.method, "flow_preset": flow.preset}
+        options["effects"] = effects_for(job.effects, source.size)
         pipeline.run(source, processor, router, flow=flow.enabled, **options)
         fps = source.fps
     if router.first_own is None:

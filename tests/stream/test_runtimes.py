@@ -157,9 +157,9 @@ def test_frames_styled_ahead_equal_frames_styled_one_at_a_time():
     calls = {"n": 0}
     submit = ahead.ahead.submit
 
-    def counted(frame, index):
+    def counted(frame, index, style=None):
         calls["n"] += 1
-        submit(frame, index)
+        submit(frame, index, style)
 
     ahead.ahead.submit = counted
     a = [f.image for f in pipeline.render(frames, ahead)]
