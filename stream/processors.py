@@ -361,6 +361,20 @@ class StyleProcessor:
     def first(self, frame: np.ndarray, index: int, **work) -> np.ndarray:
         return self._keyed(frame, index)[0]
 
+    def _look_moves(self, index: int) -> bool:
+        """Whether a schedule changes the look from the previous frame to this one.
+
+        The still-scene hold would then slow the change (a fade on a still
+        scene lagged by a third at its end), so the plain blend carries it.
+        """
+        if self.track is not None and index > 0:
+            if not np.array_equal(self.track.vector(index), self.track.vector(index - 1)):
+                return True
+        if "strength" in self.keyed and index > 0:
+            now = values_at(self.keyed, index, self.setup.fps)["strength"]
+            return now != values_at(self.keyed, index - 1, self.setup.fps)["strength"]
+        return False
+
     def next(self, frame, index, warped_out, mask, warped_in, previous=None, **work) -> np.ndarray:
         """The styled frame blended with the carried output.
 
@@ -373,7 +387,7 @@ class StyleProcessor:
         styled, weight = self._keyed(frame, index)
         if self.track is not None and self.track.switches_at(index):
             return styled  # a hard switch: the old look is not carried into the new one
-        if previous is None or warped_in is None or weight <= 0.0:
+        if previous is None or warped_in is None or weight <= 0.0 or self._look_moves(index):
             return temporal.temporal_blend(styled, warped_out, mask, weight)
         prev_in, prev_out = previous
         still = temporal.stillness(frame, prev_in, warped_in)
