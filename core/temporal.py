@@ -197,6 +197,120 @@ def temporal_blend(
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+# The style's still-scene hold (issue 20). Where the scene stands still, a blend
+# in time still lets per-frame style's texture crawl through: each frame the
+# warp resamples the held texture along a flow that is never exactly zero, and
+# the network repaints it a little differently. So where standing still explains
+# the input about as well as the flow does, the previous output is copied
+# unwarped and carried with a larger weight: the one whose remainder is
+# (1 - weight) ** HOLD_POWER (0.8 -> 0.95; 0 stays 0, so --temporal 0 still
+# turns coherence off).
+HOLD_POWER = 1.86
+# The box (px) over which the input's residuals are averaged before they are compared.
+STILL_BOX = 7
+# The least noise level (0-255) assumed: sensor and coding noise, quantisation.
+STILL_FLOOR = 2.0
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    """Luminance of an RGB image as float32 0-255 (OpenCV's BT.601 weights)."""
+    grey = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+    return grey.astype(np.float32)
+
+
+def stillness(frame: np.ndarray, prev_frame: np.ndarray, warped_prev_in: np.ndarray) -> np.ndarray:
+    """Where the scene stands still, judged from the input alone: 0 (moving) to 1 (still).
+
+    Two explanations of the current frame are compared, each by its mean
+    absolute luminance residual over a ``STILL_BOX`` box: standing still (the
+    previous frame as it is) and the flow (the previous frame warped). The
+    noise level is the median residual the flow leaves over the frame, at
+    least ``STILL_FLOOR`` levels. A pixel is still (1) where standing still
+    leaves at most one noise level, falling to 0 at two, and only as far as
+    it explains the input nearly as well as the flow (within a noise level).
+
+    Args:
+        frame, prev_frame: the current and previous input, uint8 HxWx3 RGB.
+        warped_prev_in: the previous input warped to this frame along the
+            flow (current -> previous), uint8 HxWx3 RGB.
+
+    Returns:
+        HxW float32 in [0, 1].
+    """
+    _check_pair(frame, "frame", prev_frame, "previous frame")
+    _check_pair(frame, "frame", warped_prev_in, "warped previous input")
+    cur = _grey(frame)
+    box = (STILL_BOX, STILL_BOX)
+    moved = cv2.blur(np.abs(cur - _grey(warped_prev_in)), box)
+    stood = cv2.blur(np.abs(cur - _grey(prev_frame)), box)
+    noise = max(STILL_FLOOR, float(np.median(moved)))
+    still = np.clip((2.0 * noise - stood) / noise, 0.0, 1.0)
+    still *= np.clip((moved + noise - stood) / noise, 0.0, 1.0)
+    return still
+
+
+def held_weight(weight: float) -> float:
+    """The carry weight where the scene stands still: ``1 - (1 - weight) ** HOLD_POWER``."""
+    return 1.0 - (1.0 - _check_unit(weight, "temporal weight")) ** HOLD_POWER
+
+
+def light_change(frame: np.ndarray, prev_frame: np.ndarray, still: np.ndarray) -> np.ndarray:
+    """The mean change of each channel (levels) from the previous frame on the still pixels.
+
+    A held texture takes it on, so a slow change of light (a cloud, a
+    camera's exposure) is followed at once rather than only as fast as the
+    blend lets the fresh stylisation in. Zeros where nothing is still.
+    """
+    total = float(still.sum())
+    if total < 1.0:
+        return np.zeros(3, np.float32)
+    diff = _as_float(frame) - _as_float(prev_frame)
+    return np.tensordot(still, diff, axes=([0, 1], [0, 1])).astype(np.float32) / total
+
+
+def held_blend(
+    stylised: np.ndarray,
+    warped_prev_out: np.ndarray,
+    prev_out: np.ndarray,
+    mask: np.ndarray,
+    weight: float,
+    still: np.ndarray,
+    light: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`temporal_blend` that holds the texture where the scene stands still.
+
+    Where ``still`` is 1 the previous output is carried as it is (no warp,
+    so no resampling makes it crawl), counted reliable whatever the flow's
+    mask says, with the weight :func:`held_weight`, and shifted by ``light``;
+    where it is 0 this is :func:`temporal_blend`; in between, a mix.
+
+    Args:
+        stylised: the current frame stylised, HxWx3 RGB 0-255.
+        warped_prev_out: previous output warped to this frame, HxWx3 RGB 0-255.
+        prev_out: previous output as it is, HxWx3 RGB 0-255.
+        mask: HxW float32 in [0, 1], 1 = reliable (the flow's).
+        weight: the ``temporal`` weight in [0, 1]; 0 turns coherence off.
+        still: HxW float32 in [0, 1], from :func:`stillness`.
+        light: per-channel change (levels) to add to the held texture
+            (:func:`light_change`); None adds nothing.
+
+    Returns:
+        HxWx3 uint8 RGB.
+    """
+    _check_pair(stylised, "stylised frame", warped_prev_out, "warped previous output")
+    _check_pair(stylised, "stylised frame", prev_out, "previous output")
+    weight = _check_unit(weight, "temporal weight")
+    s = _mask3(still, stylised)
+    carried = _as_float(warped_prev_out)
+    carried += s * (_as_float(prev_out) - carried)
+    if light is not None:
+        carried += s * np.asarray(light, np.float32)
+    alpha = np.maximum(_mask3(mask, stylised), s) * (weight + (held_weight(weight) - weight) * s)
+    new = _as_float(stylised)
+    out = new + alpha * (carried - new)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 def histogram_distance(a: np.ndarray, b: np.ndarray, bins: int = 32) -> float:
     """Colour histogram change between two RGB uint8 frames, 0 (same) to 1 (disjoint).
 

@@ -13,7 +13,9 @@ calls the processor:
   with the previous output and input warped to the current frame (``warped_in``
   is None for a processor whose ``uses_warped_input`` is False; both are
   warped bicubically for a processor whose ``cubic_carry`` is True; flow is
-  measured at the processor's ``flow_scale``, default ``FlowEstimator``'s).
+  measured at the processor's ``flow_scale``, default ``FlowEstimator``'s;
+  a processor whose ``holds_still`` is True also gets ``previous``, the
+  previous input and output unwarped, to hold still parts of the picture).
 
 Images are ``uint8`` ``HxWx3`` **RGB**; flow ``HxWx2`` float32 (x, y) pixels,
 current -> previous; masks ``HxW`` float32 in [0, 1], 1 = reliable. ``work``
@@ -153,13 +155,16 @@ class Carry:
             # A processor whose output is carried for many frames may ask for a sharp warp.
             cubic = getattr(processor, "cubic_carry", False)
             self.warped = warp(self.prev_out, motion.flow, cubic)
-            # Style blends never read the warped previous input: skip a warp per frame.
+            # A processor that never reads the warped previous input skips a warp per frame.
             wants_in = getattr(processor, "uses_warped_input", True)
             warped_in = warp(self.prev_in, motion.flow, cubic) if wants_in else None
             start = self.warped
             if self.effects is not None:
                 live = image if warped_in is None else warped_in
                 start = self.effects.carried(start, live, getattr(processor, "grows", False))
+            if getattr(processor, "holds_still", False) and painted is image:
+                # It compares with the unwarped ones; a drifted frame (attract) is never held.
+                work["previous"] = (self.prev_in, self.prev_out)
             out = processor.next(painted, index, start, motion.mask, warped_in, **work)
         else:
             self.cuts += int(motion is not None and motion.cut)

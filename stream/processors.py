@@ -303,7 +303,10 @@ class StyleProcessor:
     the new look afresh, without the old look carried onto it.
     """
 
-    uses_warped_input = False  # the blend reads the warped previous output only
+    # The still-scene hold compares the warped previous input with the unwarped
+    # one (core.temporal.stillness), so the carry passes both, and the previous output.
+    uses_warped_input = True
+    holds_still = True
     # The blend holds texture where the flow says it is: at full resolution DIS
     # follows it better (on samples/bikes.mp4, 640x272, excess warping error under
     # an independent full-resolution DIS 0.34x the moving average's instead of
@@ -358,11 +361,38 @@ class StyleProcessor:
     def first(self, frame: np.ndarray, index: int, **work) -> np.ndarray:
         return self._keyed(frame, index)[0]
 
-    def next(self, frame, index, warped_out, mask, warped_in, **work) -> np.ndarray:
+    def _look_moves(self, index: int) -> bool:
+        """Whether a schedule changes the look from the previous frame to this one.
+
+        The still-scene hold would then slow the change (a fade on a still
+        scene lagged by a third at its end), so the plain blend carries it.
+        """
+        if self.track is not None and index > 0:
+            if not np.array_equal(self.track.vector(index), self.track.vector(index - 1)):
+                return True
+        if "strength" in self.keyed and index > 0:
+            now = values_at(self.keyed, index, self.setup.fps)["strength"]
+            return now != values_at(self.keyed, index - 1, self.setup.fps)["strength"]
+        return False
+
+    def next(self, frame, index, warped_out, mask, warped_in, previous=None, **work) -> np.ndarray:
+        """The styled frame blended with the carried output.
+
+        With ``previous`` (the previous input and output, uint8 HxWx3 RGB, as
+        the carry passes them) and ``warped_in``, the texture is held where the
+        scene stands still (:func:`dreamstream.core.temporal.held_blend`; on
+        samples/bikes.mp4 it cut static flicker from 0.77x to 0.27x a moving
+        average's, docs/coherence.md); without them, the plain blend.
+        """
         styled, weight = self._keyed(frame, index)
         if self.track is not None and self.track.switches_at(index):
             return styled  # a hard switch: the old look is not carried into the new one
-        return temporal.temporal_blend(styled, warped_out, mask, weight)
+        if previous is None or warped_in is None or weight <= 0.0 or self._look_moves(index):
+            return temporal.temporal_blend(styled, warped_out, mask, weight)
+        prev_in, prev_out = previous
+        still = temporal.stillness(frame, prev_in, warped_in)
+        light = temporal.light_change(frame, prev_in, still)
+        return temporal.held_blend(styled, warped_out, prev_out, mask, weight, still, light)
 
 
 def make_processor(mode: str, setup, layers: str | None = None):
