@@ -148,9 +148,12 @@ def test_a_video_with_audio_and_a_stopped_folder_resumed(cluster, tiny_vgg, tmp_
         times = [float(f.pts * f.time_base) for f in frames]
     assert times == pytest.approx([i / 12 for i in range(FRAMES)], abs=1e-3)
     assert not (tmp_path / ".zoom.mp4.segments").exists()
-    # Stopped once a segment is finished; --resume renders only the others.
+    # Stopped once a segment is finished; --resume renders only the others. Six
+    # segments, so that the two in flight when the stop comes (however late, under
+    # load) still leave some to resume.
+    many = {"segments": 6}
     whole = tmp_path / "whole"
-    render_animation(still, f"{whole}/", _farm())
+    render_animation(still, f"{whole}/", _farm(**many))
     folder, stop = tmp_path / "frames", threading.Event()
     manifest = folder / ".dreamstream-segments.json"
 
@@ -162,16 +165,16 @@ def test_a_video_with_audio_and_a_stopped_folder_resumed(cluster, tiny_vgg, tmp_
 
     watcher = threading.Thread(target=stop_after_first_segment, daemon=True)
     watcher.start()
-    first = render_animation(still, f"{folder}/", _farm(), stop=stop)
+    first = render_animation(still, f"{folder}/", _farm(**many), stop=stop)
     stop.set()
     watcher.join()
     done = first["segments_rendered"]
-    assert first["interrupted"] and 1 <= len(done) < SEGMENTS
+    assert first["interrupted"] and 1 <= len(done) < 6
     with pytest.raises(InputError, match="resume"):  # kept, and not silently replaced
-        render_animation(still, f"{folder}/", _farm())
-    second = render_animation(still, f"{folder}/", _farm(), resume=True)
+        render_animation(still, f"{folder}/", _farm(**many))
+    second = render_animation(still, f"{folder}/", _farm(**many), resume=True)
     assert second["segments_reused"] == done
-    assert sorted(second["segments_rendered"] + done) == [0, 1, 2]
+    assert sorted(second["segments_rendered"] + done) == list(range(6))
     for a, b in zip(_frames(folder), _frames(whole), strict=True):
         assert np.array_equal(a, b)  # as the uninterrupted segmented render
 
