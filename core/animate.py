@@ -90,6 +90,18 @@ def motion_matrix(motion: Motion, size: tuple[int, int]) -> np.ndarray:
     return m
 
 
+def _checked(image, interpolation: str) -> np.ndarray:
+    """``image`` as float32 HxWx3, or an InputError for a bad shape or interpolation."""
+    arr = np.asarray(image, dtype=np.float32)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise InputError(f"image must be HxWx3 RGB, got shape {arr.shape}")
+    if interpolation not in INTERPOLATIONS:
+        raise InputError(
+            f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}"
+        )
+    return arr
+
+
 def move(image: np.ndarray, motion: Motion, interpolation: str = "lanczos") -> np.ndarray:
     """``image`` moved by one frame of ``motion``, resampled once and clipped to 0-255.
 
@@ -104,13 +116,7 @@ def move(image: np.ndarray, motion: Motion, interpolation: str = "lanczos") -> n
     Returns:
         float32 ``HxWx3`` RGB 0-255.
     """
-    arr = np.asarray(image, dtype=np.float32)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise InputError(f"image must be HxWx3 RGB, got shape {arr.shape}")
-    if interpolation not in INTERPOLATIONS:
-        raise InputError(
-            f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}"
-        )
+    arr = _checked(image, interpolation)
     if motion.still:
         return arr.copy()
     h, w = arr.shape[:2]
@@ -162,13 +168,7 @@ def move_many(image: np.ndarray, motions, interpolation: str = "lanczos") -> np.
     Returns:
         float32 ``HxWx3`` RGB 0-255.
     """
-    arr = np.asarray(image, dtype=np.float32)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise InputError(f"image must be HxWx3 RGB, got shape {arr.shape}")
-    if interpolation not in INTERPOLATIONS:
-        raise InputError(
-            f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}"
-        )
+    arr = _checked(image, interpolation)
     h, w = arr.shape[:2]
     total = np.eye(3)
     for motion in motions:
