@@ -112,12 +112,36 @@ def test_resume_renders_a_broken_frame_again(capsys, clip, tmp_path, negative, b
         assert (cv2.imread(str(f)) == expected).all(), f"{f.name} is not the frame it should be"
 
 
+def stopped_then_resumed(mode, clip, output, settings, after=3):
+    """Render ``clip`` to ``output``, stopped once ``after`` frames are out, then resumed.
+
+    Returns:
+        The two renders' summaries (the stopped one, the resumed one).
+    """
+    from dreamstream.stream import pipeline
+    from dreamstream.stream.jobs import render_file
+
+    stop, original = pipeline.threading.Event(), pipeline._model_loop
+
+    def stop_after(*args, **kwargs):
+        for count, frame in enumerate(original(*args, **kwargs), start=1):
+            if count == after:
+                stop.set()
+            yield frame
+
+    pipeline._model_loop = stop_after
+    try:
+        first = render_file(mode, str(clip), output, settings, stop=stop)
+    finally:
+        pipeline._model_loop = original
+    return first, render_file(mode, str(clip), output, settings, resume=True)
+
+
 @pytest.mark.slow
 def test_dream_resume_equals_one_run(tmp_path):
     """A dream carries its whole history: a resumed render must restore it exactly."""
     import numpy as np
 
-    from dreamstream.stream import pipeline
     from dreamstream.stream.io import read_image
     from dreamstream.stream.jobs import render_file
     from dreamstream.stream.settings import Settings
@@ -127,21 +151,8 @@ def test_dream_resume_equals_one_run(tmp_path):
     clip = write_moving_clip(tmp_path / "pan.mp4", moving_frames(6), audio=False)
     settings = Settings(steps=1, steps_next=1, octaves=1, layers="block3_conv1", end="6")
     render_file("dream", str(clip), f"{tmp_path}/one/%03d.png", settings)
-    stop, original = pipeline.threading.Event(), pipeline._model_loop
-
-    def stop_after_three(*args, **kwargs):
-        for count, frame in enumerate(original(*args, **kwargs), start=1):
-            if count == 3:
-                stop.set()
-            yield frame
-
-    pipeline._model_loop = stop_after_three
-    try:
-        first = render_file("dream", str(clip), f"{tmp_path}/two/%03d.png", settings, stop=stop)
-    finally:
-        pipeline._model_loop = original
+    first, again = stopped_then_resumed("dream", clip, f"{tmp_path}/two/%03d.png", settings)
     assert first["interrupted"] and first["frames"] == 3
-    again = render_file("dream", str(clip), f"{tmp_path}/two/%03d.png", settings, resume=True)
     assert again["skipped"] == 3 and again["frames"] == 3
     for i in range(6):
         one, two = (read_image(tmp_path / part / f"{i:03d}.png") for part in ("one", "two"))

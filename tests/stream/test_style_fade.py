@@ -21,6 +21,7 @@ from dreamstream.stream.jobs import render_file
 from dreamstream.stream.processors import StyleProcessor
 from tests.stream.test_pipeline import moving_frames
 from tests.stream.test_pipeline import write_clip as write_moving_clip
+from tests.stream.test_resume import stopped_then_resumed
 
 FADE = "0:(3), 10:(7)"  # 3 is pale and 7 is blue: their colour statistics differ clearly
 
@@ -124,21 +125,8 @@ def test_the_temporal_carry_fades_without_a_flash_at_the_keys(picture):
 def test_a_resumed_fade_equals_one_run_and_the_metadata_records_it(tmp_path, clip):
     settings = S.Settings(style="0:(3), 5:(7)", end="8", width=64)
     render_file("style", str(clip), f"{tmp_path}/one/%03d.png", settings)
-    stop, original = pipeline.threading.Event(), pipeline._model_loop
-
-    def stop_after_three(*args, **kwargs):
-        for count, frame in enumerate(original(*args, **kwargs), start=1):
-            if count == 3:
-                stop.set()
-            yield frame
-
-    pipeline._model_loop = stop_after_three
-    try:
-        first = render_file("style", str(clip), f"{tmp_path}/two/%03d.png", settings, stop=stop)
-    finally:
-        pipeline._model_loop = original
+    first, again = stopped_then_resumed("style", clip, f"{tmp_path}/two/%03d.png", settings)
     assert first["interrupted"] and first["frames"] == 3
-    again = render_file("style", str(clip), f"{tmp_path}/two/%03d.png", settings, resume=True)
     assert again["skipped"] == 3 and again["frames"] == 5
     for i in range(8):
         one, two = (read_image(tmp_path / part / f"{i:03d}.png") for part in ("one", "two"))
