@@ -132,11 +132,9 @@ def test_a_segmented_animation_has_every_frame_in_order_and_cross_faded_seams(
 
 @pytest.mark.slow
 def test_a_video_with_audio_and_a_stopped_folder_resumed(cluster, tiny_vgg, tmp_path, samples):
-    import json
-    import threading
-    import time
-
     import av
+
+    from tests.stream.test_farm_ray import stopped_after_first_segment
 
     still, clip = str(samples / "coffee.jpg"), str(samples / "clip.mp4")
     video = tmp_path / "zoom.mp4"
@@ -154,20 +152,9 @@ def test_a_video_with_audio_and_a_stopped_folder_resumed(cluster, tiny_vgg, tmp_
     many = {"segments": 6}
     whole = tmp_path / "whole"
     render_animation(still, f"{whole}/", _farm(**many))
-    folder, stop = tmp_path / "frames", threading.Event()
-    manifest = folder / ".dreamstream-segments.json"
-
-    def stop_after_first_segment():
-        while not stop.is_set():
-            if manifest.is_file() and json.loads(manifest.read_text())["segments"]:
-                stop.set()
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=stop_after_first_segment, daemon=True)
-    watcher.start()
-    first = render_animation(still, f"{folder}/", _farm(**many), stop=stop)
-    stop.set()
-    watcher.join()
+    folder = tmp_path / "frames"
+    with stopped_after_first_segment(folder / ".dreamstream-segments.json") as stop:
+        first = render_animation(still, f"{folder}/", _farm(**many), stop=stop)
     done = first["segments_rendered"]
     assert first["interrupted"] and 1 <= len(done) < 6
     with pytest.raises(InputError, match="resume"):  # kept, and not silently replaced

@@ -21,10 +21,12 @@ a = 0.7, 3.5 at a = 0.5). The test checks the largest difference of any pixel, a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
+from pathlib import Path
 
 import av
 import numpy as np
@@ -155,22 +157,31 @@ def test_segments_of_a_style_fade_style_each_frame_by_its_own_index(clip, tmp_pa
     assert min(moved) > 20, moved  # ... and every later segment has left it
 
 
-def test_stop_keeps_finished_segments_and_resume_renders_only_the_rest(clip, tmp_path):
-    out = tmp_path / "resumed.mp4"
-    manifest = tmp_path / ".resumed.mp4.segments" / "manifest.json"
+@contextlib.contextmanager
+def stopped_after_first_segment(manifest: Path):
+    """A stop event, set once the farm's ``manifest`` lists a finished segment."""
     stop = threading.Event()
 
-    def stop_after_first_segment():
+    def watch():
         while not stop.is_set():
             if manifest.is_file() and json.loads(manifest.read_text())["segments"]:
                 stop.set()
             time.sleep(0.05)
 
-    watcher = threading.Thread(target=stop_after_first_segment, daemon=True)
+    watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    first = render_file("style", str(clip), str(out), settings(), stop=stop)
-    stop.set()
-    watcher.join()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        watcher.join()
+
+
+def test_stop_keeps_finished_segments_and_resume_renders_only_the_rest(clip, tmp_path):
+    out = tmp_path / "resumed.mp4"
+    manifest = tmp_path / ".resumed.mp4.segments" / "manifest.json"
+    with stopped_after_first_segment(manifest) as stop:
+        first = render_file("style", str(clip), str(out), settings(), stop=stop)
     done = first["segments_rendered"]
     assert first["interrupted"] and 1 <= len(done) < SEGMENTS and not out.exists()
     with pytest.raises(InputError, match="--resume"):  # kept, and not silently replaced
