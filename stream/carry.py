@@ -15,7 +15,10 @@ calls the processor:
   warped bicubically for a processor whose ``cubic_carry`` is True; flow is
   measured at the processor's ``flow_scale``, default ``FlowEstimator``'s;
   a processor whose ``holds_still`` is True also gets ``previous``, the
-  previous input and output unwarped, to hold still parts of the picture).
+  previous input and output unwarped, to hold still parts of the picture;
+  a processor whose ``trusts_matching_warp`` is True gets the flow's mask
+  raised wherever the warped previous input matches the frame,
+  :func:`dreamstream.core.temporal.warp_agreement`).
 
 Images are ``uint8`` ``HxWx3`` **RGB**; flow ``HxWx2`` float32 (x, y) pixels,
 current -> previous; masks ``HxW`` float32 in [0, 1], 1 = reliable. ``work``
@@ -38,7 +41,7 @@ from collections.abc import Callable
 import numpy as np
 
 from dreamstream.core.flow import DEFAULT_SCALE, FlowEstimator, warp
-from dreamstream.core.temporal import Motion, measure_motion
+from dreamstream.core.temporal import Motion, measure_motion, warp_agreement
 
 __all__ = ["Carry", "Motion", "MotionMeter", "Stateless"]
 
@@ -165,7 +168,12 @@ class Carry:
             if getattr(processor, "holds_still", False) and painted is image:
                 # It compares with the unwarped ones; a drifted frame (attract) is never held.
                 work["previous"] = (self.prev_in, self.prev_out)
-            out = processor.next(painted, index, start, motion.mask, warped_in, **work)
+            mask = motion.mask
+            trusts = getattr(processor, "trusts_matching_warp", False) and not work.get("hold")
+            if trusts and warped_in is not None:
+                # Where the warp explains the input, its consistency check distrusted it wrongly.
+                mask = np.maximum(mask, warp_agreement(image, warped_in))
+            out = processor.next(painted, index, start, mask, warped_in, **work)
         else:
             self.cuts += int(motion is not None and motion.cut)
             out = processor.first(painted, index, **work)

@@ -62,6 +62,10 @@ class DreamProcessor:
     cubic_carry = True
     # It dreams on the carried image it is given: effects (--react, --attract) shape that start.
     grows = True
+    # Where the warped previous input matches the frame the carry trusts the warp, even if
+    # the flow's forward-backward check did not (motion blur): the dream regrown afresh
+    # there flickered (see core.temporal.warp_agreement).
+    trusts_matching_warp = True
 
     def __init__(self, setup: DreamSetup, layers: str | None = None):
         """Build the dream of objective ``layers`` (default: the setup's own) now.

@@ -1,4 +1,4 @@
-"""What is carried over time: the low-frequency anchor of the dream start."""
+"""What is carried over time: the dream start's anchor, and where a warp can be trusted."""
 
 import cv2
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from dreamstream.core.errors import InputError
 from dreamstream.core.flow import consistency_mask, warp
 from dreamstream.core.measures import fidelity
-from dreamstream.core.temporal import anchor_low_frequencies, dream_start
+from dreamstream.core.temporal import anchor_low_frequencies, dream_start, warp_agreement
 from tests.core.test_flow import const_flow, texture
 
 
@@ -80,3 +80,20 @@ def test_unreliable_regions_take_the_frames_shapes_and_keep_the_carried_texture(
     assert np.corrcoef(_blur(start, 4)[left].ravel(), _blur(frame, 4)[left].ravel())[0, 1] > 0.9
     fine = (start - _blur(start, sigma))[left]
     assert np.corrcoef(fine.ravel(), (carried - _blur(carried, sigma))[left].ravel())[0, 1] > 0.9
+
+
+def test_warp_agreement_trusts_a_matching_warp_and_not_an_occlusion():
+    prev = texture(96, 6)
+    cur = warp(prev, const_flow(96, 96, 1.5, 0.0))  # the scene moved 1.5 px left
+    cur = np.clip(cur + np.random.default_rng(7).normal(0, 2, cur.shape), 0, 255)
+    cur = cur.astype(np.uint8)
+    cur[30:60, 30:60] = texture(30, 8)  # something new covers a square
+    warped = warp(prev, const_flow(96, 96, 1.5, 0.0), cubic=True).astype(np.uint8)
+    agree = warp_agreement(cur, warped)
+    assert agree.shape == (96, 96) and agree.dtype == np.float32
+    assert agree[10:20, 10:90].min() == 1.0  # the warp explains the input, noise and all
+    assert agree[36:54, 36:54].max() == 0.0  # the covered square: nothing to carry there
+    looser = warp_agreement(cur, warped, levels=20.0)
+    assert looser[36:54, 36:54].mean() > agree[36:54, 36:54].mean()
+    with pytest.raises(InputError, match="levels must be > 0"):
+        warp_agreement(cur, warped, levels=0.0)
