@@ -277,7 +277,7 @@ def _builder(make_processor, mode: str, budget: Budget):
     def build(settings):
         layers = budget.level.work(settings).get("layers")  # the light one at a light level
         first = {"layers": layers} if layers else {}
-        return make_processor(mode, settings.setup(mode), **first)
+        return make_processor(mode, settings.setup(mode), live=True, **first)
 
     return build
 
