@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from dreamstream.core.errors import InputError, WeightsNotFoundError
@@ -125,3 +126,53 @@ def test_a_file_dream_on_onnxruntime_when_asked(tmp_path):
     assert refused.returncode == 2
     assert refused.stderr.strip().count("\n") == 0 and "cannot run this dream" in refused.stderr
     assert not (tmp_path / "x.mp4").exists()
+
+
+def live_dream_looks(monkeypatch, keras_faster: bool):
+    from dreamstream.stream.live.command import live_looks, make_budget
+    from dreamstream.stream.settings import Settings
+
+    monkeypatch.setattr(onnxdream, "keras_faster_here", lambda precision: keras_faster)
+    settings = Settings()
+    return live_looks([("dream", settings)], "dream", make_budget("dream", settings), False)
+
+
+def wait_for_upgrade(looks, seconds: float = 120.0) -> None:
+    import threading
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and any(t.name == "look-upgrade" for t in threading.enumerate()):
+        time.sleep(0.1)
+
+
+def test_a_live_dream_moves_to_keras_once_loaded_where_keras_is_faster(cpu, monkeypatch):
+    embedded_vgg16()
+    looks = live_dream_looks(monkeypatch, keras_faster=True)
+    first = looks.processor
+    assert first.runtime == "onnxruntime"  # the first picture does not wait for TensorFlow
+    wait_for_upgrade(looks)
+    assert looks.processor is not first and looks.processor.runtime == "keras"
+    assert looks.processor.setup == first.setup
+    frame = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    out = looks.processor.first(frame, 0, steps=1, octaves=1, layers="block3_conv3")
+    assert np.abs(out.astype(int) - frame).mean() > 1.0
+
+
+def test_a_live_dream_stays_on_onnxruntime_where_it_is_the_faster(cpu, monkeypatch):
+    embedded_vgg16()
+    looks = live_dream_looks(monkeypatch, keras_faster=False)
+    first = looks.processor
+    wait_for_upgrade(looks)
+    assert looks.processor is first and first.runtime == "onnxruntime"
+
+
+def test_a_failed_move_leaves_the_running_look_on_screen():
+    from dreamstream.stream.live.looks import Looks
+
+    def fail(settings, processor):
+        raise RuntimeError("no TensorFlow here")
+
+    looks = Looks([("a", None)], lambda settings: "running", upgrade=fail)
+    wait_for_upgrade(looks)
+    assert looks.processor == "running" and looks.fatal is None
