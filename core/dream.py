@@ -23,54 +23,35 @@ start image to the end of the last octave and is copied to the host once.
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
 
 from dreamstream.core import backend
+from dreamstream.core.ascent import (
+    as_rgb,
+    check_counts,
+    check_gain,
+    check_init,
+    check_step_size,
+    octave_sizes,
+    tile_bounds,
+    tile_groups,
+    working_size,
+)
 from dreamstream.core.errors import InputError
 from dreamstream.core.objectives import Objective, total_variation
 from dreamstream.core.params import MIN_SIDE, POLICIES, DreamParams
 
-__all__ = ["MIN_SIDE", "POLICIES", "DreamParams", "Dreamer", "as_rgb"]
-
-
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """A uint8 picture as ``HxWx3`` RGB: grey ``HxW`` is repeated, alpha is dropped.
-
-    Raises:
-        InputError: not uint8, not HxW/HxWx1/HxWx3/HxWx4, or a side below MIN_SIDE.
-    """
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        raise InputError(f"image must be uint8 RGB, got dtype {arr.dtype}")
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise InputError(f"image must be HxW, HxWx3 or HxWx4, got shape {arr.shape}")
-    if min(arr.shape[:2]) < MIN_SIDE:
-        h, w = arr.shape[:2]
-        raise InputError(f"image {w}x{h} is too small to dream; need at least {MIN_SIDE} px a side")
-    if arr.shape[2] == 1:
-        return np.repeat(arr, 3, axis=2)
-    return arr[:, :, :3]
-
-
-def octave_sizes(h: int, w: int, octaves: int, scale: float, min_side: int) -> list:
-    """Sizes ``(h, w)`` of the pyramid levels, largest first.
-
-    Levels whose shorter side would fall below ``min_side`` are left out, so a
-    small picture gets fewer octaves than asked for (at least one).
-    """
-    sizes = [(h, w)]
-    for k in range(1, octaves):
-        size = (round(h / scale**k), round(w / scale**k))
-        if min(size) < min_side:
-            break
-        sizes.append(size)
-    return sizes
+__all__ = [
+    "MIN_SIDE",
+    "POLICIES",
+    "DreamParams",
+    "Dreamer",
+    "as_rgb",
+    "octave_sizes",
+    "tile_bounds",
+]
 
 
 def _resize(img, size, antialias=False):
@@ -95,17 +76,6 @@ def laplacian_pyramid(img, sizes: list) -> tuple:
     return levels[-1], details
 
 
-def tile_bounds(n: int, tile: int) -> list:
-    """Split ``range(n)`` into ``ceil(n / tile)`` near-equal spans ``(start, stop)``.
-
-    Near-equal spans keep the number of distinct tile shapes (and so of
-    compiled functions) at four at most per octave.
-    """
-    parts = max(1, math.ceil(n / tile))
-    cuts = [round(i * n / parts) for i in range(parts + 1)]
-    return list(zip(cuts[:-1], cuts[1:], strict=True))
-
-
 def tiled_gradient(grad_fn, img, tile: int, batch: int = 1, *aux) -> tuple:
     """Gradient of the objective over a whole ``HxWx3`` image, computed per tile.
 
@@ -124,12 +94,8 @@ def tiled_gradient(grad_fn, img, tile: int, batch: int = 1, *aux) -> tuple:
     """
     h, w = ops.shape(img)[:2]
     rows, cols = tile_bounds(h, tile), tile_bounds(w, tile)
-    groups: dict = {}
-    for r in rows:
-        for c in cols:
-            groups.setdefault((r[1] - r[0], c[1] - c[0]), []).append((r, c))
     grads, loss = {}, 0.0
-    for (th, tw), spans in groups.items():
+    for (th, tw), spans in tile_groups(h, w, tile).items():
         for i in range(0, len(spans), batch):
             chunk = spans[i : i + batch]
             x = ops.stack([img[r[0] : r[1], c[0] : c[1]] for r, c in chunk])
@@ -311,23 +277,18 @@ class Dreamer:
         """
         rgb = as_rgb(image)
         h, w = rgb.shape[:2]
-        start = rgb.astype("float32") if init is None else _check_init(init, (h, w))
+        start = rgb.astype("float32") if init is None else check_init(init, (h, w))
         steps = self.params.steps if steps is None else int(steps)
         octaves = self.params.octaves if octaves is None else int(octaves)
-        if steps < 0:
-            raise InputError(f"steps must be >= 0, got {steps}")
-        if octaves < 1:
-            raise InputError(f"octaves must be >= 1, got {octaves}")
+        check_counts(steps, octaves)
         rng = np.random.default_rng(self.params.seed if seed is None else seed)
-        work = _working_size(h, w, self.min_side)
+        work = working_size(h, w, self.min_side)
         img = _resize(ops.convert_to_tensor(start), work, antialias=False)
         sizes = octave_sizes(*work, octaves, self.params.octave_scale, self.min_side)
         img, details = laplacian_pyramid(img, sizes)
-        gain = _check_gain(gain, (h, w))
-        if step_size is not None:
-            if not (math.isfinite(step_size) and step_size > 0):
-                raise InputError(f"step_size must be > 0, got {step_size!r}")
-            gain = gain * (float(step_size) / self.params.step_size)  # the step scales the gain
+        gain = ops.convert_to_tensor(check_gain(gain, (h, w)))
+        if step_size is not None:  # the step scales the gain
+            gain = gain * (check_step_size(step_size) / self.params.step_size)
         weights = self._weights(weights)
         for k in reversed(range(len(sizes))):
             if k < len(sizes) - 1:
@@ -362,34 +323,3 @@ class Dreamer:
         grad = ops.roll(grad, back, axis=(0, 1))
         grad = grad / (ops.mean(ops.abs(grad)) + 1e-8)
         return ops.clip(img + p.step_size * grad * gain, 0.0, 255.0)
-
-
-def _check_init(init: np.ndarray, size: tuple) -> np.ndarray:
-    arr = np.asarray(init, dtype="float32")
-    if arr.shape != (*size, 3):
-        raise InputError(
-            f"init must be float32 {size[0]}x{size[1]}x3 like the frame, got {arr.shape}"
-        )
-    if not np.isfinite(arr).all():
-        raise InputError("init has NaN or infinite values")
-    return arr
-
-
-def _check_gain(gain: np.ndarray | None, size: tuple):
-    """The step gain as an ``HxWx1`` float32 tensor (ones when ``gain`` is None)."""
-    if gain is None:
-        return ops.ones((*size, 1), "float32")
-    arr = np.asarray(gain, dtype="float32")
-    if arr.shape != size:
-        raise InputError(f"gain must be {size[0]}x{size[1]} like the frame, got {arr.shape}")
-    if not (np.isfinite(arr).all() and (arr >= 0).all()):
-        raise InputError("gain must be finite and >= 0")
-    return ops.convert_to_tensor(arr[..., None])
-
-
-def _working_size(h: int, w: int, min_side: int) -> tuple:
-    """The frame's size, or larger when its shorter side is below ``min_side``."""
-    if min(h, w) >= min_side:
-        return h, w
-    f = min_side / min(h, w)
-    return max(min_side, round(h * f)), max(min_side, round(w * f))

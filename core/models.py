@@ -30,8 +30,10 @@ from dreamstream.core.params import (
     BACKBONES,
     CLASSIFIER_LAYERS,
     DEFAULT_LAYERS,
+    IMAGENET_BGR_MEAN,
     POLICIES,
     POOLINGS,
+    VGG16_TABLE,
 )
 
 # Backbones built by build_vgg16; they differ only in their weights.
@@ -76,17 +78,6 @@ def dream_model(inputs, outputs: list, name: str) -> keras.Model:
 
 # ---------------------------------------------------------------- layer registry
 
-# VGG16, configuration D of Simonyan & Zisserman (2015), Table 1, without the
-# classifier: (block, number of 3x3 convolutions, filters). A 2x2 pool closes
-# every block.
-VGG16_TABLE: tuple[tuple[int, int, int], ...] = (
-    (1, 2, 64),
-    (2, 2, 128),
-    (3, 3, 256),
-    (4, 3, 512),
-    (5, 3, 512),
-)
-IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 
 INCEPTION_V3_MIN_SIZE = 75
 

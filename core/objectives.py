@@ -17,7 +17,6 @@ All arithmetic is ``keras.ops``, so terms run on every Keras backend.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import keras
@@ -25,6 +24,7 @@ import numpy as np
 from keras import ops
 
 from dreamstream.core.errors import InputError
+from dreamstream.core.objspec import check_names, parse_terms
 
 
 class Term:
@@ -255,47 +255,8 @@ def guide_features(model: keras.Model, layers: Sequence[str], guide_rgb, name: s
     return acts.reshape(-1, acts.shape[-1]).astype("float32")
 
 
-_ITEM = re.compile(
-    r"^(?P<name>[A-Za-z_][\w./-]*)"
-    r"(?:\[(?P<ch>[^\]]*)\])?"
-    r"(?P<sq>\^2)?"
-    r"(?::(?P<w>[^:]+))?$"
-)
-
-
-def _parse_item(item: str) -> tuple[float, LayerTerm]:
-    m = _ITEM.match(item)
-    if not m:
-        raise InputError(f"bad objective term {item!r}; expected layer[ch+ch]^2:weight")
-    channels = None
-    if m["ch"] is not None:
-        try:
-            channels = [int(c) for c in m["ch"].split("+")]
-        except ValueError:
-            raise InputError(f"bad channel list [{m['ch']}] in objective term {item!r}") from None
-    try:
-        weight = float(m["w"]) if m["w"] is not None else 1.0
-    except ValueError:
-        raise InputError(f"bad weight {m['w']!r} in objective term {item!r}") from None
-    if not np.isfinite(weight):
-        raise InputError(f"bad weight {m['w']!r} in objective term {item!r}")
-    return weight, LayerTerm(m["name"], channels, bool(m["sq"]))
-
-
-def _check_names(names: Sequence[str], valid: Sequence[str] | None) -> None:
-    for name in names if valid is not None else ():
-        if name not in valid:
-            raise InputError(
-                f"unknown layer {name!r} in objective; valid layers: {', '.join(valid)}"
-            )
-
-
 def parse_objective(spec: str, valid_layers: Sequence[str] | None = None) -> Objective:
-    """An objective from text: ``"block4_conv3:1,block5_conv1[12]:0.5"``.
-
-    Terms are separated by commas. Each is ``layer``, optionally ``[c]`` or
-    ``[c1+c2]`` (channels), ``^2`` (mean square instead of mean) and
-    ``:weight`` (default 1).
+    """An objective from text: ``"block4_conv3:1,block5_conv1[12]:0.5"`` (:mod:`.objspec`).
 
     Args:
         spec: the text.
@@ -304,12 +265,8 @@ def parse_objective(spec: str, valid_layers: Sequence[str] | None = None) -> Obj
     Raises:
         InputError: bad syntax, or a layer not in ``valid_layers`` (the message lists them).
     """
-    items = [s.strip() for s in str(spec).split(",")]
-    if not any(items):
-        raise InputError(f"empty objective {spec!r}")
-    obj = Objective([_parse_item(s) for s in items if s])
-    _check_names(obj.layers, valid_layers)
-    return obj
+    terms = parse_terms(spec, valid_layers)
+    return Objective([(t.weight, LayerTerm(t.layer, t.channels, t.square)) for t in terms])
 
 
 def make_objective(spec, valid_layers: Sequence[str] | None = None) -> Objective:
@@ -327,5 +284,5 @@ def make_objective(spec, valid_layers: Sequence[str] | None = None) -> Objective
             obj = obj + parse_objective(str(key), valid_layers) * float(weight)
     else:
         raise InputError(f"cannot make an objective from {type(spec).__name__}: {spec!r}")
-    _check_names(obj.layers, valid_layers)
+    check_names(obj.layers, valid_layers)
     return obj

@@ -29,6 +29,25 @@ DEFAULT_LAYERS: dict[str, dict[str, float]] = {
     "efficientnet_lite0": {"stage5": 1.0},
 }
 POOLINGS = ("max", "avg")
+# VGG16, configuration D of Simonyan & Zisserman (2015), Table 1, without the
+# classifier: (block, number of 3x3 convolutions, filters). A 2x2 pool closes
+# every block. Here, not in core.models, so the ONNX dream graph and the weight
+# readers know the network without Keras.
+VGG16_TABLE: tuple[tuple[int, int, int], ...] = (
+    (1, 2, 64),
+    (2, 2, 128),
+    (3, 3, 256),
+    (4, 3, 512),
+    (5, 3, 512),
+)
+# What VGG16 was trained on: BGR minus these means, 0-255.
+IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
+# VGG16's layers in network order (each convolution is followed by its ReLU).
+VGG16_LAYERS: tuple[str, ...] = tuple(
+    name
+    for block, convs, _ in VGG16_TABLE
+    for name in [f"block{block}_conv{i}" for i in range(1, convs + 1)] + [f"block{block}_pool"]
+)
 # The layer of each backbone that outputs ImageNet class scores (before the
 # softmax), for class dreams and saliency; vgg16's ONNX source has no ImageNet head.
 CLASSIFIER_LAYERS = {

@@ -27,37 +27,18 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from dreamstream.core.onnxgraph import GraphBuilder, oihw
 from dreamstream.core.stylekernels import NORM_EPS, NUM_STYLES, upsample_kernel
 
-OPSET = 17  # InstanceNormalization, DepthToSpace, Pad with a pads input: all older
 N_RES = 6  # residual blocks of the 26-style network
 
 
-def _oihw(kernel: np.ndarray) -> np.ndarray:
-    """Keras kernel (kh, kw, in, out) -> ONNX (out, in, kh, kw)."""
-    return np.ascontiguousarray(np.asarray(kernel, np.float32).transpose(3, 2, 0, 1))
-
-
-class _Graph:
-    """Collects nodes and initializers; every node gets one fresh output name."""
+class _Graph(GraphBuilder):
+    """The builder, with the style network's weights and its recurring pieces."""
 
     def __init__(self, weights: Mapping[str, np.ndarray]):
-        self.weights, self.nodes, self.inits, self.count = weights, [], {}, 0
-
-    def const(self, name: str, value: np.ndarray) -> str:
-        from onnx import numpy_helper
-
-        if name not in self.inits:
-            self.inits[name] = numpy_helper.from_array(np.asarray(value), name)
-        return name
-
-    def op(self, op_type: str, inputs: list[str], **attrs) -> str:
-        from onnx import helper
-
-        self.count += 1
-        out = f"{op_type.lower()}_{self.count}"
-        self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
-        return out
+        super().__init__()
+        self.weights = weights
 
     def weight(self, key: str, shape: tuple) -> np.ndarray:
         if key not in self.weights:
@@ -88,10 +69,10 @@ class _Graph:
             # After a nearest x2 upsample a reflect pad of 1 reads the edge pixel
             # again, so on the small image the pad is "edge".
             x = self.pad(x, 1, "edge")
-            x = self.op("Conv", [x, self.const(f"{name}.w", _oihw(upsample_kernel(w)))])
+            x = self.op("Conv", [x, self.const(f"{name}.w", oihw(upsample_kernel(w)))])
             return self.op("DepthToSpace", [x], blocksize=2, mode="DCR")
         x = self.pad(x, kernel // 2, "reflect")
-        return self.op("Conv", [x, self.const(f"{name}.w", _oihw(w))], strides=[stride, stride])
+        return self.op("Conv", [x, self.const(f"{name}.w", oihw(w))], strides=[stride, stride])
 
 
 def build_multistyle26_graph(weights: Mapping[str, np.ndarray]):
@@ -106,7 +87,6 @@ def build_multistyle26_graph(weights: Mapping[str, np.ndarray]):
     Returns:
         A checked ONNX model: ``image (1,H,W,3)``, ``style (1,26)`` -> ``stylized (1,H,W,3)``.
     """
-    import onnx
     from onnx import TensorProto, helper
 
     g = _Graph(weights)
@@ -127,17 +107,11 @@ def build_multistyle26_graph(weights: Mapping[str, np.ndarray]):
     x = layer(x, "expand.1", 3, upsample=True)
     x = layer(x, "expand.2", 9, act="Sigmoid")
     g.nodes.append(helper.make_node("Transpose", [x], ["stylized"], perm=[0, 2, 3, 1]))
-    graph = helper.make_graph(
-        g.nodes,
+    return g.model(
         "multistyle26",
         [
             helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, "h", "w", 3]),
             helper.make_tensor_value_info(style, TensorProto.FLOAT, [1, NUM_STYLES]),
         ],
         [helper.make_tensor_value_info("stylized", TensorProto.FLOAT, [1, "h", "w", 3])],
-        initializer=list(g.inits.values()),
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 8  # readable by every onnxruntime since 1.10 (opset 17: 1.13)
-    onnx.checker.check_model(model)
-    return model

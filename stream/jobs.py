@@ -102,7 +102,11 @@ def render_file(
         metadata = {"software": f"dreamstream {_version()}", "mode": mode, "settings": s.as_dict()}
         if mode == "dream":  # what --precision auto chose on this machine
             used = processor.dreamer.params
-            metadata["compute"] = {"precision": used.precision, "xla": used.xla}
+            metadata["compute"] = {
+                "precision": used.precision,
+                "xla": used.xla,
+                "runtime": processor.runtime,
+            }
         elif hasattr(processor, "runtime"):  # what --runtime auto chose for the style network
             metadata["compute"] = processor.runtime.as_dict()
         sink = open_sink(

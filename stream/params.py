@@ -56,6 +56,8 @@ class DreamSetup:
         keyframes: schedules of keyframed settings (``Settings.keyframes`` text);
             the processor reads each frame's values from them.
         fps: the source's frame rate, for keys given in seconds.
+        runtime: what computes the gradient (``stream.runtimes.RUNTIMES``; see
+            ``stream.onnxdream`` for when onnxruntime can).
     """
 
     model: str = "vgg16"
@@ -77,6 +79,7 @@ class DreamSetup:
     mask: str | None = None
     keyframes: str = ""
     fps: float | None = None
+    runtime: str = "auto"
 
 
 @dataclass(frozen=True)

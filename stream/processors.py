@@ -67,17 +67,19 @@ class DreamProcessor:
     # there flickered (see core.temporal.warp_agreement).
     trusts_matching_warp = True
 
-    def __init__(self, setup: DreamSetup, layers: str | None = None):
+    def __init__(self, setup: DreamSetup, layers: str | None = None, runtime: str = "keras"):
         """Build the dream of objective ``layers`` (default: the setup's own) now.
 
         Other objectives (live mode's lighter one, or the own one after a
         lighter start) are built on first use; a bad ``setup.layers`` or
-        ``setup.keyframes`` fails here either way.
+        ``setup.keyframes`` fails here either way. ``runtime`` computes every
+        objective: "keras", or "onnxruntime" for a setup that
+        :func:`~dreamstream.stream.onnxdream.dream_runtime` found it can run.
         """
         from dreamstream.stream.dreamplan import check_objective
         from dreamstream.stream.saliency import make_mask
 
-        self.setup = setup
+        self.setup, self.runtime = setup, runtime
         self._dreamers: dict = {}
         self.plan = None  # the own objective's FramePlan, once it is built
         self._keyed = split_keyframes(setup.keyframes)  # checked now
@@ -85,8 +87,8 @@ class DreamProcessor:
         if setup.model in CLASSIFIER_LAYERS:
             options["mask_weights"] = setup.weights  # the dream's own classifier
         self.mask = make_mask(setup.mask, options)
-        if layers is not None:  # a lighter start: the own objective is built later
-            check_objective(setup)
+        if layers is not None and runtime == "keras":  # the own objective is built later
+            check_objective(setup)  # (onnxruntime's choice has read it already)
         self.dreamer_for(layers)
 
     @property
@@ -108,6 +110,10 @@ class DreamProcessor:
         from dreamstream.stream.dreamplan import build_dreamer, build_light_dreamer
 
         setup = self.setup
+        if self.runtime == "onnxruntime":
+            from dreamstream.stream.onnxdream import build_onnx_dreamer
+
+            return build_onnx_dreamer(setup, layers)
         params = dataclasses.replace(setup.dream, **dream_compute(setup.precision))
         if layers is not None:  # live mode's lighter objective: plain layer terms
             return build_light_dreamer(setup, params, layers)
@@ -399,7 +405,7 @@ class StyleProcessor:
         return temporal.held_blend(styled, warped_out, prev_out, mask, weight, still, light)
 
 
-def make_processor(mode: str, setup, layers: str | None = None):
+def make_processor(mode: str, setup, layers: str | None = None, live: bool = False):
     """The processor for ``mode`` ("dream" or "style") built from ``setup``.
 
     Args:
@@ -407,6 +413,8 @@ def make_processor(mode: str, setup, layers: str | None = None):
         setup: ``Settings.setup(mode)``: a :class:`DreamSetup` for dreams, a
             :class:`StyleSetup` (fast style) or :class:`ArtSetup` (``--method optimize``).
         layers: a dream's objective to build first (see :class:`DreamProcessor`).
+        live: for live mode, where ``--runtime auto`` lets a dream skip Keras
+            (:func:`~dreamstream.stream.onnxdream.dream_runtime`).
     """
     from dreamstream.stream.machine import load_framework
 
@@ -422,5 +430,9 @@ def make_processor(mode: str, setup, layers: str | None = None):
         return ArtStyleProcessor(setup)
     if mode != "dream":  # the style runtime loads Keras only if it runs on Keras
         return StyleProcessor(setup)
-    load_framework()
-    return DreamProcessor(setup, layers)
+    from dreamstream.stream.onnxdream import dream_runtime
+
+    runtime = dream_runtime(setup, live)
+    if runtime == "keras":
+        load_framework()
+    return DreamProcessor(setup, layers, runtime)

@@ -299,9 +299,11 @@ class Settings:
     runtime: str = field(
         default="auto",
         metadata=_opt(
-            "what runs the style network: auto = onnxruntime on a CPU, Keras on a GPU "
-            "and for --style-image",
-            "style",
+            "what runs the network: auto = onnxruntime on a CPU for fast styles and for "
+            "live dreams of VGG16 layers (no TensorFlow to import: the first dream seconds "
+            "sooner), Keras on a GPU, for --style-image and other dreams; onnxruntime asks "
+            "for it for a file dream too",
+            "common",
             choices=RUNTIMES,
         ),
     )
@@ -634,6 +636,7 @@ class Settings:
             blur_every=self.blur_every,
             mask=self.mask if self.mask in MASKS else None,  # person/background: effects
             keyframes=self.keyframes,
+            runtime=self.runtime,
         )
 
     def style_setup(self) -> StyleSetup:

@@ -31,7 +31,7 @@ from dreamstream.stream.io import open_sink, read_image
 from dreamstream.stream.io.camera import Grabber
 from dreamstream.stream.io.playback import FileCapture
 from dreamstream.stream.live.budget import Budget, make_levels
-from dreamstream.stream.live.command import DEFAULT_LATENCY_MS, make_budget
+from dreamstream.stream.live.command import DEFAULT_LATENCY_MS, live_looks, make_budget
 from dreamstream.stream.live.looks import Looks
 from dreamstream.stream.live.loop import LiveLoop
 from dreamstream.stream.live.recorder import Recorder
@@ -84,8 +84,7 @@ def _drive(opener, mode: str, settings: Settings, seconds: float, **kw) -> dict:
     """
     grabber = Grabber(opener)
     budget = make_budget(mode, settings)  # the command's own: a dream starts light and climbs
-    first = budget.level.work(settings).get("layers")
-    looks = Looks([(mode, settings)], lambda s: make_processor(mode, s.setup(mode), first))
+    looks = live_looks([(mode, settings)], mode, budget, background=False)
     shown: list[tuple[float, float]] = []
     counts: dict = {}  # the grabber's counters once warm: frames dropped while loading don't count
     settled = {"level": None, "outputs": 0}

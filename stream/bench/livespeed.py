@@ -103,16 +103,13 @@ def steady(mode: str, clip: Path, precision: str, seconds: float) -> dict:
     """The live loop in this process: figures once the budget has settled, and dream strength."""
     from dreamstream.stream.io.camera import Grabber
     from dreamstream.stream.io.playback import FileCapture
-    from dreamstream.stream.live.command import make_budget
-    from dreamstream.stream.live.looks import Looks
+    from dreamstream.stream.live.command import live_looks, make_budget
     from dreamstream.stream.live.loop import LiveLoop, describe_work
-    from dreamstream.stream.processors import make_processor
     from dreamstream.stream.settings import Settings
 
     settings = Settings(precision=precision)
     budget = make_budget(mode, settings)
-    first = budget.level.work(settings).get("layers")
-    looks = Looks([(mode, settings)], lambda s: make_processor(mode, s.setup(mode), first))
+    looks = live_looks([(mode, settings)], mode, budget, background=False)
     grabber = Grabber(lambda: FileCapture(str(clip), loop=True))
     loop: LiveLoop
     shown: list[tuple[float, float]] = []

@@ -18,6 +18,7 @@ flow is current -> previous input, as in core.flow.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -188,7 +189,6 @@ def main(args, settings) -> int:
     from dreamstream.stream.effects import make_effects
     from dreamstream.stream.io import check_output
     from dreamstream.stream.pipeline import StopOnSignal
-    from dreamstream.stream.processors import make_processor
 
     _check(args)
     source = getattr(args, "source", None) or "camera:0"
@@ -218,7 +218,7 @@ def main(args, settings) -> int:
         # The camera shows at once; each look's processor (and the framework) load
         # meanwhile, built from its typed setup, first with the objective the budget's
         # level asks for.
-        looks = Looks(looks_list, _builder(make_processor, args.mode, budget), background=True)
+        looks = live_looks(looks_list, args.mode, budget)
         control = Control(args.mode) if remote.wanted(args) else None
         preview = (
             PreviewServer(*address, token=args.serve_token, control=control) if address else None
@@ -271,15 +271,39 @@ def main(args, settings) -> int:
     return 130 if stop.is_set() else 0
 
 
-def _builder(make_processor, mode: str, budget: Budget):
-    """Builds a look's processor from its setup, with the objective the budget asks for first."""
+def live_looks(looks_list: list, mode: str, budget: Budget, background: bool = True) -> Looks:
+    """The looks as live mode builds them (the live benches build them so too).
+
+    Each look's processor is built from its typed setup, first with the
+    objective the budget's level asks for, on a background thread (the camera
+    shows meanwhile). A dream that ``--runtime auto`` started on onnxruntime
+    (no TensorFlow to wait for) moves to Keras once that is loaded, where
+    Keras computes faster on this CPU (see
+    :func:`~dreamstream.stream.onnxdream.keras_faster_here`); the looks built
+    after that start on Keras.
+    """
+    from dreamstream.stream.onnxdream import keras_faster_here
+    from dreamstream.stream.processors import make_processor
+
+    keras = {"preferred": False}
 
     def build(settings):
         layers = budget.level.work(settings).get("layers")  # the light one at a light level
         first = {"layers": layers} if layers else {}
-        return make_processor(mode, settings.setup(mode), **first)
+        setup = settings.setup(mode)
+        if keras["preferred"] and getattr(setup, "runtime", None) == "auto":
+            setup = dataclasses.replace(setup, runtime="keras")
+        return make_processor(mode, setup, live=True, **first)
 
-    return build
+    def upgrade(settings, processor):
+        if getattr(processor, "runtime", None) != "onnxruntime" or settings.runtime != "auto":
+            return None
+        if not keras_faster_here(settings.precision):
+            return None
+        keras["preferred"] = True
+        return build(settings)
+
+    return Looks(looks_list, build, background=background, upgrade=upgrade)
 
 
 def _make_budget(args, settings) -> Budget:

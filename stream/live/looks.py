@@ -21,10 +21,21 @@ class Looks:
         background: build the first look on a thread too, so the camera shows
             while the framework loads: :attr:`processor` is ``None`` until it is
             ready, and an error building it is kept in :attr:`fatal`.
+        upgrade: ``upgrade(settings, processor)`` -> a faster processor of the
+            same look, or None; called on the loader thread once the first look
+            runs, the result takes its place (a dream started on onnxruntime
+            moves to Keras where Keras is faster; the carry lives in the loop,
+            so nothing jumps).
     """
 
-    def __init__(self, looks: list[tuple[str, object]], build: Callable, background=False):
-        self.looks, self.build = looks, build
+    def __init__(
+        self,
+        looks: list[tuple[str, object]],
+        build: Callable,
+        background=False,
+        upgrade: Callable | None = None,
+    ):
+        self.looks, self.build, self.upgrade = looks, build, upgrade
         self.index = self._wanted = 0
         self._ready = {} if background else {0: build(looks[0][1])}
         self._loading = False
@@ -34,12 +45,29 @@ class Looks:
         self.fatal: BaseException | None = None  # the first look could not be built
         if background:
             threading.Thread(target=self._first, daemon=True, name="look-loader").start()
+        elif upgrade is not None:
+            threading.Thread(target=self._upgrade, daemon=True, name="look-upgrade").start()
 
     def _first(self) -> None:
         try:
             self._ready[0] = self.build(self.looks[0][1])
         except BaseException as exc:  # noqa: BLE001 -- handed to the loop, which raises it
             self.fatal = exc
+            return
+        if self.upgrade is not None:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        running = self._ready[0]
+        try:
+            better = self.upgrade(self.looks[0][1], running)
+        except Exception as exc:  # noqa: BLE001 -- the running processor carries on
+            log.warning("could not move the look to a faster runtime: %s", exc)
+            return
+        if better is not None:
+            if hasattr(running, "setup"):  # a slider moved meanwhile: keep what it set
+                better.setup = running.setup
+            self._ready[0] = better
 
     @property
     def processor(self):

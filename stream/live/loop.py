@@ -230,8 +230,10 @@ class LiveLoop:
         level = self.budget.level
         self.size = level.size(self.full)
         work = self._work(level)
-        warmup = (self.size, level) not in self._sizes_seen
-        self._sizes_seen.add((self.size, level))
+        # A processor's first frame at a size compiles its model: not a measure of the level.
+        seen = (id(self.looks.processor), self.size, level)
+        warmup = seen not in self._sizes_seen
+        self._sizes_seen.add(seen)
         small = _resize(rgb, self.size)
         out = self._step(small, work, grab.time)
         self.last_input = _resize(rgb, self.full)

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamstream.core import models as core
 from dreamstream.core.errors import InputError
+from dreamstream.core.params import VGG16_LAYERS
 from dreamstream.stream.weights.assets import CACHE_ENV, cache_dir  # noqa: F401 -- CACHE_ENV re-exported
 
 ONNX_SHA256 = "3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49"
@@ -39,7 +39,7 @@ IMAGENET_FINGERPRINT = (0.73429835, 0.09340367, 0.06775674, 0.8862966)
 
 # Bump when the cache file's content or layout changes.
 CACHE_VERSION = 1
-_CONVS = core.vgg16_weight_names("block5_conv3")
+_CONVS = tuple(name for name in VGG16_LAYERS if "_conv" in name)
 
 
 def cache_path(source_sha256: str) -> Path:
