@@ -15,7 +15,8 @@ Two questions, each on a real shot played forward and back
   over the same frames; the comparison counts where the two are within
   ``TOLERANCE`` of each other, and every try is reported.
 
-Frames are uint8 HxWx3 **RGB**, in memory. Excess is under the clip's referee
+And each shipped dream preset's long run (:func:`preset_drift`, 239 carphone
+frames). Frames are uint8 HxWx3 **RGB**, in memory. Excess is under the clip's referee
 (:mod:`.referee`) and, labelled, the renderer's own flow.
 """
 
@@ -29,6 +30,7 @@ from dreamstream.stream.bench.clips import carphone_clip, judge, long_clip, rend
 DREAM: dict = {}  # default settings: the goal is the dream users get
 PRESETS = ("subtle", "demo", "classic", "eyes", "animals", "deep")
 CARPHONE_LEGS = 4  # 4 * 119 + 1 = 477 frames, ending where it started
+PRESET_LEGS = 2  # each preset's long run: 239 carphone frames, ending where it started
 SHOT_LEGS = 2  # bikes' traffic shot at 320x136: 2 * 60 + 1 = 121 frames
 MATCH_FRAMES, TOLERANCE, TRIES = 40, 0.05, 3
 WINDOW = 30
@@ -156,6 +158,36 @@ def dream_goal(quick: bool, settings: dict | None = None) -> list[dict]:
         clip_goal("carphone", carphone_clip(CARPHONE_LEGS), settings, quick),
         clip_goal("bikes traffic shot", long_clip(SHOT_LEGS), settings, quick),
     ]
+
+
+def preset_drift(quick: bool, names=PRESETS) -> list[dict]:
+    """Each shipped dream preset's long run on carphone (:func:`long_run`): does it keep still?
+
+    The default settings' long run is the goal's; this says how each preset
+    does over ``PRESET_LEGS`` legs (strength last/first within 0.9-1.1,
+    fidelity last/first >= 0.99).
+    """
+    inputs = carphone_clip(1)[: QUICK["frames"]] if quick else carphone_clip(PRESET_LEGS)
+    names = names[:1] if quick else names
+    results = []
+    for name in names:
+        result, _ = long_run(f"carphone, {len(inputs)} frames", inputs, {"preset": name}, quick)
+        results.append({"preset": name, **result})
+    return results
+
+
+def preset_lines(results: list[dict]) -> list[str]:
+    """One line per preset: its long run's last/first windows, met or not."""
+    lines = []
+    for r in results:
+        c, row = r["checks"], r["rows"][FLOW]
+        lines.append(
+            f"- Preset {r['preset']} ({r['clip']}): strength last/first "
+            f"{c['strength_last_over_first']:.3f} (0.9-1.1), fidelity last/first "
+            f"{c['fidelity_last_over_first']:.3f} (>= 0.99), strength {row['strength']:.3f}: "
+            f"{'met' if c['met'] else 'not met'}."
+        )
+    return lines
 
 
 def goal_lines(goals: list[dict]) -> list[str]:

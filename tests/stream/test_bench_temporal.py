@@ -166,3 +166,30 @@ def test_equal_strength_compares_against_the_try_closest_in_strength():
     assert checks["matched"]["excess_ratio"] == pytest.approx(0.125) and checks["met"]
     rows[names[1]]["strength"] = 0.095  # 1.105x: no try within 5 %, so not met
     assert not dreamcarry.equal_strength_checks(rows, [2.0, 2.6])["met"]
+
+
+def test_each_preset_is_run_with_its_own_settings_and_judged_on_its_windows(monkeypatch):
+    still = np.random.default_rng(3).integers(60, 160, (24, 24, 3)).astype(np.uint8)
+    clip = [still] * 12
+    asked = []
+
+    def fake_render(frames, mode, preset=None, **settings):
+        # "grows" strengthens frame by frame; "steady" keeps one strength.
+        asked.append(preset)
+        change = [10 + (i if preset == "grows" else 0) for i in range(len(frames))]
+        pairs = zip(frames, change, strict=True)
+        return [np.clip(f.astype(int) + c, 0, 255).astype(np.uint8) for f, c in pairs]
+
+    monkeypatch.setattr(dreamcarry, "render", fake_render)
+    # The one referee that needs no environment of its own (CI has none).
+    monkeypatch.setattr(referee, "referee_for", lambda inputs: (referee.named("dis-fine"), {}, []))
+    monkeypatch.setattr(dreamcarry, "carphone_clip", lambda legs: clip)
+    monkeypatch.setattr(dreamcarry, "WINDOW", 3)
+    results = dreamcarry.preset_drift(False, names=("steady", "grows"))
+    assert asked == ["steady", "grows"]
+    steady, grows = (r["checks"] for r in results)
+    assert steady["strength_last_over_first"] == pytest.approx(1.0) and steady["met"]
+    assert grows["strength_last_over_first"] == pytest.approx(20 / 11) and not grows["met"]
+    lines = dreamcarry.preset_lines(results)
+    assert lines[0].startswith("- Preset steady") and lines[0].endswith(": met.")
+    assert lines[1].endswith(": not met.")
