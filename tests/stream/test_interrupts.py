@@ -122,7 +122,9 @@ def test_second_ctrl_c_while_live_closes_keeps_the_recording(clip, tmp_path, mon
     from dreamstream.stream.carry import as_processor
     from dreamstream.stream.live import command, recorder
 
-    monkeypatch.setattr(processors, "make_processor", lambda mode, s: as_processor(Model(2, 1)))
+    monkeypatch.setattr(
+        processors, "make_processor", lambda mode, s, **kw: as_processor(Model(2, 1))
+    )
     real_close = recorder.Recorder.close
 
     def close(self):
