@@ -105,10 +105,12 @@ def keras_faster_here(precision: str = "auto") -> bool:
     """Whether Keras dreams faster than onnxruntime on this CPU, once it is loaded.
 
     Where the CPU convolves in bfloat16 natively (AMX, AVX512-BF16) and
-    ``--precision auto`` lets the dream use it: on this project's Intel Xeon
-    one step at 128x96 took 22 ms in bfloat16 on TensorFlow against 106 ms on
-    onnxruntime (float32). Elsewhere (a plain AVX2 CPU) onnxruntime was the
-    faster: 105 ms against 224 ms, TensorFlow held to AVX2 in float32.
+    ``--precision auto`` lets the dream use it. On this project's 2-core Intel
+    Xeon, one idle step at 128x96 (``block3_conv3``) took 30 ms in bfloat16 on
+    TensorFlow against 62 ms on onnxruntime (float32), and 155 against 493 ms
+    at 320x240 (``block4_conv3``); with TensorFlow held to AVX2 in float32 it
+    took 87 and 958 ms, onnxruntime 61 and 513 ms (onnxruntime picks its
+    kernels by the CPU: AVX-512 here, which a plain AVX2 CPU lacks).
     """
     from dreamstream.stream.machine import fast_bfloat16
 
