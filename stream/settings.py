@@ -299,11 +299,10 @@ class Settings:
     runtime: str = field(
         default="auto",
         metadata=_opt(
-            "what runs the network: auto = onnxruntime on a CPU for fast styles and dreams "
-            "of VGG16 layers (no TensorFlow to import; about 2x TensorFlow's speed on a "
-            "plain AVX2 CPU), except dream files where Keras is faster (native bfloat16: "
-            "a live dream starts on onnxruntime and moves to Keras); Keras on a GPU, for "
-            "--style-image and other dreams",
+            "what runs the network: auto = onnxruntime on a CPU for fast styles and live "
+            "dreams of VGG16 layers (no TensorFlow to wait for; a live dream moves to Keras "
+            "where bfloat16 is native), Keras on a GPU, for --style-image and other dreams; "
+            "onnxruntime for a dream file too (about 2x TensorFlow held to AVX2)",
             "common",
             choices=RUNTIMES,
         ),

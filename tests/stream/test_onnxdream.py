@@ -26,16 +26,13 @@ def setup(**changes) -> DreamSetup:
     return dataclasses.replace(DreamSetup(), **changes)
 
 
-def test_auto_takes_onnxruntime_on_a_cpu_unless_keras_is_faster_there(cpu, monkeypatch):
-    monkeypatch.setattr(onnxdream, "keras_faster_here", lambda precision: False)  # plain AVX2
+def test_auto_takes_onnxruntime_for_live_dreams_on_a_cpu(cpu, monkeypatch):
     deep = setup(layers="block5_conv3:1,block4_conv3:0.3")
-    assert onnxdream.dream_runtime(setup(), live=False) == "onnxruntime"
-    assert onnxdream.dream_runtime(deep, live=True) == "onnxruntime"
-    assert onnxdream.dream_runtime(setup(runtime="keras"), live=True) == "keras"
-    # Native bfloat16: files on Keras; live starts on onnxruntime (and moves later).
-    monkeypatch.setattr(onnxdream, "keras_faster_here", lambda precision: True)
-    assert onnxdream.dream_runtime(setup(), live=False) == "keras"
     assert onnxdream.dream_runtime(setup(), live=True) == "onnxruntime"
+    assert onnxdream.dream_runtime(deep, live=True) == "onnxruntime"
+    assert onnxdream.dream_runtime(setup(), live=False) == "keras"  # files: asked for only
+    assert onnxdream.dream_runtime(setup(runtime="onnxruntime"), live=False) == "onnxruntime"
+    assert onnxdream.dream_runtime(setup(runtime="keras"), live=True) == "keras"
     monkeypatch.setattr(runtimes, "gpu_likely", lambda: True)
     assert onnxdream.dream_runtime(setup(), live=True) == "keras"
 
