@@ -165,19 +165,14 @@ def render_animation_segmented(
             cluster's nodes do not share.
     """
     from dreamstream.stream.farm import cluster as clusters
-    from dreamstream.stream.farm.job import _metadata, render_locked
-    from dreamstream.stream.io.locks import lock_output
+    from dreamstream.stream.farm.job import _metadata, prepare_and_render
 
     clusters.require_ray()
     metadata = _metadata(software, "animate", settings)
     args = (input_spec, output_spec, settings, fps, audio, metadata, overwrite, resume, use_gpu)
-    _prepare(*args)  # before the lock: nothing is made for a bad command
-    lock = lock_output(output_spec)
-    try:
-        r = _prepare(*args)  # again under the lock: the output may exist now
-        return render_locked(r, settings, output_spec, overwrite, resume, progress, stop)
-    finally:
-        lock.release()
+    return prepare_and_render(
+        lambda: _prepare(*args), settings, output_spec, overwrite, resume, progress, stop
+    )
 
 
 def _prepare(input_spec, output_spec, s, fps, audio, metadata, overwrite, resume, use_gpu):

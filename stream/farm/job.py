@@ -175,12 +175,23 @@ def render_segmented(
     clusters.require_ray()
     metadata = _metadata(software, mode, settings)
     args = (mode, input_spec, output_spec, settings, metadata, overwrite, resume, use_gpu)
-    _prepare(*args)
-    # The whole output is locked, a frame folder too: its manifest and seams are shared.
+    return prepare_and_render(
+        lambda: _prepare(*args), settings, output_spec, overwrite, resume, progress, stop
+    )
+
+
+def prepare_and_render(prepare: Callable[[], _Render], s: Settings, output_spec, *rest):
+    """Check the render (``prepare``), then again holding the output's lock, and render it.
+
+    The first check refuses a bad command before anything is made; the second
+    sees an output that may have appeared meanwhile. The whole output is
+    locked, a frame folder too: its manifest and seams are shared. ``rest``:
+    ``overwrite, resume, progress, stop`` of :func:`render_locked`.
+    """
+    prepare()
     lock = lock_output(output_spec)
     try:
-        r = _prepare(*args)  # again under the lock: the output may exist now
-        return render_locked(r, settings, output_spec, overwrite, resume, progress, stop)
+        return render_locked(prepare(), s, output_spec, *rest)
     finally:
         lock.release()
 
