@@ -19,6 +19,7 @@ from dreamstream.core.errors import InputError
 from dreamstream.stream.farm.seams import crossfade
 from dreamstream.stream.io import read_image
 from dreamstream.stream.jobs import render_animation_file as render_animation
+from tests.stream.test_animate import tiny_vgg  # noqa: F401 -- the fixture, shared
 
 ray = pytest.importorskip("ray")
 
@@ -47,14 +48,6 @@ def cluster():
     )
     yield
     ray.shutdown()
-
-
-@pytest.fixture
-def tiny_vgg(monkeypatch):
-    from dreamstream.stream.weights import dream as weights
-    from tests.stream.test_keyframes import _vgg_named_backbone
-
-    monkeypatch.setattr(weights, "load_backbone", _vgg_named_backbone)
 
 
 def _settings(**kw):
@@ -107,8 +100,9 @@ def test_composed_move_is_one_resampling_and_sharper_than_moving_frame_by_frame(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("tiny_vgg")
 def test_a_segmented_animation_has_every_frame_in_order_and_cross_faded_seams(
-    cluster, tiny_vgg, tmp_path, samples
+    cluster, tmp_path, samples
 ):
     still = str(samples / "coffee.jpg")
     ref = render_animation(still, str(tmp_path / "ref/"), _settings())
@@ -131,7 +125,8 @@ def test_a_segmented_animation_has_every_frame_in_order_and_cross_faded_seams(
 
 
 @pytest.mark.slow
-def test_a_video_with_audio_and_a_stopped_folder_resumed(cluster, tiny_vgg, tmp_path, samples):
+@pytest.mark.usefixtures("tiny_vgg")
+def test_a_video_with_audio_and_a_stopped_folder_resumed(cluster, tmp_path, samples):
     import av
 
     from tests.stream.test_farm_ray import stopped_after_first_segment
